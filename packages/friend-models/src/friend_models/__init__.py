@@ -1,0 +1,31 @@
+"""The Friend table: the one place where its shape is defined.
+
+Infrastructure builds the table from these names, handlers read and write it through
+:class:`Friend`, and tests use both, so a key or attribute name is never repeated elsewhere.
+"""
+
+from friend_models.model import (
+    DEFAULT_TABLE_NAME,
+    FRIEND_ID,
+    LAST_UPDATED,
+    PLAYER_ID,
+    STATE,
+    TABLE_NAME_ENV,
+    Friend,
+    State,
+    StateAttribute,
+    now_millis,
+)
+
+__all__ = [
+    "DEFAULT_TABLE_NAME",
+    "FRIEND_ID",
+    "LAST_UPDATED",
+    "PLAYER_ID",
+    "STATE",
+    "TABLE_NAME_ENV",
+    "Friend",
+    "State",
+    "StateAttribute",
+    "now_millis",
+]

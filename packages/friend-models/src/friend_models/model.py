@@ -1,0 +1,74 @@
+"""PynamoDB model of the Friend table.
+
+Region and endpoint are not set here: botocore reads them from the standard AWS environment
+(``AWS_REGION``/``AWS_DEFAULT_REGION``, ``AWS_ENDPOINT_URL``), so the same model talks to AWS,
+LocalStack or moto. Only the table name is ours to configure, because the stack names the table.
+"""
+
+import os
+import time
+from enum import StrEnum
+from typing import Any
+
+from pynamodb.attributes import Attribute, NumberAttribute, UnicodeAttribute
+from pynamodb.constants import STRING
+from pynamodb.models import Model
+
+TABLE_NAME_ENV = "FRIEND_TABLE_NAME"
+"""Environment variable that carries the deployed table name (set by the stack)."""
+DEFAULT_TABLE_NAME = "Friend"
+
+PLAYER_ID = "player_id"
+"""Hash key (S): the player who owns the row."""
+FRIEND_ID = "friend_id"
+"""Range key (S): the other player of the pair."""
+STATE = "state"
+LAST_UPDATED = "last_updated"
+
+
+class State(StrEnum):
+    """State of one row, seen from its owner ``player_id``."""
+
+    REQUESTED = "Requested"
+    """The owner asked ``friend_id`` to be friends."""
+    PENDING = "Pending"
+    """``friend_id`` asked the owner; the owner may accept or reject."""
+    FRIENDS = "Friends"
+
+
+class StateAttribute(Attribute[State]):
+    """A :class:`State` stored as its plain string value, so stream filters can match it."""
+
+    attr_type = STRING
+
+    def serialize(self, value: State) -> str:
+        return State(value).value
+
+    def deserialize(self, value: str) -> State:
+        return State(value)
+
+
+def now_millis() -> int:
+    """Current time in epoch milliseconds, the unit of ``last_updated``."""
+    return time.time_ns() // 1_000_000
+
+
+class Friend(Model):
+    """One directed edge of the friend graph: ``player_id``'s view of ``friend_id``."""
+
+    class Meta:
+        table_name = os.environ.get(TABLE_NAME_ENV, DEFAULT_TABLE_NAME)
+
+    player_id = UnicodeAttribute(hash_key=True, attr_name=PLAYER_ID)
+    friend_id = UnicodeAttribute(range_key=True, attr_name=FRIEND_ID)
+    state = StateAttribute(attr_name=STATE)
+    last_updated = NumberAttribute(attr_name=LAST_UPDATED)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The row as plain JSON-ready data, keyed by the table's attribute names."""
+        return {
+            PLAYER_ID: self.player_id,
+            FRIEND_ID: self.friend_id,
+            STATE: self.state.value,
+            LAST_UPDATED: int(self.last_updated),
+        }
