@@ -1,0 +1,1 @@
+"""CDK app and stack of the friend microservice."""

@@ -1,0 +1,1 @@
+"""LocalStack plugins of the friend project (installed into LocalStack's own environment)."""

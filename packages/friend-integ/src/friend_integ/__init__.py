@@ -1,0 +1,1 @@
+"""Integration tests of the friend microservice and the tooling that runs them."""
