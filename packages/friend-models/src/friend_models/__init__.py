@@ -15,6 +15,7 @@ from friend_models.model import (
     State,
     StateAttribute,
     now_millis,
+    transact_write,
 )
 
 __all__ = [
@@ -28,4 +29,5 @@ __all__ = [
     "State",
     "StateAttribute",
     "now_millis",
+    "transact_write",
 ]

@@ -13,6 +13,7 @@ from typing import Any
 from pynamodb.attributes import Attribute, NumberAttribute, UnicodeAttribute
 from pynamodb.constants import STRING
 from pynamodb.models import Model
+from pynamodb.transactions import TransactWrite
 
 TABLE_NAME_ENV = "FRIEND_TABLE_NAME"
 """Environment variable that carries the deployed table name (set by the stack)."""
@@ -72,3 +73,13 @@ class Friend(Model):
             STATE: self.state.value,
             LAST_UPDATED: int(self.last_updated),
         }
+
+
+def transact_write() -> TransactWrite:
+    """A write transaction on the connection of :class:`Friend`.
+
+    PynamoDB transactions need an explicit connection; reusing the model's own one means a
+    transaction talks to the same region and endpoint as every other call, and the process keeps
+    a single botocore client (creating one costs tens of milliseconds on a cold start).
+    """
+    return TransactWrite(connection=Friend._get_connection().connection)

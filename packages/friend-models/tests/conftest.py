@@ -1,0 +1,51 @@
+"""Test setup for friend-models: fake AWS credentials and a moto Friend table.
+
+The environment is set before the model is imported, because ``Friend.Meta.table_name`` is read
+from ``FRIEND_TABLE_NAME`` once, at import time, just as in a Lambda cold start.
+"""
+
+import os
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+TEST_TABLE_NAME = "FriendModelsTest"
+
+for _name, _value in {
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_SECURITY_TOKEN": "testing",
+    "AWS_SESSION_TOKEN": "testing",
+    "AWS_DEFAULT_REGION": "us-east-1",
+    "AWS_REGION": "us-east-1",
+    "FRIEND_TABLE_NAME": TEST_TABLE_NAME,
+}.items():
+    os.environ[_name] = _value
+os.environ.pop("AWS_PROFILE", None)
+os.environ.pop("AWS_ENDPOINT_URL", None)
+
+import boto3  # noqa: E402
+from friend_models import FRIEND_ID, PLAYER_ID  # noqa: E402
+from moto import mock_aws  # noqa: E402
+
+
+@pytest.fixture
+def dynamodb() -> Iterator[Any]:
+    """A moto DynamoDB client holding a Friend table built from the exported key names."""
+    with mock_aws():
+        client = boto3.client("dynamodb")
+        client.create_table(
+            TableName=TEST_TABLE_NAME,
+            KeySchema=[
+                {"AttributeName": PLAYER_ID, "KeyType": "HASH"},
+                {"AttributeName": FRIEND_ID, "KeyType": "RANGE"},
+            ],
+            AttributeDefinitions=[
+                {"AttributeName": PLAYER_ID, "AttributeType": "S"},
+                {"AttributeName": FRIEND_ID, "AttributeType": "S"},
+            ],
+            BillingMode="PAY_PER_REQUEST",
+            StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"},
+        )
+        yield client

@@ -1,0 +1,169 @@
+"""The write semantics the handlers build on, exercised against moto.
+
+Every transition of the friend graph is a conditional write; the stream side settles a mutual
+request in one transaction. These tests pin down exactly those behaviours of the model.
+"""
+
+from typing import Any
+
+import pytest
+from friend_models import (
+    DEFAULT_TABLE_NAME,
+    FRIEND_ID,
+    LAST_UPDATED,
+    PLAYER_ID,
+    STATE,
+    TABLE_NAME_ENV,
+    Friend,
+    State,
+    now_millis,
+    transact_write,
+)
+from pynamodb.exceptions import DeleteError, PutError, TransactWriteError, UpdateError
+
+from .conftest import TEST_TABLE_NAME
+
+CONDITION_FAILED = "ConditionalCheckFailedException"
+
+
+def _row(player: str, friend: str, state: State) -> Friend:
+    return Friend(player, friend, state=state, last_updated=now_millis())
+
+
+def _raw(client: Any, player: str, friend: str) -> dict[str, Any] | None:
+    item = client.get_item(
+        TableName=TEST_TABLE_NAME,
+        Key={PLAYER_ID: {"S": player}, FRIEND_ID: {"S": friend}},
+        ConsistentRead=True,
+    ).get("Item")
+    return dict(item) if item is not None else None
+
+
+def test_names_and_table_come_from_one_definition() -> None:
+    assert (PLAYER_ID, FRIEND_ID, STATE, LAST_UPDATED) == (
+        "player_id",
+        "friend_id",
+        "state",
+        "last_updated",
+    )
+    assert TABLE_NAME_ENV == "FRIEND_TABLE_NAME"
+    assert DEFAULT_TABLE_NAME == "Friend"
+    assert Friend.Meta.table_name == TEST_TABLE_NAME
+    assert Friend._hash_key_attribute().attr_name == PLAYER_ID
+    assert Friend._range_key_attribute().attr_name == FRIEND_ID
+
+
+def test_state_is_stored_as_its_plain_string(dynamodb: Any) -> None:
+    _row("ann", "bob", State.PENDING).save()
+
+    raw = _raw(dynamodb, "ann", "bob")
+    assert raw is not None
+    assert raw[STATE] == {"S": "Pending"}
+    assert set(raw) == {PLAYER_ID, FRIEND_ID, STATE, LAST_UPDATED}
+    loaded = Friend.get("ann", "bob", consistent_read=True)
+    assert loaded.state is State.PENDING
+    assert loaded.to_dict() == {
+        PLAYER_ID: "ann",
+        FRIEND_ID: "bob",
+        STATE: "Pending",
+        LAST_UPDATED: int(raw[LAST_UPDATED]["N"]),
+    }
+
+
+def test_now_millis_is_epoch_milliseconds() -> None:
+    # 2020-01-01 and 2100-01-01 in epoch milliseconds bound any plausible clock.
+    assert 1_577_836_800_000 < now_millis() < 4_102_444_800_000
+
+
+def test_put_if_absent_refuses_an_existing_row(dynamodb: Any) -> None:
+    absent = Friend.player_id.does_not_exist()
+    _row("ann", "bob", State.REQUESTED).save(condition=absent)
+
+    with pytest.raises(PutError) as refused:
+        _row("ann", "bob", State.FRIENDS).save(condition=absent)
+
+    assert refused.value.cause_response_code == CONDITION_FAILED
+    assert Friend.get("ann", "bob", consistent_read=True).state is State.REQUESTED
+
+
+def test_conditional_update_changes_only_the_expected_state(dynamodb: Any) -> None:
+    _row("ann", "bob", State.PENDING).save()
+    accept = [Friend.state.set(State.FRIENDS), Friend.last_updated.set(now_millis())]
+
+    Friend("ann", "bob").update(actions=accept, condition=Friend.state == State.PENDING)
+    assert Friend.get("ann", "bob", consistent_read=True).state is State.FRIENDS
+
+    with pytest.raises(UpdateError) as late:
+        Friend("ann", "bob").update(actions=accept, condition=Friend.state == State.PENDING)
+    assert late.value.cause_response_code == CONDITION_FAILED
+
+
+def test_conditional_update_never_creates_a_missing_row(dynamodb: Any) -> None:
+    with pytest.raises(UpdateError) as missing:
+        Friend("ann", "bob").update(
+            actions=[Friend.state.set(State.FRIENDS)], condition=Friend.state == State.PENDING
+        )
+
+    assert missing.value.cause_response_code == CONDITION_FAILED
+    assert _raw(dynamodb, "ann", "bob") is None
+
+
+def test_conditional_delete_keeps_a_row_in_another_state(dynamodb: Any) -> None:
+    _row("ann", "bob", State.FRIENDS).save()
+
+    with pytest.raises(DeleteError) as wrong_state:
+        Friend("ann", "bob").delete(condition=Friend.state == State.PENDING)
+    assert wrong_state.value.cause_response_code == CONDITION_FAILED
+    assert _raw(dynamodb, "ann", "bob") is not None
+
+    Friend("ann", "bob").delete(condition=Friend.state == State.FRIENDS)
+    assert _raw(dynamodb, "ann", "bob") is None
+
+
+def test_transaction_settles_both_rows_together(dynamodb: Any) -> None:
+    _row("ann", "bob", State.REQUESTED).save()
+    _row("bob", "ann", State.REQUESTED).save()
+    settle = [Friend.state.set(State.FRIENDS), Friend.last_updated.set(now_millis())]
+
+    with transact_write() as transaction:
+        for player, friend in (("ann", "bob"), ("bob", "ann")):
+            transaction.update(
+                Friend(player, friend), actions=settle, condition=Friend.state == State.REQUESTED
+            )
+
+    assert Friend.get("ann", "bob", consistent_read=True).state is State.FRIENDS
+    assert Friend.get("bob", "ann", consistent_read=True).state is State.FRIENDS
+
+
+def test_transaction_is_all_or_nothing_and_names_the_failed_condition(dynamodb: Any) -> None:
+    _row("ann", "bob", State.REQUESTED).save()
+    _row("bob", "ann", State.FRIENDS).save()
+    settle = [Friend.state.set(State.FRIENDS), Friend.last_updated.set(now_millis())]
+
+    with pytest.raises(TransactWriteError) as cancelled, transact_write() as transaction:
+        transaction.update(
+            Friend("ann", "bob"), actions=settle, condition=Friend.state == State.REQUESTED
+        )
+        transaction.update(
+            Friend("bob", "ann"), actions=settle, condition=Friend.state == State.REQUESTED
+        )
+
+    reasons = cancelled.value.cancellation_reasons
+    assert [reason.code if reason else None for reason in reasons] == [
+        None,
+        "ConditionalCheckFailed",
+    ]
+    assert Friend.get("ann", "bob", consistent_read=True).state is State.REQUESTED
+
+
+def test_condition_check_guards_a_write_on_another_row(dynamodb: Any) -> None:
+    # The stream side writes the mirror row only while the source row still holds its state.
+    _row("ann", "bob", State.FRIENDS).save()
+
+    with pytest.raises(TransactWriteError), transact_write() as transaction:
+        transaction.condition_check(Friend, "ann", "bob", condition=Friend.state == State.REQUESTED)
+        transaction.save(
+            _row("bob", "ann", State.PENDING), condition=Friend.player_id.does_not_exist()
+        )
+
+    assert _raw(dynamodb, "bob", "ann") is None
