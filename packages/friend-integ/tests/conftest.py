@@ -1,0 +1,68 @@
+"""Shared fixtures: one embedded LocalStack per test session, and boto3 clients for it.
+
+The LocalStack runs on a free port (never the default 4566, which may be the user's own
+LocalStack) with its state under ``.state/localstack-tests``. Sessions running side by side
+share that folder's environment and keep their processes apart by port.
+"""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+from botocore.config import Config
+from friend_integ.localstack import EmbeddedLocalStack, default_state_dir
+
+TEST_REGION = "us-east-1"
+TEST_ACCOUNT = "000000000000"
+
+AwsClientFactory = Callable[..., Any]
+
+
+def free_port() -> int:
+    """A loopback port that nothing listens on right now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+def state_dir_for_tests() -> Path:
+    return default_state_dir().parent / "localstack-tests"
+
+
+@pytest.fixture(scope="session")
+def localstack() -> Iterator[EmbeddedLocalStack]:
+    """A started, healthy LocalStack with the project's extension; stopped after the session."""
+    instance = EmbeddedLocalStack(port=free_port(), state_dir=state_dir_for_tests())
+    instance.start(timeout=120)
+    try:
+        yield instance
+    finally:
+        instance.stop()
+
+
+@pytest.fixture(scope="session")
+def aws_client(localstack: EmbeddedLocalStack) -> AwsClientFactory:
+    """``aws_client("dynamodb")``: a boto3 client for the session's LocalStack.
+
+    Test credentials and an explicit endpoint, so a user's profile or real account is never
+    reached whatever the environment holds.
+    """
+
+    def make(service: str, **kwargs: Any) -> Any:
+        return boto3.session.Session().client(
+            service,
+            endpoint_url=localstack.endpoint,
+            region_name=TEST_REGION,
+            aws_access_key_id="test",
+            aws_secret_access_key="test",
+            config=Config(retries={"max_attempts": 2, "mode": "standard"}),
+            **kwargs,
+        )
+
+    return make
