@@ -1,0 +1,118 @@
+"""One Lambda entry point of friend-handlers, with its own role and log group.
+
+Every function gets a role of its own with exactly the table actions its handler performs, so a
+bug or a compromised dependency in one handler cannot write what that handler never writes.
+"""
+
+from collections.abc import Mapping
+
+from aws_cdk import Acknowledgment, Duration, RemovalPolicy, Validations
+from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
+from constructs import Construct
+
+from friend_models import TABLE_NAME_ENV
+
+SERVICE_NAME = "friend"
+"""``POWERTOOLS_SERVICE_NAME`` of all six functions: one service, told apart by function name."""
+METRICS_NAMESPACE = "FriendMicroservices"
+"""``POWERTOOLS_METRICS_NAMESPACE``: where the action and transition counts land."""
+LOG_RETENTION = logs.RetentionDays.ONE_MONTH
+"""Long enough to investigate an incident, short enough not to keep player ids indefinitely."""
+
+TABLE_ACTIONS: Mapping[str, tuple[str, ...]] = {
+    # Request puts a row if absent; Accept updates Pending -> Friends; Reject and Unfriend delete
+    # conditionally. All single-row conditional writes: no reads, no transactions.
+    "front": ("dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"),
+    # GET /friends/{playerId} queries the player's rows; isFriend reads one row.
+    "read": ("dynamodb:GetItem", "dynamodb:Query"),
+    # Reads the reverse row (strongly consistent), then either puts it as Pending if absent, or
+    # settles a mutual request: one transaction that checks and updates both rows to Friends.
+    # TransactWriteItems is authorized per contained action (Put/Update/ConditionCheck).
+    "request_state": (
+        "dynamodb:GetItem",
+        "dynamodb:PutItem",
+        "dynamodb:UpdateItem",
+        "dynamodb:ConditionCheckItem",
+    ),
+    # The requester's row Requested -> Friends (conditional update).
+    "accept_state": ("dynamodb:UpdateItem",),
+    # Deletes the requester's Requested row (conditional delete).
+    "reject_state": ("dynamodb:DeleteItem",),
+    # Deletes the other Friends row (conditional delete).
+    "unfriend_state": ("dynamodb:DeleteItem",),
+}
+"""Handler name -> the DynamoDB actions it performs on the Friend table, and nothing more."""
+
+
+class HandlerFunction(Construct):
+    """``friend_handlers.<handler>.handler`` on python3.13 with tracing, JSON logs and metrics."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        handler: str,
+        code: lambda_.Code,
+        table: dynamodb.ITable,
+        timeout: Duration,
+        memory_size: int,
+        removal_policy: RemovalPolicy,
+        environment: Mapping[str, str] | None = None,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        self.log_group = logs.LogGroup(
+            self, "Logs", retention=LOG_RETENTION, removal_policy=removal_policy
+        )
+        self.role = iam.Role(
+            self,
+            "Role",
+            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
+            description=f"friend_handlers.{handler}: its own log group and table actions only",
+        )
+        # Our own log statement instead of the AWSLambdaBasicExecutionRole managed policy, which
+        # may write to every log group of the account.
+        self.log_group.grant_write(self.role)
+        self.function = lambda_.Function(
+            self,
+            "Function",
+            runtime=lambda_.Runtime.PYTHON_3_13,
+            architecture=lambda_.Architecture.X86_64,  # the bundle's wheels are x86_64
+            code=code,
+            handler=f"friend_handlers.{handler}.handler",
+            role=self.role,
+            timeout=timeout,
+            memory_size=memory_size,
+            tracing=lambda_.Tracing.ACTIVE,
+            log_group=self.log_group,
+            logging_format=lambda_.LoggingFormat.JSON,
+            environment={
+                TABLE_NAME_ENV: table.table_name,
+                "POWERTOOLS_SERVICE_NAME": SERVICE_NAME,
+                "POWERTOOLS_METRICS_NAMESPACE": METRICS_NAMESPACE,
+                "POWERTOOLS_LOG_LEVEL": "INFO",
+                **(environment or {}),
+            },
+            description=f"friend_handlers.{handler}",
+        )
+        self.role.add_to_policy(
+            iam.PolicyStatement(actions=list(TABLE_ACTIONS[handler]), resources=[table.table_arn])
+        )
+        Validations.of(self.function).acknowledge(
+            Acknowledgment(
+                id="AwsSolutions-L1",
+                reason="python3.13 on purpose: the workspace, its lock and the bundle's wheels "
+                "target 3.13, and the embedded LocalStack runs it; moving is one coordinated "
+                "change of .python-version, the lock and PYTHON_VERSION in bundling.",
+            ),
+        )
+        Validations.of(self.role).acknowledge(
+            Acknowledgment(
+                id="AwsSolutions-IAM5[Resource::*]",
+                reason="X-Ray PutTraceSegments/PutTelemetryRecords (active tracing) have no "
+                "resource-level permissions: AWS requires Resource '*'.",
+            ),
+        )
