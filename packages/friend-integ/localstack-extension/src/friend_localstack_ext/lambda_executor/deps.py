@@ -1,0 +1,142 @@
+"""What the real Lambda runtimes ship besides the language: the AWS SDK, installed once.
+
+Python functions get boto3 (pinned in ``python-runtime-requirements.txt``) and Node functions the
+AWS SDK v3 clients (pinned by the committed ``nodejs-runtime/package-lock.json``), as AWS's
+runtimes provide them. They are installed into a folder of our own under the state directory,
+never into LocalStack's environment (functions must not see LocalStack's packages), and
+reinstalled only when the pins change (a stamp file holds the hash of the pin file).
+
+Run ``python -m friend_localstack_ext.lambda_executor.deps <dir>`` to install both ahead of time
+(the lifecycle does this on install, so the first function creation does not wait for npm).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import hashlib
+import logging
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+LOG = logging.getLogger(__name__)
+
+PYTHON_REQUIREMENTS = Path(__file__).parent / "python-runtime-requirements.txt"
+# The extension is installed editable from the repository: its Node manifest sits next to src/.
+NODEJS_RUNTIME_SOURCE = Path(__file__).resolve().parents[3] / "nodejs-runtime"
+DEPS_DIR_VARIABLE = "FRIEND_LAMBDA_RUNTIME_DEPS_DIR"
+
+
+class RuntimeDepsError(Exception):
+    """The runtime's SDK could not be installed."""
+
+
+def default_deps_dir() -> Path:
+    """``$FRIEND_LAMBDA_RUNTIME_DEPS_DIR``, else a folder in LocalStack's own state."""
+    configured = os.environ.get(DEPS_DIR_VARIABLE)
+    if configured:
+        return Path(configured)
+    from localstack import config  # noqa: PLC0415 - only inside LocalStack
+
+    return Path(config.dirs.var_libs) / "friend-lambda-runtime"
+
+
+def ensure_python_packages(deps_dir: Path, python: Path) -> Path:
+    """Install the pinned boto3 into ``deps_dir/python`` (once) and return that folder."""
+    target = deps_dir / "python"
+    digest = _digest(PYTHON_REQUIREMENTS)
+    with _locked(deps_dir, "python"):
+        if _stamp(target) == digest:
+            return target
+        shutil.rmtree(target, ignore_errors=True)
+        uv = shutil.which("uv")
+        if uv:
+            command = [uv, "pip", "install", "--no-config", "--python", str(python)]
+            command += ["--target", str(target), "--no-deps", "--only-binary", ":all:"]
+        else:
+            command = [str(python), "-m", "pip", "install", "--disable-pip-version-check"]
+            command += ["--target", str(target), "--no-deps", "--only-binary", ":all:"]
+        _run([*command, "-r", str(PYTHON_REQUIREMENTS)], "boto3 for the Python runtimes")
+        _write_stamp(target, digest)
+    return target
+
+
+def ensure_node_modules(deps_dir: Path, source: Path = NODEJS_RUNTIME_SOURCE) -> Path:
+    """``npm ci`` the committed lock of ``source`` into ``deps_dir/nodejs``; returns its modules."""
+    target = deps_dir / "nodejs"
+    lock = source / "package-lock.json"
+    if not lock.is_file():
+        raise RuntimeDepsError(f"Node runtime manifest not found: {lock}")
+    digest = _digest(lock)
+    with _locked(deps_dir, "nodejs"):
+        if _stamp(target) == digest and (target / "node_modules").is_dir():
+            return target / "node_modules"
+        shutil.rmtree(target, ignore_errors=True)
+        target.mkdir(parents=True)
+        shutil.copy2(source / "package.json", target / "package.json")
+        shutil.copy2(lock, target / "package-lock.json")
+        npm = shutil.which("npm")
+        if not npm:
+            raise RuntimeDepsError("npm not found on PATH: cannot install the AWS SDK for Node")
+        _run(
+            [npm, "ci", "--omit=dev", "--no-audit", "--no-fund", "--ignore-scripts"],
+            "the AWS SDK v3 clients for the Node runtimes",
+            cwd=target,
+        )
+        _write_stamp(target, digest)
+    return target / "node_modules"
+
+
+def _run(command: list[str], what: str, cwd: Path | None = None) -> None:
+    LOG.info("Installing %s: %s", what, " ".join(command))
+    result = subprocess.run(  # noqa: S603
+        command, cwd=cwd, capture_output=True, text=True, check=False
+    )
+    if result.returncode != 0:
+        raise RuntimeDepsError(
+            f"Installing {what} failed ({result.returncode}): {result.stderr.strip()[-2000:]}"
+        )
+
+
+@contextlib.contextmanager
+def _locked(deps_dir: Path, name: str) -> Iterator[None]:
+    """Serialise installs across threads and processes (two LocalStacks may share the folder)."""
+    deps_dir.mkdir(parents=True, exist_ok=True)
+    with (deps_dir / f".{name}.lock").open("w") as lock_file:
+        fcntl.flock(lock_file, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock_file, fcntl.LOCK_UN)
+
+
+def _digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _stamp(target: Path) -> str | None:
+    stamp = target / ".installed"
+    return stamp.read_text().strip() if stamp.is_file() else None
+
+
+def _write_stamp(target: Path, digest: str) -> None:
+    (target / ".installed").write_text(digest + "\n")
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Install both runtimes' SDKs into the given folder (default: the configured one)."""
+    from .runtimes import find_python  # noqa: PLC0415
+
+    args = sys.argv[1:] if argv is None else argv
+    deps_dir = Path(args[0]) if args else default_deps_dir()
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    print(ensure_python_packages(deps_dir, find_python("3.13")))
+    print(ensure_node_modules(deps_dir))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,436 @@
+"""LocalStack's ``RuntimeExecutor`` contract fulfilled by host processes instead of containers.
+
+One execution environment is one function process (a bootstrap of ours running the handler)
+plus one Runtime API server that feeds it events. LocalStack keeps the environment warm between
+invocations exactly as with Docker; this module only decides how an environment starts, invokes
+and stops. What AWS's runtime (and LocalStack's Go init in the container) does for a function is
+done here: the Lambda environment variables, the per-invocation START/END/REPORT log lines that
+LocalStack forwards to CloudWatch Logs, the timeout (the whole process group is killed and a
+fresh process is started for the next event, like AWS resets a sandbox), and a crash of the
+function process reported as ``Runtime.ExitError``.
+"""
+
+from __future__ import annotations
+
+import atexit
+import concurrent.futures
+import contextlib
+import json
+import logging
+import math
+import os
+import secrets
+import shutil
+import signal
+import subprocess
+import tempfile
+import threading
+import time
+import weakref
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from localstack import config
+from localstack.services.lambda_.invocation.executor_endpoint import (
+    ShutdownDuringStartup,
+    StatusErrorException,
+)
+from localstack.services.lambda_.invocation.lambda_models import FunctionVersion, InvocationResult
+from localstack.services.lambda_.invocation.runtime_executor import (
+    LambdaRuntimeException,
+    RuntimeExecutor,
+)
+
+from .deps import default_deps_dir, ensure_node_modules, ensure_python_packages
+from .output import OutputCapture
+from .runtime_api import PendingInvocation, RuntimeApiServer
+from .runtimes import BOOTSTRAP_DIR, RuntimeSpec, interpreter_for, runtime_spec
+
+LOG = logging.getLogger(__name__)
+
+# LocalStack's variables for its Go init inside a container: meaningless to a host process.
+_INIT_ONLY_VARIABLES = frozenset(
+    {
+        "LOCALSTACK_RUNTIME_ID",
+        "LOCALSTACK_RUNTIME_ENDPOINT",
+        "LOCALSTACK_CHMOD_PATHS",
+        "LOCALSTACK_USER",
+        "LOCALSTACK_INIT_LOG_LEVEL",
+        "LOCALSTACK_POST_INVOKE_WAIT_MS",
+        "LOCALSTACK_MAX_PAYLOAD_SIZE",
+        "LOCALSTACK_FUNCTION_ACCOUNT_ID",
+    }
+)
+# Host variables a function process inherits (the rest of LocalStack's environment stays out).
+_INHERITED_VARIABLES = ("PATH", "LANG", "LC_ALL", "SSL_CERT_FILE", "SSL_CERT_DIR")
+# How long the output of an invocation may trail its result (both are flushed before the post).
+_OUTPUT_GRACE_SECONDS = 2.0
+
+_LIVE_EXECUTORS: weakref.WeakSet[SubprocessRuntimeExecutor] = weakref.WeakSet()
+
+
+def _kill_all_live() -> None:
+    """Safety net at interpreter exit: no function process outlives LocalStack."""
+    for executor in list(_LIVE_EXECUTORS):
+        executor.kill_process()
+
+
+atexit.register(_kill_all_live)
+
+
+class _Invocation:
+    """The invocation in flight: its result arrives on a Runtime API thread."""
+
+    def __init__(self, pending: PendingInvocation) -> None:
+        self.pending = pending
+        self.result: concurrent.futures.Future[tuple[bytes, bool]] = concurrent.futures.Future()
+        self.started = time.perf_counter()
+        self.max_memory_mb = 0
+        self.exit_status: str | None = None
+
+
+class SubprocessRuntimeExecutor(RuntimeExecutor):
+    """Runs a Lambda execution environment as a host process group (no Docker)."""
+
+    def __init__(self, id: str, function_version: FunctionVersion) -> None:
+        super().__init__(id=id, function_version=function_version)
+        self._spec: RuntimeSpec = runtime_spec(
+            function_version.config.runtime, function_version.config.package_type
+        )
+        self._api = RuntimeApiServer(self)
+        self._lock = threading.Lock()
+        self._process: subprocess.Popen[bytes] | None = None
+        self._output: OutputCapture | None = None
+        self._ready: concurrent.futures.Future[None] = concurrent.futures.Future()
+        self._current: _Invocation | None = None
+        self._env: dict[str, str] = {}
+        self._tmp_dir = Path(tempfile.mkdtemp(prefix=f"lambda-{id[:8]}-"))
+        self._init_started = 0.0
+        self._init_duration_ms: float | None = None
+        self._init_output = ""
+        self._stopped = False
+
+    # LocalStack's contract ------------------------------------------------------------------
+
+    def start(self, env_vars: dict[str, str]) -> None:
+        self._env = self._function_environment(env_vars)
+        self._api.start()
+        _LIVE_EXECUTORS.add(self)
+        self._launch()
+        self._wait_until_ready()
+
+    def stop(self) -> None:
+        self._stopped = True
+        self.kill_process()
+        _fail(self._ready, ShutdownDuringStartup("Execution environment stopped"))
+        current = self._current
+        if current is not None and not current.result.done():
+            current.result.cancel()
+        self._api.close()
+        _LIVE_EXECUTORS.discard(self)
+        shutil.rmtree(self._tmp_dir, ignore_errors=True)
+
+    def get_address(self) -> str:
+        return "127.0.0.1"
+
+    def get_endpoint_from_executor(self) -> str:
+        host = config.GATEWAY_LISTEN[0].host
+        return "127.0.0.1" if host in ("0.0.0.0", "::", "") else host  # noqa: S104
+
+    def get_runtime_endpoint(self) -> str:
+        return f"http://{self._api.address}"
+
+    def invoke(self, payload: dict[str, str]) -> InvocationResult:
+        request_id = payload["invoke-id"]
+        if self._stopped:
+            raise LambdaRuntimeException(f"Execution environment {self.id} is stopped")
+        if self._process is None:
+            # The previous process timed out or crashed: start a fresh one, like AWS would.
+            try:
+                self._launch()
+                self._wait_until_ready()
+            except StatusErrorException as error:
+                return InvocationResult(
+                    request_id, error.payload, is_error=True, logs=self._init_output
+                )
+        timeout = int(self.function_version.config.timeout)
+        pending = PendingInvocation(
+            request_id=request_id,
+            payload=payload["payload"].encode(),
+            invoked_function_arn=payload["invoked-function-arn"],
+            trace_id=payload.get("trace-id", ""),
+            deadline_ms=int(time.time() * 1000) + timeout * 1000,
+        )
+        invocation = _Invocation(pending)
+        self._current = invocation
+        init_logs, self._init_output = self._init_output, ""
+        init_duration, self._init_duration_ms = self._init_duration_ms, None
+        self._api.submit(pending)
+        try:
+            body, is_error = invocation.result.result(timeout=timeout)
+        except concurrent.futures.TimeoutError:
+            return self._timed_out(invocation, timeout, init_logs)
+        except concurrent.futures.CancelledError as error:
+            raise LambdaRuntimeException(
+                f"Execution environment {self.id} stopped during invocation {request_id}"
+            ) from error
+        finally:
+            self._current = None
+        duration_ms = (time.perf_counter() - invocation.started) * 1000
+        output = self._output.take_until(request_id, _OUTPUT_GRACE_SECONDS) if self._output else ""
+        if invocation.exit_status is not None:
+            status = invocation.exit_status
+            message = f"RequestId: {request_id} Error: Runtime exited with error: {status}"
+            output += f"{message}\nRuntime.ExitError\n"
+            body = json.dumps({"errorType": "Runtime.ExitError", "errorMessage": message}).encode()
+        logs = init_logs + self._report(
+            request_id, output, duration_ms, invocation.max_memory_mb, init_duration
+        )
+        return InvocationResult(request_id, body, is_error=is_error, logs=logs)
+
+    def get_logs(self) -> str:
+        return self._output.history() if self._output else ""
+
+    @classmethod
+    def prepare_version(cls, function_version: FunctionVersion) -> None:
+        """Check that the function can run here and install its runtime's SDK (once)."""
+        spec = runtime_spec(function_version.config.runtime, function_version.config.package_type)
+        interpreter = interpreter_for(spec)
+        deps_dir = default_deps_dir()
+        if spec.language == "python":
+            ensure_python_packages(deps_dir, interpreter)
+        else:
+            ensure_node_modules(deps_dir)
+        if function_version.config.code:
+            function_version.config.code.prepare_for_execution()
+        for layer in function_version.config.layers:
+            if layer.code:
+                layer.code.prepare_for_execution()
+
+    @classmethod
+    def cleanup_version(cls, function_version: FunctionVersion) -> None:
+        """Nothing to undo: the unzipped code belongs to LocalStack, the SDKs are shared."""
+
+    # Runtime API callbacks --------------------------------------------------------------------
+
+    def on_ready(self) -> None:
+        self._init_duration_ms = (time.perf_counter() - self._init_started) * 1000
+        _settle(self._ready, None)
+
+    def on_invocation_started(self, invocation: PendingInvocation) -> None:
+        current = self._current
+        if current is not None and current.pending.request_id == invocation.request_id:
+            current.started = time.perf_counter()
+
+    def on_result(self, request_id: str, body: bytes, is_error: bool) -> None:
+        current = self._current
+        if current is None or current.pending.request_id != request_id:
+            LOG.warning("Lambda result for unknown request %s dropped", request_id)
+            return
+        current.max_memory_mb = self._max_memory_mb()
+        _settle(current.result, (body, is_error))
+
+    def on_init_error(self, body: bytes) -> None:
+        _fail(self._ready, StatusErrorException("Environment startup failed", body))
+
+    # Process management -----------------------------------------------------------------------
+
+    def kill_process(self) -> None:
+        """Kill the function process and everything it started (its own process group)."""
+        with self._lock:
+            process, self._process = self._process, None
+        if process is not None and process.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+
+    def _launch(self) -> None:
+        self._ready = concurrent.futures.Future()
+        self._api.reset()
+        token = f"\x1f{secrets.token_hex(8)}\x1f"
+        read_fd, write_fd = os.pipe()
+        env = {
+            **self._env,
+            "_FRIEND_LAMBDA_LOG_MARKER": token,
+            "_FRIEND_LAMBDA_PARENT_PID": str(os.getpid()),
+        }
+        command = [str(interpreter_for(self._spec)), *self._bootstrap_arguments()]
+        self._init_started = time.perf_counter()
+        try:
+            process = subprocess.Popen(  # noqa: S603
+                command,
+                stdin=subprocess.DEVNULL,
+                stdout=write_fd,
+                stderr=write_fd,
+                env=env,
+                cwd=self._env["LAMBDA_TASK_ROOT"],
+                start_new_session=True,
+            )
+        finally:
+            os.close(write_fd)
+        self._output = OutputCapture(read_fd, token)
+        with self._lock:
+            self._process = process
+        threading.Thread(
+            target=self._watch, args=(process,), name=f"lambda-process-{self.id[:8]}", daemon=True
+        ).start()
+
+    def _wait_until_ready(self) -> None:
+        try:
+            self._ready.result()
+        except StatusErrorException:
+            self._init_output = self._output.take_all(wait_for_eof=1.0) if self._output else ""
+            self.kill_process()
+            raise
+        if self._output:
+            self._init_output = self._output.take_until("init", _OUTPUT_GRACE_SECONDS)
+
+    def _watch(self, process: subprocess.Popen[bytes]) -> None:
+        """Turn an unexpected exit of the function process into an error, never a hang."""
+        returncode = process.wait()
+        with self._lock:
+            if self._process is process:
+                self._process = None
+        status = _exit_status(returncode)
+        if not self._ready.done():
+            _fail(
+                self._ready,
+                StatusErrorException(
+                    "Environment startup failed",
+                    json.dumps(
+                        {
+                            "errorType": "Runtime.ExitError",
+                            "errorMessage": f"Runtime exited with error: {status}",
+                        }
+                    ).encode(),
+                ),
+            )
+        current = self._current
+        if current is not None and not current.result.done():
+            current.exit_status = status
+            _settle(current.result, (b"", True))
+
+    def _bootstrap_arguments(self) -> list[str]:
+        if self._spec.language == "python":
+            return ["-S", "-u", str(BOOTSTRAP_DIR / "python_bootstrap.py")]
+        return [str(BOOTSTRAP_DIR / "node_bootstrap.cjs")]
+
+    def _function_environment(self, env_vars: dict[str, str]) -> dict[str, str]:
+        """LocalStack's Lambda variables, pointed at this host instead of a container."""
+        env = {name: os.environ[name] for name in _INHERITED_VARIABLES if name in os.environ}
+        env.update(
+            {
+                name: str(value)
+                for name, value in env_vars.items()
+                if name not in _INIT_ONLY_VARIABLES
+            }
+        )
+        task_root = str(self.function_version.config.code.get_unzipped_code_location())
+        layer_roots = [
+            str(layer.code.get_unzipped_code_location())
+            for layer in self.function_version.config.layers
+            if layer.code
+        ]
+        deps_dir = default_deps_dir()
+        env.update(
+            {
+                "LAMBDA_TASK_ROOT": task_root,
+                "LAMBDA_RUNTIME_DIR": str(BOOTSTRAP_DIR),
+                "AWS_LAMBDA_RUNTIME_API": self._api.address,
+                "AWS_EXECUTION_ENV": self._spec.execution_env,
+                "TMPDIR": str(self._tmp_dir),
+            }
+        )
+        if self._spec.language == "python":
+            site = f"python/lib/python{self._spec.version}/site-packages"
+            paths = [task_root]
+            for root in layer_roots:
+                paths += [f"{root}/{site}", f"{root}/python"]
+            paths.append(str(deps_dir / "python"))
+            env["PYTHONPATH"] = os.pathsep.join(paths)
+            env["PYTHONDONTWRITEBYTECODE"] = "1"
+        else:
+            node_paths = [f"{root}/nodejs/node_modules" for root in layer_roots]
+            node_paths.append(str(deps_dir / "nodejs" / "node_modules"))
+            env["NODE_PATH"] = os.pathsep.join(node_paths)
+        return env
+
+    def _max_memory_mb(self) -> int:
+        process = self._process
+        if process is None:
+            return 0
+        try:
+            status = Path(f"/proc/{process.pid}/status").read_text()
+        except OSError:
+            return 0
+        for line in status.splitlines():
+            if line.startswith("VmHWM:"):
+                return math.ceil(int(line.split()[1]) / 1024)
+        return 0
+
+    # Results and logs -------------------------------------------------------------------------
+
+    def _timed_out(self, invocation: _Invocation, timeout: int, init_logs: str) -> InvocationResult:
+        """Kill the process group (AWS resets the sandbox); the next event gets a fresh process."""
+        request_id = invocation.pending.request_id
+        max_memory = self._max_memory_mb()
+        self.kill_process()
+        output = self._output.take_all(wait_for_eof=1.0) if self._output else ""
+        stamp = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+        output += f"{stamp} {request_id} Task timed out after {timeout:.2f} seconds\n"
+        duration_ms = (time.perf_counter() - invocation.started) * 1000
+        body = json.dumps(
+            {
+                "errorType": "Sandbox.Timedout",
+                "errorMessage": (
+                    f"RequestId: {request_id} Error: Task timed out after {timeout:.2f} seconds"
+                ),
+            }
+        ).encode()
+        logs = init_logs + self._report(request_id, output, duration_ms, max_memory, None)
+        return InvocationResult(request_id, body, is_error=True, logs=logs)
+
+    def _report(
+        self,
+        request_id: str,
+        output: str,
+        duration_ms: float,
+        max_memory_mb: int,
+        init_duration_ms: float | None,
+    ) -> str:
+        """The log lines of one invocation, framed like AWS frames them."""
+        version = self.function_version.id.qualifier
+        if output and not output.endswith("\n"):
+            output += "\n"
+        report = (
+            f"REPORT RequestId: {request_id}\tDuration: {duration_ms:.2f} ms\t"
+            f"Billed Duration: {math.ceil(duration_ms)} ms\t"
+            f"Memory Size: {self.function_version.config.memory_size} MB\t"
+            f"Max Memory Used: {max_memory_mb} MB\t"
+        )
+        if init_duration_ms is not None:
+            report += f"Init Duration: {init_duration_ms:.2f} ms\t"
+        return (
+            f"START RequestId: {request_id} Version: {version}\n"
+            f"{output}"
+            f"END RequestId: {request_id}\n"
+            f"{report}\n"
+        )
+
+
+def _exit_status(returncode: int) -> str:
+    if returncode < 0:
+        return f"signal: {signal.Signals(-returncode).name.removeprefix('SIG').lower()}"
+    return f"exit status {returncode}"
+
+
+def _settle[T](future: concurrent.futures.Future[T], value: T) -> None:
+    """Resolve ``future`` unless another thread got there first (exit, stop and result race)."""
+    with contextlib.suppress(concurrent.futures.InvalidStateError):
+        future.set_result(value)
+
+
+def _fail(future: concurrent.futures.Future[Any], error: BaseException) -> None:
+    with contextlib.suppress(concurrent.futures.InvalidStateError):
+        future.set_exception(error)
