@@ -1,0 +1,154 @@
+"""Access to the Friend table: every write is a compare-and-set of one row's state.
+
+The whole friend graph moves by :class:`Change`: "if this row is in state X (or absent), make it
+state Y (or delete it)". One change is a single conditional write; several changes are one
+DynamoDB transaction, applied all or nothing. A condition that no longer holds is an answer
+(``False``), not an error: duplicates and late messages are expected and change nothing.
+"""
+
+from dataclasses import dataclass
+from typing import NamedTuple
+
+from friend_models import FRIEND_ID, PLAYER_ID, Friend, State, now_millis, transact_write
+from pynamodb.exceptions import DoesNotExist, PynamoDBException, TransactWriteError
+from pynamodb.expressions.condition import Condition
+
+CONDITIONAL_CHECK_FAILED = "ConditionalCheckFailedException"
+TRANSACTION_CANCELED = "TransactionCanceledException"
+
+
+class Edge(NamedTuple):
+    """The key of one row: ``player_id``'s view of ``friend_id``."""
+
+    player_id: str
+    friend_id: str
+
+    def mirror(self) -> "Edge":
+        """The other row of the same pair."""
+        return Edge(self.friend_id, self.player_id)
+
+
+@dataclass(frozen=True)
+class Change:
+    """Compare-and-set of one row. ``None`` means absent: as ``expected`` the row must not exist,
+    as ``new`` the row is deleted. ``expected == new`` only checks the row (a guard)."""
+
+    edge: Edge
+    expected: State | None
+    new: State | None
+
+    @property
+    def is_check(self) -> bool:
+        return self.expected == self.new
+
+    def condition(self) -> Condition:
+        if self.expected is None:
+            return Friend.player_id.does_not_exist()
+        return Friend.state == self.expected
+
+
+class TransactionConflictError(Exception):
+    """Another transaction touched the same rows at the same time; trying again may succeed."""
+
+
+def state_of(edge: Edge) -> State | None:
+    """The current state of a row (strongly consistent), ``None`` when absent."""
+    try:
+        row = Friend.get(*edge, consistent_read=True)
+    except DoesNotExist:
+        return None
+    return row.state
+
+
+def apply(*changes: Change) -> bool:
+    """Apply all ``changes`` or none. ``False`` when a condition did not hold.
+
+    Raises :class:`TransactionConflictError` when a transaction lost a race (retryable), and
+    lets every other DynamoDB error through so that the caller's record fails and is retried.
+    """
+    if len(changes) == 1 and not changes[0].is_check:
+        return _apply_one(changes[0])
+    return _apply_together(changes)
+
+
+def _apply_one(change: Change) -> bool:
+    row = Friend(*change.edge)
+    try:
+        if change.new is None:
+            row.delete(condition=change.condition())
+        elif change.expected is None:
+            row.state = change.new
+            row.last_updated = now_millis()
+            row.save(condition=change.condition())
+        else:
+            row.update(
+                actions=[Friend.state.set(change.new), Friend.last_updated.set(now_millis())],
+                condition=change.condition(),
+            )
+    except PynamoDBException as error:
+        if error.cause_response_code == CONDITIONAL_CHECK_FAILED:
+            return False
+        raise
+    return True
+
+
+def _apply_together(changes: tuple[Change, ...]) -> bool:
+    try:
+        with transact_write() as transaction:
+            for change in changes:
+                row = Friend(*change.edge)
+                if change.is_check:
+                    transaction.condition_check(Friend, *change.edge, condition=change.condition())
+                elif change.new is None:
+                    transaction.delete(row, condition=change.condition())
+                elif change.expected is None:
+                    row.state = change.new
+                    row.last_updated = now_millis()
+                    transaction.save(row, condition=change.condition())
+                else:
+                    transaction.update(
+                        row,
+                        actions=[
+                            Friend.state.set(change.new),
+                            Friend.last_updated.set(now_millis()),
+                        ],
+                        condition=change.condition(),
+                    )
+    except TransactWriteError as error:
+        if error.cause_response_code != TRANSACTION_CANCELED:
+            raise
+        codes = {reason.code for reason in error.cancellation_reasons if reason is not None}
+        if "ConditionalCheckFailed" in codes:
+            return False
+        if "TransactionConflict" in codes:
+            raise TransactionConflictError(str(error)) from error
+        raise
+    return True
+
+
+def rows_of(
+    player_id: str, *, limit: int, after_friend_id: str | None, state: State | None
+) -> tuple[list[Friend], str | None]:
+    """Up to ``limit`` rows of ``player_id`` in ``friend_id`` order, starting after
+    ``after_friend_id``, and the ``friend_id`` to continue after (``None`` at the end).
+
+    A state filter is applied by DynamoDB after reading, so PynamoDB keeps reading pages until
+    ``limit`` matching rows are found or the player's rows end. As with DynamoDB itself, a full
+    last page may still hand out a continuation that then yields an empty page.
+    """
+    start = (
+        None
+        if after_friend_id is None
+        else {PLAYER_ID: {"S": player_id}, FRIEND_ID: {"S": after_friend_id}}
+    )
+    results = Friend.query(
+        player_id,
+        limit=limit,
+        last_evaluated_key=start,
+        filter_condition=None if state is None else Friend.state == state,
+    )
+    rows = list(results)
+    last_key = results.last_evaluated_key
+    if not last_key:
+        return rows, None
+    return rows, str(last_key[FRIEND_ID]["S"])

@@ -1,0 +1,53 @@
+"""Parking of invalid front-queue messages in the queue's dead-letter queue.
+
+An invalid message can never succeed, so retrying it until the redrive policy gives up would
+only delay it and hide the reason. It is sent straight to the dead-letter queue, body unchanged,
+with the reason as message attributes, and then counts as handled.
+"""
+
+import os
+from functools import cache
+from typing import TYPE_CHECKING
+
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+
+from friend_handlers.logic.message import InvalidMessageError
+
+if TYPE_CHECKING:
+    from mypy_boto3_sqs import SQSClient
+    from mypy_boto3_sqs.type_defs import MessageAttributeValueTypeDef
+
+DLQ_URL_ENV = "FRIEND_DLQ_URL"
+"""Environment variable with the URL of the front queue's dead-letter queue (set by the stack)."""
+
+
+@cache
+def _sqs() -> "SQSClient":
+    # boto3 is imported on first use: most invocations never park a message, and the import
+    # would otherwise add to every cold start.
+    import boto3  # noqa: PLC0415
+
+    return boto3.client("sqs")
+
+
+def park(record: SQSRecord, invalid: InvalidMessageError) -> None:
+    """Send ``record``'s body to the dead-letter queue with why it was refused.
+
+    Any error propagates, so the record fails and the queue's redrive policy parks it instead:
+    an invalid message is never lost.
+    """
+    attributes: dict[str, MessageAttributeValueTypeDef] = {
+        "reason": {"DataType": "String", "StringValue": invalid.reason.value},
+        "detail": {"DataType": "String", "StringValue": invalid.detail or "-"},
+        "source_message_id": {"DataType": "String", "StringValue": record.message_id},
+    }
+    if record.event_source_arn:
+        attributes["source_queue_arn"] = {
+            "DataType": "String",
+            "StringValue": record.event_source_arn,
+        }
+    _sqs().send_message(
+        QueueUrl=os.environ[DLQ_URL_ENV],
+        MessageBody=record.body,
+        MessageAttributes=attributes,
+    )

@@ -1,0 +1,59 @@
+"""Front entry point: friend actions from the front SQS queue.
+
+Per record: parse the message (:mod:`.logic.message`); an invalid one is parked in the
+dead-letter queue with its reason (:mod:`.dead_letter`); a valid one is applied to the sender's
+row (:mod:`.logic.actions`). Only a record that raised (a transient DynamoDB error, or a failed
+park) is reported as a batch item failure and comes back; the rest of the batch is done.
+"""
+
+from typing import Any
+
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.batch import (
+    BatchProcessor,
+    EventType,
+    process_partial_response,
+)
+from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from friend_handlers import dead_letter
+from friend_handlers.logic.actions import Outcome, apply_action
+from friend_handlers.logic.message import InvalidMessageError, parse_message
+from friend_handlers.observability import logger, metrics, tracer
+
+INVALID_METRIC = "InvalidMessage"
+
+processor = BatchProcessor(event_type=EventType.SQS)
+
+
+@tracer.capture_method
+def record_handler(record: SQSRecord) -> Outcome | None:
+    """Handle one message; ``None`` when it was invalid and parked."""
+    logger.set_correlation_id(record.message_id)
+    try:
+        message = parse_message(record.body)
+    except InvalidMessageError as invalid:
+        dead_letter.park(record, invalid)
+        logger.warning(
+            "invalid message parked in the dead-letter queue",
+            extra={"reason": invalid.reason.value, "detail": invalid.detail},
+        )
+        metrics.add_metric(name=INVALID_METRIC, unit=MetricUnit.Count, value=1)
+        return None
+    outcome = apply_action(message)
+    logger.info("action handled", extra={**message.model_dump(mode="json"), "outcome": outcome})
+    metrics.add_metric(
+        name=f"{message.friend_action.value}{outcome.value}", unit=MetricUnit.Count, value=1
+    )
+    return outcome
+
+
+@logger.inject_lambda_context
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
+    return process_partial_response(
+        event=event, record_handler=record_handler, processor=processor, context=context
+    )

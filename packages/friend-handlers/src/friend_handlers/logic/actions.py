@@ -1,0 +1,37 @@
+"""The transitions a player asks for through the front queue (design.md, "Transitions").
+
+Each action is one compare-and-set on the sender's own row; the other player's row follows
+through the table's stream (:mod:`.reactions`). A duplicate or late action finds its row in
+another state and changes nothing.
+"""
+
+from collections.abc import Mapping
+from enum import StrEnum
+
+from friend_models import State
+
+from friend_handlers import dal
+from friend_handlers.logic.message import FriendAction, FriendMessage
+
+
+class Outcome(StrEnum):
+    APPLIED = "Applied"
+    IGNORED = "Ignored"
+    """The row was not in the state the action needs (duplicate, late, or out of order)."""
+
+
+TRANSITIONS: Mapping[FriendAction, tuple[State | None, State | None]] = {
+    FriendAction.REQUEST: (None, State.REQUESTED),
+    FriendAction.ACCEPT: (State.PENDING, State.FRIENDS),
+    FriendAction.REJECT: (State.PENDING, None),
+    FriendAction.UNFRIEND: (State.FRIENDS, None),
+}
+"""Action -> (state the sender's row must have, state it gets); ``None`` means no row."""
+
+
+def apply_action(message: FriendMessage) -> Outcome:
+    """Apply ``message`` to the sender's row if its rule allows it."""
+    expected, new = TRANSITIONS[message.friend_action]
+    edge = dal.Edge(message.player_id, message.friend_id)
+    applied = dal.apply(dal.Change(edge, expected, new))
+    return Outcome.APPLIED if applied else Outcome.IGNORED

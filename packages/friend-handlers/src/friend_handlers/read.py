@@ -1,0 +1,144 @@
+"""Read API entry point (API Gateway REST).
+
+- ``GET /friends/{playerId}``: the player's rows, paginated (``limit`` 1..100, opaque
+  ``nextToken``), optionally only those in one ``state``.
+- ``GET /friends/isFriend/{playerId}/{friendId}``: the pair's answer; a missing pair is an answer
+  (``isFriend: false, state: null``), not an error.
+
+Bad input is answered with 400 and a JSON ``{"message": ...}``, never with a 5xx.
+"""
+
+import base64
+import binascii
+import json
+from typing import Annotated, Any
+
+from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
+from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
+from aws_lambda_powertools.event_handler.openapi.params import Path, Query
+from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from friend_models import State
+from pydantic import BaseModel, ConfigDict, Field
+
+from friend_handlers import dal
+from friend_handlers.logic.message import MAX_ID_LENGTH
+from friend_handlers.observability import logger, metrics, tracer
+
+DEFAULT_LIMIT = 20
+MAX_LIMIT = 100
+BAD_REQUEST_METRIC = "BadRequest"
+
+type PlayerIdPath = Annotated[str, Path(min_length=1, max_length=MAX_ID_LENGTH)]
+
+
+class FriendView(BaseModel):
+    player_id: str
+    friend_id: str
+    state: State
+    last_updated: int
+
+
+class FriendPage(BaseModel):
+    model_config = ConfigDict(populate_by_name=True)
+
+    items: list[FriendView]
+    next_token: str | None = Field(serialization_alias="nextToken")
+
+
+class IsFriendAnswer(BaseModel):
+    model_config = ConfigDict(populate_by_name=True)
+
+    player_id: str
+    friend_id: str
+    is_friend: bool = Field(serialization_alias="isFriend")
+    state: State | None
+
+
+class InvalidNextTokenError(ValueError):
+    """The continuation token was not one this API handed out."""
+
+
+def encode_token(friend_id: str) -> str:
+    """Opaque continuation: where the next page starts. Clients must not build it themselves."""
+    return base64.urlsafe_b64encode(json.dumps({"after": friend_id}).encode()).decode()
+
+
+def decode_token(token: str) -> str:
+    try:
+        decoded = json.loads(base64.urlsafe_b64decode(token.encode()))
+    except (binascii.Error, UnicodeError, ValueError) as error:
+        raise InvalidNextTokenError("nextToken is not valid") from error
+    after = decoded.get("after") if isinstance(decoded, dict) else None
+    if not isinstance(after, str) or not 0 < len(after) <= MAX_ID_LENGTH:
+        raise InvalidNextTokenError("nextToken is not valid")
+    return after
+
+
+app = APIGatewayRestResolver(enable_validation=True)
+
+
+@app.get("/friends/<player_id>")
+@tracer.capture_method
+def list_friends(
+    player_id: PlayerIdPath,
+    limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT,
+    next_token: Annotated[str | None, Query(alias="nextToken", max_length=1024)] = None,
+    state: Annotated[State | None, Query()] = None,
+) -> dict[str, Any]:
+    after = None if next_token is None else decode_token(next_token)
+    rows, last = dal.rows_of(player_id, limit=limit, after_friend_id=after, state=state)
+    page = FriendPage(
+        items=[FriendView.model_validate(row.to_dict()) for row in rows],
+        next_token=None if last is None else encode_token(last),
+    )
+    return page.model_dump(mode="json", by_alias=True)
+
+
+@app.get("/friends/isFriend/<player_id>/<friend_id>")
+@tracer.capture_method
+def is_friend(player_id: PlayerIdPath, friend_id: PlayerIdPath) -> dict[str, Any]:
+    state = dal.state_of(dal.Edge(player_id, friend_id))
+    answer = IsFriendAnswer(
+        player_id=player_id,
+        friend_id=friend_id,
+        is_friend=state is State.FRIENDS,
+        state=state,
+    )
+    return answer.model_dump(mode="json", by_alias=True)
+
+
+def _bad_request(message: str) -> Response[str]:
+    metrics.add_metric(name=BAD_REQUEST_METRIC, unit=MetricUnit.Count, value=1)
+    return Response(
+        status_code=400,
+        content_type=content_types.APPLICATION_JSON,
+        body=json.dumps({"message": message}),
+    )
+
+
+def _invalid_request(error: RequestValidationError) -> Response[str]:
+    problems = "; ".join(
+        f"{'.'.join(map(str, problem.get('loc', ())))}: {problem.get('msg', 'invalid')}"
+        for problem in error.errors()
+    )
+    logger.info("bad request", extra={"problems": problems})
+    return _bad_request(f"Invalid request: {problems}")
+
+
+def _invalid_token(error: InvalidNextTokenError) -> Response[str]:
+    return _bad_request(str(error))
+
+
+# Registered by call rather than as decorators: Powertools' decorator is untyped and would erase
+# these functions' types under mypy --strict.
+app.exception_handler(RequestValidationError)(_invalid_request)
+app.exception_handler(InvalidNextTokenError)(_invalid_token)
+
+
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return app.resolve(event, context)

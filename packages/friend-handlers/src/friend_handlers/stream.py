@@ -1,0 +1,65 @@
+"""What the four stream entry points share: a DynamoDB-stream batch with partial failures.
+
+Each stream function receives only the records its filter pattern (:mod:`.filters`) lets
+through and applies one reaction (:mod:`.logic.reactions`) to the row each record names. A
+record whose reaction raises is reported as a batch item failure, so the event source mapping
+retries from that record (and bisects) without redoing the whole batch by hand.
+"""
+
+from collections.abc import Callable
+from typing import Any
+
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.batch import (
+    BatchProcessor,
+    EventType,
+    process_partial_response,
+)
+from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
+from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import DynamoDBRecord
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from friend_models import FRIEND_ID, PLAYER_ID
+
+from friend_handlers.dal import Edge
+from friend_handlers.logic.reactions import Transition
+from friend_handlers.observability import logger, metrics, tracer
+
+type StreamHandler = Callable[[dict[str, Any], LambdaContext], PartialItemFailureResponse]
+
+
+def edge_of(record: DynamoDBRecord) -> Edge:
+    """The key of the row a stream record is about."""
+    keys = record.dynamodb.keys if record.dynamodb else {}
+    return Edge(str(keys[PLAYER_ID]), str(keys[FRIEND_ID]))
+
+
+def stream_handler(react: Callable[[Edge], Transition]) -> StreamHandler:
+    """A Lambda handler applying ``react`` to every record of a DynamoDB stream batch."""
+    processor = BatchProcessor(event_type=EventType.DynamoDBStreams)
+
+    @tracer.capture_method
+    def record_handler(record: DynamoDBRecord) -> Transition:
+        logger.set_correlation_id(record.event_id)
+        source = edge_of(record)
+        transition = react(source)
+        logger.info(
+            "stream record handled",
+            extra={
+                "event_name": record.raw_event.get("eventName"),
+                "player_id": source.player_id,
+                "friend_id": source.friend_id,
+                "transition": transition.value,
+            },
+        )
+        metrics.add_metric(name=transition.value, unit=MetricUnit.Count, value=1)
+        return transition
+
+    @logger.inject_lambda_context
+    @tracer.capture_lambda_handler
+    @metrics.log_metrics
+    def handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
+        return process_partial_response(
+            event=event, record_handler=record_handler, processor=processor, context=context
+        )
+
+    return handler

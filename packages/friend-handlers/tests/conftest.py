@@ -1,0 +1,161 @@
+"""Test setup for friend-handlers: fake AWS, the Powertools environment, moto resources.
+
+The environment is set before any handler module is imported: ``Friend.Meta.table_name`` and the
+Powertools instances read it once, at import time, as they do in a Lambda cold start.
+"""
+
+import io
+import json
+import logging
+import os
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+
+TEST_TABLE_NAME = "FriendHandlersTest"
+REGION = "us-east-1"
+
+for _name, _value in {
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_SECURITY_TOKEN": "testing",
+    "AWS_SESSION_TOKEN": "testing",
+    "AWS_DEFAULT_REGION": REGION,
+    "AWS_REGION": REGION,
+    "FRIEND_TABLE_NAME": TEST_TABLE_NAME,
+    "POWERTOOLS_SERVICE_NAME": "friend",
+    "POWERTOOLS_METRICS_NAMESPACE": "FriendMicroservices",
+    "POWERTOOLS_LOG_LEVEL": "INFO",
+    "POWERTOOLS_TRACE_DISABLED": "true",
+}.items():
+    os.environ[_name] = _value
+os.environ.pop("AWS_PROFILE", None)
+os.environ.pop("AWS_ENDPOINT_URL", None)
+
+import boto3  # noqa: E402
+from aws_lambda_powertools.utilities.typing import LambdaContext  # noqa: E402
+from friend_handlers.dead_letter import DLQ_URL_ENV  # noqa: E402
+from friend_models import FRIEND_ID, PLAYER_ID, Friend  # noqa: E402
+from moto import mock_aws  # noqa: E402
+
+
+@dataclass(frozen=True)
+class Aws:
+    """The moto resources a deployed stack would provide."""
+
+    dynamodb: Any
+    streams: Any
+    sqs: Any
+    stream_arn: str
+    queue_url: str
+    queue_arn: str
+    dlq_url: str
+
+
+@pytest.fixture
+def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[Aws]:
+    """Friend table with a NEW_AND_OLD_IMAGES stream, the front queue and its dead-letter queue."""
+    with mock_aws():
+        dynamodb = boto3.client("dynamodb")
+        table = dynamodb.create_table(
+            TableName=TEST_TABLE_NAME,
+            KeySchema=[
+                {"AttributeName": PLAYER_ID, "KeyType": "HASH"},
+                {"AttributeName": FRIEND_ID, "KeyType": "RANGE"},
+            ],
+            AttributeDefinitions=[
+                {"AttributeName": PLAYER_ID, "AttributeType": "S"},
+                {"AttributeName": FRIEND_ID, "AttributeType": "S"},
+            ],
+            BillingMode="PAY_PER_REQUEST",
+            StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"},
+        )["TableDescription"]
+        sqs = boto3.client("sqs")
+        dlq_url = sqs.create_queue(QueueName="friend-front-dlq")["QueueUrl"]
+        # Visibility 0: a failed record is visible again at once, like a retry after the timeout.
+        queue_url = sqs.create_queue(
+            QueueName="friend-front", Attributes={"VisibilityTimeout": "0"}
+        )["QueueUrl"]
+        queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])[
+            "Attributes"
+        ]["QueueArn"]
+        monkeypatch.setenv(DLQ_URL_ENV, dlq_url)
+        yield Aws(
+            dynamodb=dynamodb,
+            streams=boto3.client("dynamodbstreams"),
+            sqs=sqs,
+            stream_arn=table["LatestStreamArn"],
+            queue_url=queue_url,
+            queue_arn=queue_arn,
+            dlq_url=dlq_url,
+        )
+
+
+@pytest.fixture
+def lambda_context() -> LambdaContext:
+    """The attributes of the Lambda context object that Powertools reads."""
+    context = LambdaContext()
+    context._function_name = "friend-test"
+    context._function_version = "$LATEST"
+    context._invoked_function_arn = f"arn:aws:lambda:{REGION}:123456789012:function:friend-test"
+    context._memory_limit_in_mb = 256
+    context._aws_request_id = "52fdfc07-2182-154f-163f-5f0f9a621d72"
+    context._log_group_name = "/aws/lambda/friend-test"
+    context._log_stream_name = "2026/11/24/[$LATEST]0123456789abcdef"
+    return context
+
+
+type Fault = Callable[[str, dict[str, Any]], dict[str, Any] | None]
+
+
+class _HttpStatus:
+    def __init__(self, status_code: int) -> None:
+        self.status_code = status_code
+        self.headers: dict[str, str] = {}
+
+
+@pytest.fixture
+def dynamodb_faults(aws: Aws) -> Iterator[list[Fault]]:
+    """Inject DynamoDB errors into the handlers' own client, before the request leaves it.
+
+    Append ``fault(operation, request)`` (``request`` is the JSON request body); when it returns an error (``{"Code": ..., ...}``) the
+    call fails with it, exactly as botocore surfaces an error response from DynamoDB.
+    """
+    faults: list[Fault] = []
+    client = Friend._get_connection().connection.client
+
+    def before_call(model: Any, params: dict[str, Any], **_: Any) -> Any:
+        for fault in faults:
+            error = fault(model.name, json.loads(params["body"]))
+            if error is not None:
+                body = {"Error": error, "ResponseMetadata": {"HTTPStatusCode": 400}}
+                if "CancellationReasons" in error:
+                    body["CancellationReasons"] = error["CancellationReasons"]
+                return _HttpStatus(400), body
+        return None
+
+    client.meta.events.register("before-call.dynamodb", before_call, unique_id="test-faults")
+    yield faults
+    client.meta.events.unregister("before-call.dynamodb", unique_id="test-faults")
+
+
+type Logs = Callable[[], list[dict[str, Any]]]
+
+
+@pytest.fixture
+def log_lines() -> Iterator[Logs]:
+    """The JSON log lines the handlers write, as parsed objects.
+
+    Powertools' handler keeps the stream it was created with (the process's stdout at import),
+    so the test points it at a buffer of its own for the duration of one test.
+    """
+    from friend_handlers.observability import logger  # noqa: PLC0415
+
+    handler = logger.registered_handler
+    assert isinstance(handler, logging.StreamHandler)
+    buffer = io.StringIO()
+    previous = handler.setStream(buffer)
+    yield lambda: [json.loads(line) for line in buffer.getvalue().splitlines()]
+    handler.setStream(previous)

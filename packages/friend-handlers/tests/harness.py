@@ -1,0 +1,302 @@
+"""Events in the shapes AWS delivers, built from real (moto) resources, and the chain driver.
+
+- SQS events: messages are sent to and received from a moto queue, then converted exactly as the
+  Lambda SQS event source mapping does (field names, attribute layout, ARN, region).
+- DynamoDB stream events: records are read back through moto's DynamoDB Streams API and wrapped
+  as the stream event source mapping does (``eventSourceARN`` added). moto differs from AWS in
+  two ways that matter to filters, so they are normalised here: it attaches an empty ``OldImage``
+  to INSERT and an empty ``NewImage`` to REMOVE records (AWS omits them; an empty image must not
+  look "present" to a filter or a handler), it says ``eventVersion`` 1.0 (AWS: 1.1), and boto3
+  parses ``ApproximateCreationDateTime`` into a datetime (Lambda receives epoch seconds).
+- Routing: each stream record goes to the handler whose ``STREAM_FILTERS`` pattern matches, as
+  evaluated by moto's EventBridge pattern matcher (Lambda event filtering uses EventBridge
+  pattern syntax), never by a matcher written here.
+- REST events: API Gateway REST (v1) proxy events with every field the service sends.
+"""
+
+import json
+import random
+import uuid
+from collections.abc import Iterable, Mapping
+from datetime import datetime
+from typing import Any
+
+from friend_handlers import accept_state, front, reject_state, request_state, unfriend_state
+from friend_handlers.filters import STREAM_FILTERS
+from friend_models import Friend, State
+from moto.events.models import EventPattern
+
+from .conftest import REGION, Aws
+
+STREAM_HANDLERS = {
+    "request_state": request_state.handler,
+    "accept_state": accept_state.handler,
+    "reject_state": reject_state.handler,
+    "unfriend_state": unfriend_state.handler,
+}
+PATTERNS = {name: EventPattern.load(json.dumps(pattern)) for name, pattern in STREAM_FILTERS.items()}
+
+
+def message(player_id: str, friend_id: str, action: str) -> str:
+    return json.dumps({"player_id": player_id, "friend_id": friend_id, "friend_action": action})
+
+
+# SQS ------------------------------------------------------------------------------------------
+
+
+def send(aws: Aws, *bodies: str) -> None:
+    for body in bodies:
+        aws.sqs.send_message(QueueUrl=aws.queue_url, MessageBody=body)
+
+
+def receive_sqs_event(aws: Aws, max_messages: int = 10) -> dict[str, Any]:
+    """Up to ``max_messages`` messages of the front queue as the Lambda SQS event."""
+    received = aws.sqs.receive_message(
+        QueueUrl=aws.queue_url,
+        MaxNumberOfMessages=max_messages,
+        MessageSystemAttributeNames=["All"],
+        MessageAttributeNames=["All"],
+    ).get("Messages", [])
+    return {"Records": [_sqs_record(aws, message) for message in received]}
+
+
+def sqs_event(aws: Aws, *bodies: str) -> dict[str, Any]:
+    """Send ``bodies`` to the front queue and receive them as one Lambda SQS event."""
+    send(aws, *bodies)
+    event = receive_sqs_event(aws, max_messages=len(bodies))
+    assert [record["body"] for record in event["Records"]] == list(bodies)
+    return event
+
+
+def _sqs_record(aws: Aws, received: Mapping[str, Any]) -> dict[str, Any]:
+    return {
+        "messageId": received["MessageId"],
+        "receiptHandle": received["ReceiptHandle"],
+        "body": received["Body"],
+        "attributes": dict(received.get("Attributes", {})),
+        "messageAttributes": {
+            name: {
+                "stringValue": value.get("StringValue"),
+                "binaryValue": value.get("BinaryValue"),
+                "stringListValues": [],
+                "binaryListValues": [],
+                "dataType": value["DataType"],
+            }
+            for name, value in received.get("MessageAttributes", {}).items()
+        },
+        "md5OfBody": received["MD5OfBody"],
+        "eventSource": "aws:sqs",
+        "eventSourceARN": aws.queue_arn,
+        "awsRegion": REGION,
+    }
+
+
+def settle_sqs_batch(aws: Aws, event: Mapping[str, Any], response: Mapping[str, Any]) -> None:
+    """What the event source mapping does after a batch: delete every record not reported as
+    failed; the failed ones become visible again and are retried."""
+    failed = {failure["itemIdentifier"] for failure in response["batchItemFailures"]}
+    for record in event["Records"]:
+        if record["messageId"] not in failed:
+            aws.sqs.delete_message(QueueUrl=aws.queue_url, ReceiptHandle=record["receiptHandle"])
+
+
+def dead_letters(aws: Aws) -> list[dict[str, Any]]:
+    received = aws.sqs.receive_message(
+        QueueUrl=aws.dlq_url, MaxNumberOfMessages=10, MessageAttributeNames=["All"]
+    ).get("Messages", [])
+    return list(received)
+
+
+# DynamoDB streams -----------------------------------------------------------------------------
+
+
+class StreamReader:
+    """Reads the table's stream from the start, as an event source mapping would."""
+
+    def __init__(self, aws: Aws) -> None:
+        self._aws = aws
+        shards = aws.streams.describe_stream(StreamArn=aws.stream_arn)["StreamDescription"][
+            "Shards"
+        ]
+        self._iterators = [
+            aws.streams.get_shard_iterator(
+                StreamArn=aws.stream_arn,
+                ShardId=shard["ShardId"],
+                ShardIteratorType="TRIM_HORIZON",
+            )["ShardIterator"]
+            for shard in shards
+        ]
+
+    def read(self) -> list[dict[str, Any]]:
+        """Every record written since the last read, in stream order, in Lambda's shape."""
+        records: list[dict[str, Any]] = []
+        for index, iterator in enumerate(self._iterators):
+            page = self._aws.streams.get_records(ShardIterator=iterator)
+            self._iterators[index] = page["NextShardIterator"]
+            records.extend(self._as_lambda_record(record) for record in page["Records"])
+        return records
+
+    def _as_lambda_record(self, record: Mapping[str, Any]) -> dict[str, Any]:
+        shaped = json.loads(json.dumps(record, default=_epoch_seconds))
+        shaped["eventVersion"] = "1.1"
+        for image in ("NewImage", "OldImage"):
+            if not shaped["dynamodb"].get(image, True):
+                del shaped["dynamodb"][image]
+        shaped["eventSourceARN"] = self._aws.stream_arn
+        return shaped
+
+
+def _epoch_seconds(value: object) -> float:
+    if isinstance(value, datetime):
+        return float(int(value.timestamp()))
+    raise TypeError(type(value))
+
+
+def stream_event(records: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
+    return {"Records": list(records)}
+
+
+def routes(record: Mapping[str, Any]) -> list[str]:
+    """The stream handlers whose filter pattern lets ``record`` through."""
+    return [name for name, pattern in PATTERNS.items() if pattern.matches_event(dict(record))]
+
+
+# API Gateway REST -----------------------------------------------------------------------------
+
+
+def rest_event(
+    resource: str,
+    path_parameters: Mapping[str, str],
+    query: Mapping[str, str] | None = None,
+) -> dict[str, Any]:
+    """A GET on ``resource`` (API Gateway's template, e.g. ``/friends/{playerId}``)."""
+    path = resource
+    for name, value in path_parameters.items():
+        path = path.replace("{" + name + "}", value)
+    request_id = str(uuid.uuid4())
+    return {
+        "version": "1.0",
+        "resource": resource,
+        "path": path,
+        "httpMethod": "GET",
+        "headers": {"Accept": "application/json", "Host": "api.example.com"},
+        "multiValueHeaders": {"Accept": ["application/json"], "Host": ["api.example.com"]},
+        "queryStringParameters": dict(query) if query else None,
+        "multiValueQueryStringParameters": (
+            {name: [value] for name, value in query.items()} if query else None
+        ),
+        "requestContext": {
+            "accountId": "123456789012",
+            "apiId": "abc123",
+            "domainName": "abc123.execute-api.us-east-1.amazonaws.com",
+            "domainPrefix": "abc123",
+            "extendedRequestId": "extended-" + request_id,
+            "httpMethod": "GET",
+            "identity": {
+                "accessKey": None,
+                "accountId": None,
+                "caller": None,
+                "sourceIp": "192.0.2.1",
+                "user": None,
+                "userAgent": "pytest",
+                "userArn": None,
+            },
+            "path": "/prod" + path,
+            "protocol": "HTTP/1.1",
+            "requestId": request_id,
+            "requestTime": "24/Nov/2026:18:00:00 +0000",
+            "requestTimeEpoch": 1795543200000,
+            "resourceId": "res123",
+            "resourcePath": resource,
+            "stage": "prod",
+        },
+        "pathParameters": dict(path_parameters),
+        "stageVariables": None,
+        "body": None,
+        "isBase64Encoded": False,
+    }
+
+
+# The whole chain ------------------------------------------------------------------------------
+
+
+def rows(aws: Aws) -> dict[tuple[str, str], State]:
+    return {(row.player_id, row.friend_id): row.state for row in Friend.scan(consistent_read=True)}
+
+
+def assert_invariant(aws: Aws) -> dict[tuple[str, str], State]:
+    """design.md: for every pair, both rows absent, Requested and Pending, or Friends/Friends."""
+    table = rows(aws)
+    allowed = {
+        (State.REQUESTED, State.PENDING),
+        (State.PENDING, State.REQUESTED),
+        (State.FRIENDS, State.FRIENDS),
+    }
+    for (player, friend), state in table.items():
+        pair = (state, table.get((friend, player)))
+        assert pair in allowed, f"({player},{friend})={state} but ({friend},{player})={pair[1]}"
+    return table
+
+
+class Chain:
+    """SQS -> front -> table -> stream -> filtered stream handlers, all in-process.
+
+    Each stream handler has its own queue of matching records, as each filtered event source
+    mapping reads the stream independently; ``rng`` decides how far each one runs ahead of the
+    others and which records are delivered twice (delivery is at least once).
+    """
+
+    def __init__(self, aws: Aws, context: Any, rng: random.Random | None = None) -> None:
+        self.aws = aws
+        self.context = context
+        self.rng = rng
+        self.stream = StreamReader(aws)
+        self.pending: dict[str, list[dict[str, Any]]] = {name: [] for name in STREAM_HANDLERS}
+        self.delivered: list[dict[str, Any]] = []
+
+    def act(self, *bodies: str) -> None:
+        send(self.aws, *bodies)
+
+    def run_front(self, batch_size: int = 10, max_batches: int | None = None) -> None:
+        """Deliver front-queue batches (all of them unless ``max_batches``)."""
+        batches = 0
+        while max_batches is None or batches < max_batches:
+            event = receive_sqs_event(self.aws, batch_size)
+            if not event["Records"]:
+                return
+            response = front.handler(event, self.context)
+            assert response == {"batchItemFailures": []}
+            settle_sqs_batch(self.aws, event, response)
+            batches += 1
+
+    def collect_stream(self) -> None:
+        for record in self.stream.read():
+            matched = routes(record)
+            assert len(matched) <= 1, f"record matched several filters: {matched}"
+            for name in matched:
+                self.pending[name].append(record)
+
+    def step_stream(self, name: str, batch_size: int) -> None:
+        batch, self.pending[name] = self.pending[name][:batch_size], self.pending[name][batch_size:]
+        if self.rng is not None and self.delivered and self.rng.random() < 0.2:
+            stale = self.rng.choice(self.delivered)
+            if routes(stale) == [name]:
+                batch.append(stale)
+        if not batch:
+            return
+        response = STREAM_HANDLERS[name](stream_event(batch), self.context)
+        assert response == {"batchItemFailures": []}
+        self.delivered.extend(batch)
+
+    def drain(self) -> None:
+        """Run front and stream handlers until nothing is left anywhere."""
+        self.run_front()
+        self.collect_stream()
+        while any(self.pending.values()):
+            names = [name for name, queue in self.pending.items() if queue]
+            if self.rng is None:
+                for name in names:
+                    self.step_stream(name, batch_size=100)
+            else:
+                self.step_stream(self.rng.choice(names), batch_size=self.rng.randint(1, 5))
+            self.collect_stream()
