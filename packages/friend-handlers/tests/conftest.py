@@ -120,8 +120,9 @@ class _HttpStatus:
 def dynamodb_faults(aws: Aws) -> Iterator[list[Fault]]:
     """Inject DynamoDB errors into the handlers' own client, before the request leaves it.
 
-    Append ``fault(operation, request)`` (``request`` is the JSON request body); when it returns an error (``{"Code": ..., ...}``) the
-    call fails with it, exactly as botocore surfaces an error response from DynamoDB.
+    Append ``fault(operation, request)`` (``request`` is the JSON request body); when it returns
+    an error (``{"Code": ..., ...}``) the call fails with it, exactly as botocore surfaces an
+    error response from DynamoDB. Raised before botocore's retry layer, so it is not retried.
     """
     faults: list[Fault] = []
     client = Friend._get_connection().connection.client

@@ -34,7 +34,7 @@ STREAM_HANDLERS = {
     "reject_state": reject_state.handler,
     "unfriend_state": unfriend_state.handler,
 }
-PATTERNS = {name: EventPattern.load(json.dumps(pattern)) for name, pattern in STREAM_FILTERS.items()}
+PATTERNS = {name: EventPattern.load(json.dumps(rule)) for name, rule in STREAM_FILTERS.items()}
 
 
 def message(player_id: str, friend_id: str, action: str) -> str:
