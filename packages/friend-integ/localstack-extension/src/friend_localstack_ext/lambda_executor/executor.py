@@ -45,7 +45,13 @@ from localstack.services.lambda_.invocation.runtime_executor import (
 from .deps import default_deps_dir, ensure_node_modules, ensure_python_packages
 from .output import OutputCapture
 from .runtime_api import PendingInvocation, RuntimeApiServer
-from .runtimes import BOOTSTRAP_DIR, RuntimeSpec, interpreter_for, runtime_spec
+from .runtimes import (
+    BOOTSTRAP_DIR,
+    RuntimeSpec,
+    interpreter_for,
+    node_major_version,
+    runtime_spec,
+)
 
 LOG = logging.getLogger(__name__)
 
@@ -354,6 +360,10 @@ class SubprocessRuntimeExecutor(RuntimeExecutor):
             node_paths = [f"{root}/nodejs/node_modules" for root in layer_roots]
             node_paths.append(str(deps_dir / "nodejs" / "node_modules"))
             env["NODE_PATH"] = os.pathsep.join(node_paths)
+            if node_major_version(str(interpreter_for(self._spec))) != self._spec.version:
+                # The SDK warns about the host's Node, which is not the runtime the function asked
+                # for: the warning would be about our substitution, not about the function.
+                env["AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED"] = "true"
         return env
 
     def _max_memory_mb(self) -> int:

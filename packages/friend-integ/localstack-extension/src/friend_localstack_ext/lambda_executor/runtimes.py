@@ -75,14 +75,13 @@ def interpreter_for(spec: RuntimeSpec) -> Path:
     node = find_node()
     major = node_major_version(str(node))
     if major != spec.version:
-        LOG.warning(
-            "%s functions run on the host's Node %s (%s): no Node %s is installed",
-            spec.name,
-            major,
-            node,
-            spec.version,
-        )
+        _warn_substitution(spec.name, f"Node {major} ({node})")
     return node
+
+
+@functools.cache
+def _warn_substitution(runtime: str, host: str) -> None:
+    LOG.warning("%s functions run on the host's %s: that runtime is not installed", runtime, host)
 
 
 @functools.cache
