@@ -36,6 +36,7 @@ os.environ.pop("AWS_ENDPOINT_URL", None)
 
 import boto3  # noqa: E402
 from aws_lambda_powertools.utilities.typing import LambdaContext  # noqa: E402
+from botocore.config import Config  # noqa: E402
 from friend_handlers.dead_letter import DLQ_URL_ENV  # noqa: E402
 from friend_models import FRIEND_ID, PLAYER_ID, Friend  # noqa: E402
 from moto import mock_aws  # noqa: E402
@@ -84,7 +85,11 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[Aws]:
         monkeypatch.setenv(DLQ_URL_ENV, dlq_url)
         yield Aws(
             dynamodb=dynamodb,
-            streams=boto3.client("dynamodbstreams"),
+            # botocore now addresses DynamoDB Streams at an account-based endpoint
+            # (<account>.streams-ddb.<region>...) that moto 5.2 does not route yet.
+            streams=boto3.client(
+                "dynamodbstreams", config=Config(account_id_endpoint_mode="disabled")
+            ),
             sqs=sqs,
             stream_arn=table["LatestStreamArn"],
             queue_url=queue_url,

@@ -89,6 +89,7 @@ def list_friends(
 ) -> dict[str, Any]:
     after = None if next_token is None else decode_token(next_token)
     rows, last = dal.rows_of(player_id, limit=limit, after_friend_id=after, state=state)
+    metrics.add_metric(name="FriendsListed", unit=MetricUnit.Count, value=1)
     page = FriendPage(
         items=[FriendView.model_validate(row.to_dict()) for row in rows],
         next_token=None if last is None else encode_token(last),
@@ -100,6 +101,7 @@ def list_friends(
 @tracer.capture_method
 def is_friend(player_id: PlayerIdPath, friend_id: PlayerIdPath) -> dict[str, Any]:
     state = dal.state_of(dal.Edge(player_id, friend_id))
+    metrics.add_metric(name="IsFriendAnswered", unit=MetricUnit.Count, value=1)
     answer = IsFriendAnswer(
         player_id=player_id,
         friend_id=friend_id,

@@ -1,0 +1,296 @@
+"""The four stream handlers on records read back from the table's (moto) stream."""
+
+from typing import Any
+
+import pytest
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from friend_handlers import accept_state, reject_state, request_state, unfriend_state
+from friend_handlers.logic.reactions import MAX_ATTEMPTS
+from friend_models import Friend, State
+
+from .conftest import TEST_TABLE_NAME, Aws, Fault
+from .harness import StreamReader, routes, rows, stream_event
+
+
+def _put(aws: Aws, player: str, friend: str, state: State) -> None:
+    aws.dynamodb.put_item(
+        TableName=TEST_TABLE_NAME,
+        Item={
+            "player_id": {"S": player},
+            "friend_id": {"S": friend},
+            "state": {"S": state.value},
+            "last_updated": {"N": "1"},
+        },
+    )
+
+
+def _records(reader: StreamReader, route: str) -> list[dict[str, Any]]:
+    records = [record for record in reader.read() if routes(record) == [route]]
+    assert records, f"no stream record for {route}"
+    return records
+
+
+def _conflict_on(player: str) -> Fault:
+    """A TransactionConflict on transactions that write ``player``'s row, as DynamoDB reports
+    it when two transactions touch the same item at once."""
+
+    def fault(operation: str, request: dict[str, Any]) -> dict[str, Any] | None:
+        if operation != "TransactWriteItems":
+            return None
+        items = [next(iter(item.values())) for item in request["TransactItems"]]
+        keys = [item.get("Key") or item.get("Item") for item in items]
+        if not any(key["player_id"]["S"] == player for key in keys):
+            return None
+        return {
+            "Code": "TransactionCanceledException",
+            "Message": "Transaction cancelled, please refer cancellation reasons for specific "
+            "reasons [TransactionConflict, None]",
+            "CancellationReasons": [
+                {"Code": "TransactionConflict", "Message": "Transaction is ongoing for the item"},
+                {"Code": "None"},
+            ],
+        }
+
+    return fault
+
+
+def test_request_creates_the_pending_row_once(aws: Aws, lambda_context: LambdaContext) -> None:
+    reader = StreamReader(aws)
+    _put(aws, "ann", "bob", State.REQUESTED)
+    (record,) = _records(reader, "request_state")
+
+    event = stream_event([record])
+    assert request_state.handler(event, lambda_context) == {"batchItemFailures": []}
+    assert rows(aws) == {("ann", "bob"): State.REQUESTED, ("bob", "ann"): State.PENDING}
+
+    # At-least-once delivery: the same record again changes nothing.
+    assert request_state.handler(event, lambda_context) == {"batchItemFailures": []}
+    assert rows(aws) == {("ann", "bob"): State.REQUESTED, ("bob", "ann"): State.PENDING}
+
+
+def test_a_mutual_request_settles_both_rows_as_friends(
+    aws: Aws, lambda_context: LambdaContext
+) -> None:
+    reader = StreamReader(aws)
+    _put(aws, "ann", "bob", State.REQUESTED)
+    _put(aws, "bob", "ann", State.REQUESTED)
+    records = _records(reader, "request_state")
+    assert len(records) == 2
+
+    for record in records:
+        assert request_state.handler(stream_event([record]), lambda_context) == {
+            "batchItemFailures": []
+        }
+
+    assert rows(aws) == {("ann", "bob"): State.FRIENDS, ("bob", "ann"): State.FRIENDS}
+    settle = [record for record in reader.read() if record["eventName"] == "MODIFY"]
+    assert len(settle) == 2, "one transaction wrote both rows; the second record was a no-op"
+    assert all(routes(record) == [] for record in settle)
+
+
+def test_a_request_after_an_unfinished_unfriend_reopens_the_pair_as_pending(
+    aws: Aws, lambda_context: LambdaContext
+) -> None:
+    # ann unfriended bob and asked again before the unfriend reached bob's row.
+    _put(aws, "bob", "ann", State.FRIENDS)
+    reader = StreamReader(aws)
+    reader.read()
+    _put(aws, "ann", "bob", State.REQUESTED)
+    (record,) = _records(reader, "request_state")
+
+    assert request_state.handler(stream_event([record]), lambda_context) == {
+        "batchItemFailures": []
+    }
+    assert rows(aws) == {("ann", "bob"): State.REQUESTED, ("bob", "ann"): State.PENDING}
+
+
+def test_a_late_request_record_changes_nothing(aws: Aws, lambda_context: LambdaContext) -> None:
+    reader = StreamReader(aws)
+    _put(aws, "ann", "bob", State.REQUESTED)
+    (record,) = _records(reader, "request_state")
+    Friend("ann", "bob").delete()  # the request is gone by the time its record arrives
+
+    assert request_state.handler(stream_event([record]), lambda_context) == {
+        "batchItemFailures": []
+    }
+    assert rows(aws) == {}
+
+
+def test_a_transaction_conflict_is_retried(
+    aws: Aws, lambda_context: LambdaContext, dynamodb_faults: list[Fault]
+) -> None:
+    reader = StreamReader(aws)
+    _put(aws, "ann", "bob", State.REQUESTED)
+    _put(aws, "bob", "ann", State.REQUESTED)
+    record = _records(reader, "request_state")[0]
+    conflicts = [_conflict_on("ann")] * 2
+
+    def twice(operation: str, request: dict[str, Any]) -> dict[str, Any] | None:
+        return conflicts.pop()(operation, request) if conflicts else None
+
+    dynamodb_faults.append(twice)
+
+    assert request_state.handler(stream_event([record]), lambda_context) == {
+        "batchItemFailures": []
+    }
+    assert conflicts == []
+    assert rows(aws) == {("ann", "bob"): State.FRIENDS, ("bob", "ann"): State.FRIENDS}
+
+
+def test_endless_contention_fails_only_that_record(
+    aws: Aws, lambda_context: LambdaContext, dynamodb_faults: list[Fault]
+) -> None:
+    reader = StreamReader(aws)
+    _put(aws, "ann", "bob", State.REQUESTED)
+    _put(aws, "cat", "dan", State.REQUESTED)
+    records = _records(reader, "request_state")
+    calls: list[str] = []
+    conflict = _conflict_on("ann")
+
+    def always(operation: str, request: dict[str, Any]) -> dict[str, Any] | None:
+        error = conflict(operation, request)
+        if error is not None:
+            calls.append(operation)
+        return error
+
+    dynamodb_faults.append(always)
+
+    response = request_state.handler(stream_event(records), lambda_context)
+
+    failed = records[0]["dynamodb"]["SequenceNumber"]
+    assert response == {"batchItemFailures": [{"itemIdentifier": failed}]}
+    assert len(calls) == MAX_ATTEMPTS
+    assert rows(aws) == {
+        ("ann", "bob"): State.REQUESTED,
+        ("cat", "dan"): State.REQUESTED,
+        ("dan", "cat"): State.PENDING,
+    }
+
+
+def test_accept_makes_the_requester_a_friend(aws: Aws, lambda_context: LambdaContext) -> None:
+    _put(aws, "ann", "bob", State.REQUESTED)
+    _put(aws, "bob", "ann", State.PENDING)
+    reader = StreamReader(aws)
+    reader.read()
+    Friend("bob", "ann").update(actions=[Friend.state.set(State.FRIENDS)])
+    (record,) = _records(reader, "accept_state")
+
+    assert accept_state.handler(stream_event([record]), lambda_context) == {"batchItemFailures": []}
+    assert rows(aws) == {("ann", "bob"): State.FRIENDS, ("bob", "ann"): State.FRIENDS}
+
+
+def test_accept_fails_the_record_on_an_unexpected_error(
+    aws: Aws, lambda_context: LambdaContext, dynamodb_faults: list[Fault]
+) -> None:
+    # The original sample swallowed this error and lost the acceptance.
+    _put(aws, "ann", "bob", State.REQUESTED)
+    _put(aws, "bob", "ann", State.PENDING)
+    _put(aws, "cat", "dan", State.REQUESTED)
+    _put(aws, "dan", "cat", State.PENDING)
+    reader = StreamReader(aws)
+    reader.read()
+    Friend("bob", "ann").update(actions=[Friend.state.set(State.FRIENDS)])
+    Friend("dan", "cat").update(actions=[Friend.state.set(State.FRIENDS)])
+    records = _records(reader, "accept_state")
+
+    def broken_for_ann(operation: str, request: dict[str, Any]) -> dict[str, Any] | None:
+        if operation == "TransactWriteItems" and "ann" in str(request):
+            return {"Code": "InternalServerError", "Message": "Internal server error"}
+        return None
+
+    dynamodb_faults.append(broken_for_ann)
+
+    response = accept_state.handler(stream_event(records), lambda_context)
+
+    failed = records[0]["dynamodb"]["SequenceNumber"]
+    assert response == {"batchItemFailures": [{"itemIdentifier": failed}]}
+    assert rows(aws)[("ann", "bob")] is State.REQUESTED
+    assert rows(aws)[("cat", "dan")] is State.FRIENDS
+
+
+def test_a_late_accept_record_changes_nothing(aws: Aws, lambda_context: LambdaContext) -> None:
+    _put(aws, "ann", "bob", State.REQUESTED)
+    _put(aws, "bob", "ann", State.PENDING)
+    reader = StreamReader(aws)
+    reader.read()
+    Friend("bob", "ann").update(actions=[Friend.state.set(State.FRIENDS)])
+    (record,) = _records(reader, "accept_state")
+    Friend("bob", "ann").delete()  # bob unfriended before the acceptance was mirrored
+
+    assert accept_state.handler(stream_event([record]), lambda_context) == {"batchItemFailures": []}
+    assert rows(aws) == {("ann", "bob"): State.REQUESTED}
+
+
+def test_reject_removes_the_request(aws: Aws, lambda_context: LambdaContext) -> None:
+    _put(aws, "ann", "bob", State.REQUESTED)
+    _put(aws, "bob", "ann", State.PENDING)
+    reader = StreamReader(aws)
+    reader.read()
+    Friend("bob", "ann").delete()
+    (record,) = _records(reader, "reject_state")
+
+    assert reject_state.handler(stream_event([record]), lambda_context) == {"batchItemFailures": []}
+    assert rows(aws) == {}
+
+
+def test_a_duplicate_reject_record_leaves_a_new_request_alone(
+    aws: Aws, lambda_context: LambdaContext
+) -> None:
+    _put(aws, "ann", "bob", State.REQUESTED)
+    _put(aws, "bob", "ann", State.PENDING)
+    reader = StreamReader(aws)
+    reader.read()
+    Friend("bob", "ann").delete()
+    (record,) = _records(reader, "reject_state")
+    event = stream_event([record])
+    assert reject_state.handler(event, lambda_context) == {"batchItemFailures": []}
+    _put(aws, "ann", "bob", State.REQUESTED)  # ann asks again
+    _put(aws, "bob", "ann", State.PENDING)
+
+    assert reject_state.handler(event, lambda_context) == {"batchItemFailures": []}
+    assert rows(aws) == {("ann", "bob"): State.REQUESTED, ("bob", "ann"): State.PENDING}
+
+
+def test_unfriend_removes_the_other_row(aws: Aws, lambda_context: LambdaContext) -> None:
+    _put(aws, "ann", "bob", State.FRIENDS)
+    _put(aws, "bob", "ann", State.FRIENDS)
+    reader = StreamReader(aws)
+    reader.read()
+    Friend("ann", "bob").delete()
+    (record,) = _records(reader, "unfriend_state")
+
+    assert unfriend_state.handler(stream_event([record]), lambda_context) == {
+        "batchItemFailures": []
+    }
+    assert rows(aws) == {}
+
+
+def test_a_late_unfriend_record_leaves_a_renewed_friendship_alone(
+    aws: Aws, lambda_context: LambdaContext
+) -> None:
+    _put(aws, "ann", "bob", State.FRIENDS)
+    _put(aws, "bob", "ann", State.FRIENDS)
+    reader = StreamReader(aws)
+    reader.read()
+    Friend("ann", "bob").delete()
+    (record,) = _records(reader, "unfriend_state")
+    _put(aws, "ann", "bob", State.FRIENDS)  # friends again before the record arrives
+
+    assert unfriend_state.handler(stream_event([record]), lambda_context) == {
+        "batchItemFailures": []
+    }
+    assert rows(aws) == {("ann", "bob"): State.FRIENDS, ("bob", "ann"): State.FRIENDS}
+
+
+@pytest.mark.parametrize("image", ["OldImage", "NewImage"])
+def test_moto_images_are_normalised_to_what_aws_sends(aws: Aws, image: str) -> None:
+    reader = StreamReader(aws)
+    _put(aws, "ann", "bob", State.REQUESTED)
+    Friend("ann", "bob").delete()
+    insert, remove = reader.read()
+    assert (insert["eventName"], remove["eventName"]) == ("INSERT", "REMOVE")
+    assert "OldImage" not in insert["dynamodb"]
+    assert "NewImage" not in remove["dynamodb"]
+    assert image in (insert if image == "NewImage" else remove)["dynamodb"]
+    assert insert["eventVersion"] == "1.1"
+    assert isinstance(insert["dynamodb"]["ApproximateCreationDateTime"], float)
