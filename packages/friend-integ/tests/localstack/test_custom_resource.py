@@ -1,0 +1,215 @@
+"""CloudFormation custom resources on the embedded LocalStack run their ServiceToken functions.
+
+Community LocalStack would deploy each ``Custom::*`` resource as a mock and report success; these
+tests deploy real templates through CloudFormation and observe what the handler functions did
+(audit messages, DynamoDB items, outputs read with ``Fn::GetAtt``) and how failures surface.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from ..conftest import AwsClientFactory
+
+FIXTURES = Path(__file__).parent / "fixtures" / "cfn"
+STACK_WAIT_SECONDS = 120.0
+
+
+class Stacks:
+    """Deploys fixture templates and waits for CloudFormation to settle, deleting them after."""
+
+    def __init__(self, aws_client: AwsClientFactory) -> None:
+        self.cloudformation = aws_client("cloudformation")
+        self.created: list[str] = []
+
+    def create(self, template: str, **parameters: str) -> dict[str, Any]:
+        name = f"cr-{uuid.uuid4().hex[:10]}"
+        self.cloudformation.create_stack(
+            StackName=name,
+            TemplateBody=(FIXTURES / template).read_text(),
+            Parameters=_parameters(parameters),
+        )
+        self.created.append(name)
+        return self.wait(name)
+
+    def update(self, name: str, template: str, **parameters: str) -> dict[str, Any]:
+        self.cloudformation.update_stack(
+            StackName=name,
+            TemplateBody=(FIXTURES / template).read_text(),
+            Parameters=_parameters(parameters),
+        )
+        return self.wait(name)
+
+    def delete(self, name: str) -> None:
+        self.cloudformation.delete_stack(StackName=name)
+        deadline = time.monotonic() + STACK_WAIT_SECONDS
+        while time.monotonic() < deadline:
+            stacks = self.cloudformation.describe_stacks()["Stacks"]
+            if not any(
+                s["StackName"] == name and s["StackStatus"] != "DELETE_COMPLETE" for s in stacks
+            ):
+                self.created.remove(name)
+                return
+            time.sleep(0.1)
+        raise AssertionError(f"stack {name} was not deleted: {self.reasons(name)}")
+
+    def wait(self, name: str) -> dict[str, Any]:
+        deadline = time.monotonic() + STACK_WAIT_SECONDS
+        while time.monotonic() < deadline:
+            stack: dict[str, Any] = self.cloudformation.describe_stacks(StackName=name)["Stacks"][0]
+            if not stack["StackStatus"].endswith("_IN_PROGRESS"):
+                return stack
+            time.sleep(0.1)
+        raise AssertionError(f"stack {name} did not settle: {self.reasons(name)}")
+
+    def reasons(self, name: str) -> list[tuple[str, str, str]]:
+        """(logical id, status, reason) of every stack event, oldest first."""
+        events = self.cloudformation.describe_stack_events(StackName=name)["StackEvents"]
+        return [
+            (e["LogicalResourceId"], e["ResourceStatus"], e.get("ResourceStatusReason", ""))
+            for e in reversed(events)
+        ]
+
+    def physical_id(self, name: str, logical_id: str) -> str:
+        resource = self.cloudformation.describe_stack_resource(
+            StackName=name, LogicalResourceId=logical_id
+        )["StackResourceDetail"]
+        physical_id: str = resource["PhysicalResourceId"]
+        return physical_id
+
+
+def _parameters(values: dict[str, str]) -> list[dict[str, str]]:
+    return [{"ParameterKey": key, "ParameterValue": value} for key, value in values.items()]
+
+
+def outputs(stack: dict[str, Any]) -> dict[str, str]:
+    return {o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs", [])}
+
+
+@pytest.fixture
+def stacks(aws_client: AwsClientFactory) -> Iterator[Stacks]:
+    deployed = Stacks(aws_client)
+    yield deployed
+    for name in list(deployed.created):
+        deployed.cloudformation.delete_stack(StackName=name)
+
+
+class AuditQueue:
+    """The queue outside the stack where handler functions report each request they receive."""
+
+    def __init__(self, aws_client: AwsClientFactory) -> None:
+        self.sqs = aws_client("sqs")
+        self.url: str = self.sqs.create_queue(QueueName=f"audit-{uuid.uuid4().hex[:10]}")[
+            "QueueUrl"
+        ]
+
+    def take(self, count: int, timeout: float = 30.0) -> list[dict[str, Any]]:
+        """The next ``count`` requests reported, in the order they were sent."""
+        received: list[dict[str, Any]] = []
+        deadline = time.monotonic() + timeout
+        while len(received) < count and time.monotonic() < deadline:
+            answer = self.sqs.receive_message(
+                QueueUrl=self.url, MaxNumberOfMessages=10, WaitTimeSeconds=1
+            )
+            for message in answer.get("Messages", []):
+                received.append(json.loads(message["Body"]))
+                self.sqs.delete_message(QueueUrl=self.url, ReceiptHandle=message["ReceiptHandle"])
+        assert len(received) == count, f"expected {count} requests, got {received}"
+        return received
+
+
+@pytest.fixture
+def audit(aws_client: AwsClientFactory) -> Iterator[AuditQueue]:
+    queue = AuditQueue(aws_client)
+    yield queue
+    queue.sqs.delete_queue(QueueUrl=queue.url)
+
+
+def test_python_custom_resource_replacement_deletes_the_old_physical_resource(
+    stacks: Stacks, audit: AuditQueue
+) -> None:
+    created = stacks.create("python_custom_resource.yaml", AuditQueueUrl=audit.url)
+    name = created["StackName"]
+    assert created["StackStatus"] == "CREATE_COMPLETE", stacks.reasons(name)
+    assert outputs(created) == {
+        "Doubled": "42",  # computed by the handler from Number=21
+        "Dotted": "dotted-1",  # a Data key with a dot, as CDK's flattened responses have
+        "PhysicalResourceId": "item-1",
+    }
+    assert [r["RequestType"] for r in audit.take(1)] == ["Create"]
+
+    updated = stacks.update(
+        name, "python_custom_resource.yaml", AuditQueueUrl=audit.url, Generation="2"
+    )
+    assert updated["StackStatus"] == "UPDATE_COMPLETE", stacks.reasons(name)
+    assert outputs(updated)["PhysicalResourceId"] == "item-2"
+    assert outputs(updated)["Dotted"] == "dotted-2"
+    update, delete_old = audit.take(2)
+    assert (update["RequestType"], update["PhysicalResourceId"]) == ("Update", "item-1")
+    assert update["OldResourceProperties"]["Generation"] == "1"
+    # A new physical id means replacement: the old one is deleted, with its own properties.
+    assert (delete_old["RequestType"], delete_old["PhysicalResourceId"]) == ("Delete", "item-1")
+    assert delete_old["ResourceProperties"]["Generation"] == "1"
+
+    stacks.delete(name)
+    (delete,) = audit.take(1)
+    assert (delete["RequestType"], delete["PhysicalResourceId"]) == ("Delete", "item-2")
+
+
+def _failed_resource(stacks: Stacks, name: str, logical_id: str) -> str:
+    """The reason CloudFormation recorded for the resource's failed creation."""
+    reasons = [
+        reason
+        for resource, status, reason in stacks.reasons(name)
+        if resource == logical_id and status == "CREATE_FAILED"
+    ]
+    assert reasons, stacks.reasons(name)
+    return reasons[0]
+
+
+def test_failed_response_fails_the_stack_with_the_handlers_reason(stacks: Stacks) -> None:
+    stack = stacks.create("failing_custom_resource.yaml", Mode="fail")
+    assert stack["StackStatus"] in {"CREATE_FAILED", "ROLLBACK_COMPLETE"}
+    reason = _failed_resource(stacks, stack["StackName"], "Widget")
+    assert "Received response status [FAILED] from custom resource" in reason
+    assert "the widget is broken (Widget)" in reason
+    stacks.delete(stack["StackName"])
+
+
+def test_a_handler_that_never_answers_fails_after_its_service_timeout(stacks: Stacks) -> None:
+    started = time.monotonic()
+    stack = stacks.create("failing_custom_resource.yaml", Mode="silent", ServiceTimeout="2")
+    elapsed = time.monotonic() - started
+    assert stack["StackStatus"] in {"CREATE_FAILED", "ROLLBACK_COMPLETE"}
+    reason = _failed_resource(stacks, stack["StackName"], "Widget")
+    assert "did not receive a response from your Custom Resource within 2 seconds" in reason
+    assert elapsed < 30  # bounded by ServiceTimeout, not by a default of minutes
+    stacks.delete(stack["StackName"])
+
+
+def test_a_service_token_that_is_no_function_fails_the_stack(stacks: Stacks) -> None:
+    template = {
+        "Resources": {
+            "Orphan": {
+                "Type": "Custom::Orphan",
+                "Properties": {
+                    "ServiceToken": "arn:aws:lambda:us-east-1:000000000000:function:missing"
+                },
+            }
+        }
+    }
+    name = f"cr-{uuid.uuid4().hex[:10]}"
+    stacks.cloudformation.create_stack(StackName=name, TemplateBody=json.dumps(template))
+    stacks.created.append(name)
+    stack = stacks.wait(name)
+    assert stack["StackStatus"] in {"CREATE_FAILED", "ROLLBACK_COMPLETE"}
+    reason = _failed_resource(stacks, name, "Orphan")
+    assert "Could not invoke the ServiceToken function" in reason
+    assert "Function not found" in reason
