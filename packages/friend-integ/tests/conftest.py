@@ -48,17 +48,18 @@ def localstack() -> Iterator[EmbeddedLocalStack]:
 
 @pytest.fixture(scope="session")
 def aws_client(localstack: EmbeddedLocalStack) -> AwsClientFactory:
-    """``aws_client("dynamodb")``: a boto3 client for the session's LocalStack.
+    """``aws_client("dynamodb")``: a boto3 client for the session's LocalStack (us-east-1 unless
+    ``region_name`` says otherwise).
 
     Test credentials and an explicit endpoint, so a user's profile or real account is never
     reached whatever the environment holds.
     """
 
-    def make(service: str, **kwargs: Any) -> Any:
+    def make(service: str, region_name: str = TEST_REGION, **kwargs: Any) -> Any:
         return boto3.session.Session().client(
             service,
             endpoint_url=localstack.endpoint,
-            region_name=TEST_REGION,
+            region_name=region_name,
             aws_access_key_id="test",
             aws_secret_access_key="test",
             config=Config(retries={"max_attempts": 2, "mode": "standard"}),

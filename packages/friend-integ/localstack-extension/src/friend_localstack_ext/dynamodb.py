@@ -1,0 +1,35 @@
+"""LocalStack provider plugins ``dynamodb:moto`` and ``dynamodbstreams:moto``.
+
+Selected with ``PROVIDER_OVERRIDE_DYNAMODB=moto`` and ``PROVIDER_OVERRIDE_DYNAMODBSTREAMS=moto``.
+This module only declares the plugins: LocalStack imports every provider entry point while it
+starts, so moto and the providers (``dynamodb_provider``) are imported on the first request to
+either service, as LocalStack does for its own providers.
+"""
+
+from __future__ import annotations
+
+from localstack.services.plugins import Service, aws_provider
+
+
+@aws_provider(api="dynamodb", name="moto")
+def dynamodb_moto() -> Service:
+    from friend_localstack_ext.dynamodb_provider import (  # noqa: PLC0415 - lazy, see above
+        MotoDynamoDBProvider,
+        serialized_moto_dispatcher,
+    )
+
+    return Service.for_provider(
+        MotoDynamoDBProvider(), dispatch_table_factory=serialized_moto_dispatcher
+    )
+
+
+@aws_provider(api="dynamodbstreams", name="moto")
+def dynamodbstreams_moto() -> Service:
+    from friend_localstack_ext.dynamodb_provider import (  # noqa: PLC0415 - lazy, see above
+        MotoDynamoDBStreamsProvider,
+        serialized_moto_dispatcher,
+    )
+
+    return Service.for_provider(
+        MotoDynamoDBStreamsProvider(), dispatch_table_factory=serialized_moto_dispatcher
+    )
