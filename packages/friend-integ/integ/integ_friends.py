@@ -1,0 +1,223 @@
+"""Integration test: the friend microservice deployed, driven and read back, then destroyed.
+
+integ-runner synthesizes this app, deploys the stack under test and an assertion stack whose
+custom resources make the calls below against the live resources, then destroys both.
+
+Every scenario uses its own players, so scenarios share nothing and CloudFormation may run
+them side by side; `.next()` orders steps only inside a scenario, where order is the point.
+Waits poll every second (a local run settles in well under a second per step) with totals
+that hold on AWS, where event source mappings can take tens of seconds to deliver.
+"""
+
+import json
+
+from aws_cdk import App, Duration, RemovalPolicy
+from aws_cdk import cloud_assembly_schema as cas
+from aws_cdk.integ_tests_alpha import ExpectedResult, IApiCall, IntegTest, Match
+from friend_infra.stack import FriendMicroservicesStack
+from friend_models import FRIEND_ID, LAST_UPDATED, PLAYER_ID, STATE, State
+
+POLL = Duration.seconds(1)
+"""Interval of every wait: short enough that a local run barely notices it."""
+PATIENCE = Duration.minutes(3)
+"""Total of every wait: queue and stream delivery on AWS can take this long after a deploy."""
+
+app = App()
+stack = FriendMicroservicesStack(
+    app, "FriendMicroservicesInteg", removal_policy=RemovalPolicy.DESTROY
+)
+integ = IntegTest(
+    app,
+    "FriendMicroservices",
+    test_cases=[stack],
+    regions=["us-east-1"],
+    # The table is created with a destroy removal policy above; forcing destroy keeps a
+    # failed run from leaving a stack behind that asks for confirmation.
+    cdk_command_options=cas.CdkCommands(
+        destroy=cas.DestroyCommand(args=cas.DestroyOptions(force=True))
+    ),
+    # Every run deploys from scratch: there is no earlier version worth updating from.
+    stack_update_workflow=False,
+)
+assertions = integ.assertions
+
+
+def send(player: str, friend: str, action: str) -> IApiCall:
+    """Put one friend action on the front queue, in the client's wire format."""
+    body = {"player_id": player, "friend_id": friend, "friend_action": action}
+    return assertions.aws_api_call(
+        "SQS", "sendMessage", {"QueueUrl": stack.queue_url, "MessageBody": json.dumps(body)}
+    )
+
+
+def row_count(player: str, friend: str | None = None) -> IApiCall:
+    """Count a player's rows, or the one row of a pair: absence is a count of zero."""
+    condition = f"{PLAYER_ID} = :p"
+    values = {":p": {"S": player}}
+    if friend is not None:
+        condition += f" AND {FRIEND_ID} = :f"
+        values[":f"] = {"S": friend}
+    return assertions.aws_api_call(
+        "DynamoDB",
+        "query",
+        {
+            "TableName": stack.table_name,
+            "KeyConditionExpression": condition,
+            "ExpressionAttributeValues": values,
+            "ConsistentRead": True,
+        },
+    )
+
+
+def eventually(call: IApiCall, expected: ExpectedResult) -> IApiCall:
+    """Poll `call` until its result matches `expected`."""
+    return call.expect(expected).wait_for_assertions(
+        interval=POLL, total_timeout=PATIENCE, backoff_rate=1
+    )
+
+
+def row_becomes(player: str, friend: str, state: State) -> IApiCall:
+    """Wait until the row (player, friend) exists in `state`."""
+    item = {PLAYER_ID: {"S": player}, FRIEND_ID: {"S": friend}, STATE: {"S": state.value}}
+    return eventually(
+        row_count(player, friend),
+        ExpectedResult.object_like({"Count": 1, "Items": [Match.object_like(item)]}),
+    )
+
+
+def row_gone(player: str, friend: str) -> IApiCall:
+    """Wait until the row (player, friend) no longer exists."""
+    return eventually(row_count(player, friend), ExpectedResult.object_like({"Count": 0}))
+
+
+def get(path: str) -> IApiCall:
+    """GET a path of the read API (`stack.api_url` ends with a slash)."""
+    return assertions.http_api_call(stack.api_url + path)
+
+
+# The seed's chain: a request shows on both rows, and accepting it makes both rows Friends.
+# Then the read API answers from the settled rows: the list, a friend and a stranger.
+accepted = (
+    send("alice", "bob", "Request")
+    .next(row_becomes("alice", "bob", State.REQUESTED))
+    .next(row_becomes("bob", "alice", State.PENDING))
+    .next(send("bob", "alice", "Accept"))
+    .next(row_becomes("bob", "alice", State.FRIENDS))
+    .next(row_becomes("alice", "bob", State.FRIENDS))
+)
+accepted.next(
+    eventually(
+        get("friends/alice"),
+        ExpectedResult.object_like(
+            {
+                "status": 200,
+                "body": {
+                    "items": Match.array_with(
+                        [Match.object_like({FRIEND_ID: "bob", STATE: State.FRIENDS.value})]
+                    )
+                },
+            }
+        ),
+    )
+).next(
+    eventually(
+        get("friends/isFriend/alice/bob"),
+        ExpectedResult.object_like({"status": 200, "body": {"isFriend": True}}),
+    )
+).next(
+    eventually(
+        get("friends/isFriend/alice/mallory"),
+        ExpectedResult.object_like(
+            {"status": 200, "body": {FRIEND_ID: "mallory", "isFriend": False}}
+        ),
+    )
+)
+
+# Reject: the invitee deletes its Pending row, and the stream removes the requester's row.
+(
+    send("carol", "dave", "Request")
+    .next(row_becomes("dave", "carol", State.PENDING))
+    .next(send("dave", "carol", "Reject"))
+    .next(row_gone("dave", "carol"))
+    .next(row_gone("carol", "dave"))
+)
+
+# Unfriend: either friend leaves, and the stream removes the other side.
+(
+    send("erin", "frank", "Request")
+    .next(row_becomes("frank", "erin", State.PENDING))
+    .next(send("frank", "erin", "Accept"))
+    .next(row_becomes("erin", "frank", State.FRIENDS))
+    .next(send("erin", "frank", "Unfriend"))
+    .next(row_gone("erin", "frank"))
+    .next(row_gone("frank", "erin"))
+)
+
+# Mutual request: both players asked before the stream caught up, so both rows are Requested.
+# Two queued messages cannot force that interleaving (the second request is refused once the
+# reverse Pending row exists), so the crossing requests are written in one transaction, as the
+# front function leaves them when it handles both first; the stream settles them as Friends.
+assertions.aws_api_call(
+    "DynamoDB",
+    "transactWriteItems",
+    {
+        "TransactItems": [
+            {
+                "Put": {
+                    "TableName": stack.table_name,
+                    "Item": {
+                        PLAYER_ID: {"S": player},
+                        FRIEND_ID: {"S": friend},
+                        STATE: {"S": State.REQUESTED.value},
+                        LAST_UPDATED: {"N": "1"},
+                    },
+                }
+            }
+            for player, friend in (("grace", "heidi"), ("heidi", "grace"))
+        ]
+    },
+).next(row_becomes("grace", "heidi", State.FRIENDS)).next(
+    row_becomes("heidi", "grace", State.FRIENDS)
+)
+
+
+def dead_lettered(marker: str) -> IApiCall:
+    """Wait until a message whose body contains `marker` sits in the dead-letter queue.
+
+    A zero visibility timeout leaves the message visible, so this wait and the other one on
+    the same queue never hide a message from each other.
+    """
+    return eventually(
+        assertions.aws_api_call(
+            "SQS",
+            "receiveMessage",
+            {
+                "QueueUrl": stack.dead_letter_queue_url,
+                "MaxNumberOfMessages": 10,
+                "VisibilityTimeout": 0,
+                "WaitTimeSeconds": 1,
+            },
+        ),
+        ExpectedResult.object_like(
+            {
+                "Messages": Match.array_with(
+                    [Match.object_like({"Body": Match.string_like_regexp(marker)})]
+                )
+            }
+        ),
+    )
+
+
+# A self-request is refused: it ends in the dead-letter queue and writes nothing.
+send("ivan", "ivan", "Request").next(dead_lettered("ivan")).next(
+    row_count("ivan").expect(ExpectedResult.object_like({"Count": 0}))
+)
+
+# A message that is not even JSON is never retried forever nor lost: it is dead-lettered.
+assertions.aws_api_call(
+    "SQS",
+    "sendMessage",
+    {"QueueUrl": stack.queue_url, "MessageBody": "judy wants to be friends with everyone"},
+).next(dead_lettered("judy wants to be friends"))
+
+app.synth()

@@ -1,0 +1,52 @@
+"""CDK bootstrap, skipped when the target already holds a current bootstrap stack.
+
+`cdk bootstrap` is itself idempotent, but even a no-op costs several seconds of CLI start-up
+and stack description. The probe (see `probe`) already tells whether `CDKToolkit` exists,
+is complete and carries the version that the pinned CLI's template would deploy.
+"""
+
+import re
+import subprocess
+from collections.abc import Mapping
+from pathlib import Path
+
+from friend_integ.targets import Target
+
+_COMPLETE = {"CREATE_COMPLETE", "UPDATE_COMPLETE"}
+_VERSION = re.compile(r"CdkBootstrapVersion:.*?Value:\s*'(\d+)'", re.DOTALL)
+
+
+def template_version(cdk_package: Path) -> int:
+    """The bootstrap version that the pinned CDK CLI deploys, read from its own template."""
+    template = cdk_package / "lib" / "api" / "bootstrap" / "bootstrap-template.yaml"
+    match = _VERSION.search(template.read_text())
+    if match is None:
+        raise ValueError(f"no CdkBootstrapVersion in {template}")
+    return int(match.group(1))
+
+
+def is_current(status: str | None, version: int | None, wanted: int) -> bool:
+    """True when a bootstrap stack exists, is complete and is at least `wanted`."""
+    return status in _COMPLETE and version is not None and version >= wanted
+
+
+def bootstrap(cdk: Path, target: Target, env: Mapping[str, str], log: Path) -> None:
+    """Run `cdk bootstrap aws://ACCOUNT/REGION` with the pinned CLI; raise on failure."""
+    log.parent.mkdir(parents=True, exist_ok=True)
+    with log.open("wb") as out:
+        result = subprocess.run(  # noqa: S603 - argument list, no shell
+            [
+                str(cdk),
+                "bootstrap",
+                f"aws://{target.account}/{target.region}",
+                "--no-notices",
+                "--no-version-reporting",
+            ],
+            env=dict(env),
+            cwd=log.parent,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            check=False,
+        )
+    if result.returncode != 0:
+        raise RuntimeError(f"cdk bootstrap failed (exit {result.returncode}); see {log}")

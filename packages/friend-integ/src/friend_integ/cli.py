@@ -1,0 +1,565 @@
+"""`integ`: deploy the stack, run the integ-runner tests against it, tear it down, report.
+
+    uv run --package friend-integ integ                  # embedded LocalStack (default)
+    uv run --package friend-integ integ --snapshot-only  # no deployment, no endpoint
+    uv run --package friend-integ integ --endpoint http://127.0.0.1:4566   # your LocalStack
+    uv run --package friend-integ integ --aws-account 123456789012         # real AWS
+
+Steps: install the pinned Node tools if needed; choose the target (start the embedded
+LocalStack when nothing answers at the endpoint); prove the target is what it claims (health,
+account); bootstrap it unless it is current; remove test stacks an earlier `--no-clean` run
+left; run integ-runner; stop what this run started; print a summary.
+"""
+
+import argparse
+import json
+import os
+import re
+import shlex
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from queue import Empty, Queue
+from types import FrameType
+from typing import Any, NoReturn
+
+from friend_integ import bootstrap, tools
+from friend_integ.paths import Layout
+from friend_integ.progress import Progress
+from friend_integ.runner import ReportParser, RunnerOptions, integ_runner_command
+from friend_integ.targets import (
+    CLOSED_ENDPOINT,
+    DEFAULT_PORT,
+    LOCALSTACK_ACCOUNT,
+    REGION,
+    Target,
+    TargetError,
+    TargetKind,
+    aws_environment,
+    check_account,
+    localstack_environment,
+    missing_services,
+    normalize_endpoint,
+)
+
+EXIT_FAILED = 1
+EXIT_SETUP = 2
+EXIT_INTERRUPTED = 130
+HEARTBEAT_SECONDS = 20.0
+"""Silence longer than this gets a `still running` line, so a watcher knows it is alive."""
+STOP_GRACE_SECONDS = 15.0
+_ACCOUNT = re.compile(r"^\d{12}$")
+
+
+def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="integ",
+        description="Deploy the friend microservice, run its integration tests "
+        "(integ-runner), destroy it, and report. Default target: an embedded LocalStack "
+        "on this host (no Docker, no account).",
+        epilog="Arguments after `--` go to integ-runner unchanged.",
+    )
+    parser.add_argument(
+        "tests",
+        nargs="*",
+        metavar="TEST",
+        help="tests to run, e.g. integ_friends.py (default: all integ/integ_*.py)",
+    )
+    target = parser.add_mutually_exclusive_group()
+    target.add_argument(
+        "--snapshot-only",
+        action="store_true",
+        help="only check the committed snapshots: deploys nothing, needs no endpoint",
+    )
+    target.add_argument(
+        "--endpoint",
+        metavar="URL",
+        help="use the LocalStack already running at URL (e.g. your Docker LocalStack); "
+        "it is never started or stopped here",
+    )
+    target.add_argument(
+        "--aws-account",
+        metavar="ID",
+        help="deploy to real AWS, in this account only (checked against your credentials)",
+    )
+    parser.add_argument(
+        "--port",
+        type=int,
+        default=DEFAULT_PORT,
+        help="port of the embedded LocalStack (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--keep-localstack",
+        action="store_true",
+        help="leave the embedded LocalStack running after the run",
+    )
+    parser.add_argument(
+        "--no-clean",
+        dest="clean",
+        action="store_false",
+        help="keep the deployed stacks for inspection (implies --keep-localstack)",
+    )
+    parser.add_argument(
+        "--force",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="deploy every selected test; --no-force deploys only tests whose snapshot "
+        "changed (default: force, since the snapshot check cannot see a changed assertion)",
+    )
+    parser.add_argument(
+        "--no-synth-cache",
+        dest="synth_cache",
+        action="store_false",
+        help="synthesize every time instead of replaying cached assemblies",
+    )
+    parser.add_argument(
+        "-v",
+        "--verbose",
+        action="count",
+        default=0,
+        help="show integ-runner's report as it runs (-vv and more: integ-runner's verbosity)",
+    )
+    argv = list(sys.argv[1:] if argv is None else argv)
+    extra: list[str] = []
+    if "--" in argv:
+        extra = argv[argv.index("--") + 1 :]
+        argv = argv[: argv.index("--")]
+    args = parser.parse_args(argv)
+    args.extra = extra
+    if args.aws_account is not None and not _ACCOUNT.match(args.aws_account):
+        parser.error("--aws-account takes a 12-digit account id")
+    return args
+
+
+@dataclass
+class Run:
+    """What this run started, measured and found, for the summary and the cleanup."""
+
+    layout: Layout
+    progress: Progress
+    log_dir: Path
+    target: Target | None = None
+    env: dict[str, str] = field(default_factory=dict)
+    localstack: Any = None
+    """The EmbeddedLocalStack this run started, if any (it stops it unless kept)."""
+    keep_localstack: bool = False
+    timings: dict[str, float] = field(default_factory=dict)
+    parser: ReportParser | None = None
+    runner_exit: int | None = None
+    kept_stacks: list[str] = field(default_factory=list)
+
+    def timed(self, name: str, started: float) -> float:
+        seconds = time.monotonic() - started
+        self.timings[name] = self.timings.get(name, 0.0) + seconds
+        return seconds
+
+
+def base_environment(layout: Layout) -> dict[str, str]:
+    """The user's environment plus what every tool of the run needs here."""
+    env = dict(os.environ)
+    env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
+    env.update(
+        {
+            # Node 20 works; its deprecation banners only bury the report.
+            "JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION": "1",
+            "JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION": "18,20",
+            "FORCE_COLOR": "0",
+            "NO_COLOR": "1",
+            "CDK_DISABLE_VERSION_CHECK": "1",
+            "CDK_DISABLE_CLI_TELEMETRY": "true",
+            # integ-runner sets this for deploys but not for snapshot checks; the same value
+            # in both keeps their syntheses identical (bundling is local, Docker is unused).
+            "CDK_DOCKER": "docker",
+        }
+    )
+    return env
+
+
+def _empty_config(layout: Layout) -> Path:
+    path = layout.state_dir / "empty-aws-config"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("")
+    return path
+
+
+# Target ------------------------------------------------------------------------------------
+
+
+def choose_target(args: argparse.Namespace, run: Run) -> None:
+    """Decide the target and its environment; start the embedded LocalStack if needed."""
+    base = base_environment(run.layout)
+    if args.snapshot_only:
+        # No target, and no way to reach one: test credentials and a closed endpoint.
+        run.target = Target(TargetKind.NONE, LOCALSTACK_ACCOUNT)
+        run.env = localstack_environment(base, CLOSED_ENDPOINT, _empty_config(run.layout))
+        return
+    if args.aws_account:
+        run.target = Target(TargetKind.AWS, args.aws_account)
+        run.env = aws_environment(base, REGION)
+        return
+    from friend_integ.localstack import EmbeddedLocalStack, health  # noqa: PLC0415
+
+    if args.endpoint:
+        endpoint = normalize_endpoint(args.endpoint)
+        run.target = Target(TargetKind.LOCALSTACK, LOCALSTACK_ACCOUNT, endpoint=endpoint)
+    else:
+        embedded = EmbeddedLocalStack(port=args.port)
+        endpoint = embedded.endpoint
+        if health(endpoint) is not None:
+            run.progress.step(f"LocalStack already answers at {endpoint}: using it as it is")
+            run.target = Target(TargetKind.LOCALSTACK, LOCALSTACK_ACCOUNT, endpoint=endpoint)
+        else:
+            started = time.monotonic()
+            run.progress.step("embedded LocalStack: preparing its environment")
+            embedded.install()
+            run.progress.step(f"embedded LocalStack: starting at {endpoint}")
+            run.localstack = embedded
+            embedded.start(timeout=90)
+            run.progress.detail(f"healthy after {run.timed('LocalStack start', started):.1f}s")
+            run.target = Target(TargetKind.EMBEDDED, LOCALSTACK_ACCOUNT, endpoint=endpoint)
+    run.env = localstack_environment(base, endpoint, _empty_config(run.layout))
+    answer = health(endpoint)
+    if answer is None:
+        raise TargetError(f"no LocalStack answers at {endpoint}/_localstack/health")
+    missing = missing_services(answer)
+    if missing:
+        raise TargetError(f"LocalStack at {endpoint} lacks services: {', '.join(missing)}")
+
+
+def probe(run: Run, stacks: Sequence[str]) -> dict[str, Any]:
+    """Ask the target (with the tools' exact environment) who we are and what it holds."""
+    result = subprocess.run(  # noqa: S603 - argument list, no shell
+        [sys.executable, "-m", "friend_integ.probe", *stacks],
+        env=run.env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    try:
+        answer: dict[str, Any] = json.loads(result.stdout)
+    except json.JSONDecodeError:
+        answer = {"error": (result.stderr or result.stdout).strip()[-2000:]}
+    return answer
+
+
+def test_stacks(layout: Layout, selected: Sequence[str]) -> list[str]:
+    """Stack names of the selected tests, assertion stacks first, from their snapshots."""
+    names: list[str] = []
+    for manifest in sorted(layout.tests_dir.glob("*.snapshot/integ.json")):
+        test_file = manifest.parent.name.removesuffix(".snapshot")
+        if selected and not any(Path(s).name.removesuffix(".py") in test_file for s in selected):
+            continue
+        cases = json.loads(manifest.read_text()).get("testCases", {})
+        for case in cases.values():
+            if case.get("assertionStackName"):
+                names.append(case["assertionStackName"])
+            names.extend(case.get("stacks", []))
+    return names
+
+
+def verify_and_prepare(args: argparse.Namespace, run: Run, cdk_package: Path, cdk: Path) -> None:
+    """Check the account, bootstrap when needed, clear stacks left by a `--no-clean` run."""
+    assert run.target is not None
+    started = time.monotonic()
+    stacks = test_stacks(run.layout, args.tests)
+    answer = probe(run, stacks)
+    if "error" in answer:
+        raise TargetError(f"{run.target.describe()} did not answer: {answer['error']}")
+    check_account(run.target, answer.get("account"))
+    run.progress.detail(f"caller {answer['arn']} (account verified)")
+    run.timed("target checks", started)
+
+    wanted = bootstrap.template_version(cdk_package)
+    if bootstrap.is_current(answer["bootstrap_status"], answer["bootstrap_version"], wanted):
+        run.progress.step(f"bootstrap: CDKToolkit is current (version {wanted}), skipped")
+    else:
+        started = time.monotonic()
+        run.progress.step(f"bootstrap: cdk bootstrap aws://{run.target.account}/{REGION}")
+        bootstrap.bootstrap(cdk, run.target, run.env, run.log_dir / "bootstrap.log")
+        run.progress.detail(f"done in {run.timed('bootstrap', started):.1f}s")
+
+    leftovers = list(answer.get("stacks", {}))
+    if leftovers:
+        if not run.target.is_localstack:
+            raise TargetError(
+                f"stacks from an earlier run exist in {run.target.describe()}: "
+                f"{', '.join(leftovers)}; delete them first (cdk destroy or the console)"
+            )
+        started = time.monotonic()
+        run.progress.step(f"removing stacks left by an earlier --no-clean run: {leftovers}")
+        _delete_stacks(run, leftovers)
+        run.timed("leftover cleanup", started)
+
+
+def _delete_stacks(run: Run, names: Sequence[str]) -> None:
+    """Delete stacks in order (assertion stacks first) and wait for each to go."""
+    code = (
+        "import sys, boto3\n"
+        "cfn = boto3.client('cloudformation')\n"
+        "for name in sys.argv[1:]:\n"
+        "    cfn.delete_stack(StackName=name)\n"
+        "    cfn.get_waiter('stack_delete_complete').wait(\n"
+        "        StackName=name, WaiterConfig={'Delay': 1, 'MaxAttempts': 300})\n"
+    )
+    result = subprocess.run(  # noqa: S603 - argument list, no shell
+        [sys.executable, "-c", code, *names],
+        env=run.env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if result.returncode != 0:
+        raise TargetError(f"could not delete leftover stacks: {result.stderr.strip()[-2000:]}")
+
+
+# integ-runner ------------------------------------------------------------------------------
+
+
+def _pump(stream: Any, lines: "Queue[str | None]") -> None:
+    for line in iter(stream.readline, ""):
+        lines.put(line)
+    lines.put(None)
+
+
+def run_integ_runner(args: argparse.Namespace, run: Run, integ_runner: Path) -> int:
+    """Run integ-runner, echoing progress from its report; stop it on interruption."""
+    options = RunnerOptions(
+        tests=args.tests,
+        deploy=not args.snapshot_only,
+        force=args.force,
+        clean=args.clean,
+        region=REGION,
+        synth_cache=args.synth_cache,
+        verbosity=max(0, args.verbose - 1),
+        extra=args.extra,
+    )
+    command = integ_runner_command(integ_runner, options)
+    log_path = run.log_dir / "integ-runner.log"
+    parser = ReportParser(deploying=options.deploy)
+    run.parser = parser
+    started = time.monotonic()
+    tests = " ".join(args.tests) or "all tests"
+    run.progress.step(f"integ-runner: {tests} ({'deploy' if options.deploy else 'snapshot check'})")
+    process = subprocess.Popen(  # noqa: S603 - argument list, no shell
+        command,
+        cwd=run.layout.package_dir,
+        env=run.env,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        errors="replace",
+        start_new_session=True,
+    )
+    lines: Queue[str | None] = Queue()
+    assert process.stdout is not None
+    threading.Thread(target=_pump, args=(process.stdout, lines), daemon=True).start()
+    current = "integ-runner"
+    last_output = time.monotonic()
+    try:
+        with log_path.open("w") as log:
+            log.write(f"$ {shlex.join(command)}\n")
+            while True:
+                try:
+                    line = lines.get(timeout=1.0)
+                except Empty:
+                    if time.monotonic() - last_output > HEARTBEAT_SECONDS:
+                        run.progress.detail(f"... still running: {current}")
+                        last_output = time.monotonic()
+                    continue
+                if line is None:
+                    break
+                log.write(line)
+                log.flush()
+                last_output = time.monotonic()
+                if args.verbose:
+                    sys.stderr.write(line)
+                event = parser.feed(line)
+                if event is not None:
+                    current = event.message
+                    run.progress.step(event.message)
+        process.wait()
+    finally:
+        if process.poll() is None:
+            run.progress.step("stopping integ-runner")
+            _stop_group(process)
+        run.timed("integ-runner", started)
+    run.runner_exit = process.returncode
+    return process.returncode
+
+
+def _stop_group(process: "subprocess.Popen[str]") -> None:
+    """SIGINT to integ-runner's process group (it and its synths), then SIGKILL if needed."""
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGKILL):
+        try:
+            os.killpg(process.pid, sig)
+        except ProcessLookupError:
+            return
+        try:
+            process.wait(timeout=STOP_GRACE_SECONDS)
+            return
+        except subprocess.TimeoutExpired:
+            continue
+
+
+# Summary -----------------------------------------------------------------------------------
+
+
+def _cache_stats(layout: Layout, since: datetime) -> tuple[int, int]:
+    log = layout.synth_cache_dir / "synth-cache.log"
+    hits = misses = 0
+    if not log.is_file():
+        return hits, misses
+    for line in log.read_text().splitlines():
+        stamp, event, *_ = line.split()
+        if datetime.fromisoformat(stamp) >= since:
+            hits += event == "HIT"
+            misses += event == "MISS"
+    return hits, misses
+
+
+def _inspect_hints(run: Run) -> list[str]:
+    assert run.target is not None and run.target.endpoint is not None
+    endpoint = run.target.endpoint
+    inspect = "uv run --package friend-integ python -m friend_integ.inspect"
+    hints = [
+        "kept stacks: " + ", ".join(run.kept_stacks or ["(see the log)"]),
+        f"inspect:     {inspect} --endpoint {endpoint}",
+        f"             {inspect} --endpoint {endpoint} --scan",
+    ]
+    if shutil.which("aws"):
+        hints.append(
+            f"  or:        AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test aws "
+            f"--endpoint-url {endpoint} --region {REGION} dynamodb scan --table-name <TableName>"
+        )
+    return hints
+
+
+def _result_lines(parser: ReportParser) -> list[str]:
+    lines = []
+    for verdict, result in parser.verdicts():
+        extra = ""
+        ok, total = result.assertions
+        if total:
+            extra = f"  ({ok}/{total} assertions)"
+        lines.append(
+            f"  {verdict}  {result.phase.value:8s} {result.name}  {result.seconds:.1f}s{extra}"
+        )
+        if verdict == "FAIL":
+            lines.extend(f"          {detail}" for detail in result.details[:40])
+    if not parser.results:
+        lines.append("  no test results: see the integ-runner log")
+    lines.extend(
+        f"  note: the snapshot of {name} changed; integ-runner rewrites it after a passing "
+        "deploy: review `git diff` and commit it"
+        for name in parser.rewritten_snapshots
+    )
+    return lines
+
+
+def summary(run: Run, started_at: datetime, exit_code: int) -> list[str]:
+    lines = ["", "Summary"]
+    if run.target is not None:
+        lines.append(f"  target:  {run.target.describe()}")
+    if run.parser is not None:
+        lines.extend(_result_lines(run.parser))
+    hits, misses = _cache_stats(run.layout, started_at)
+    if hits or misses:
+        lines.append(f"  synth cache: {hits} hits, {misses} misses")
+    if run.timings:
+        lines.append(
+            "  time:    "
+            + ", ".join(f"{name} {seconds:.1f}s" for name, seconds in run.timings.items())
+            + f"; total {run.progress.elapsed():.1f}s"
+        )
+    lines.append(f"  logs:    {run.log_dir}")
+    if run.localstack is not None:
+        lines.append(f"  LocalStack log: {run.localstack.log_file}")
+    if run.target is not None and run.target.is_localstack and run.kept_stacks:
+        lines.extend("  " + hint for hint in _inspect_hints(run))
+    if run.localstack is not None and run.keep_localstack:
+        lines.append(
+            "  LocalStack is still running; stop it with: uv run --package friend-integ "
+            f"friend-localstack stop --port {run.localstack.port}"
+        )
+    lines.append(f"  result:  {'PASSED' if exit_code == 0 else 'FAILED'} (exit {exit_code})")
+    return lines
+
+
+# Main --------------------------------------------------------------------------------------
+
+
+def _interrupt(signum: int, _frame: FrameType | None) -> NoReturn:
+    raise KeyboardInterrupt(signal.Signals(signum).name)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(argv)
+    layout = Layout()
+    started_at = datetime.now().astimezone()
+    log_dir = layout.logs_dir / started_at.strftime("%Y%m%d-%H%M%S")
+    log_dir.mkdir(parents=True, exist_ok=True)
+    run = Run(
+        layout=layout,
+        progress=Progress(),
+        log_dir=log_dir,
+        keep_localstack=args.keep_localstack or not args.clean,
+    )
+    signal.signal(signal.SIGTERM, _interrupt)
+    exit_code = 0
+    try:
+        exit_code = _run(args, run)
+    except KeyboardInterrupt:
+        run.progress.step("interrupted: stopping what this run started")
+        run.keep_localstack = False
+        exit_code = EXIT_INTERRUPTED
+    except (TargetError, tools.ToolError, RuntimeError, OSError) as error:
+        run.progress.step(f"error: {error}")
+        exit_code = EXIT_SETUP
+    finally:
+        if run.localstack is not None and not run.keep_localstack:
+            stop_started = time.monotonic()
+            run.progress.step("embedded LocalStack: stopping")
+            run.localstack.stop()
+            run.timed("LocalStack stop", stop_started)
+    print("\n".join(summary(run, started_at, exit_code)), file=sys.stderr)
+    return exit_code
+
+
+def _run(args: argparse.Namespace, run: Run) -> int:
+    layout = run.layout
+    started = time.monotonic()
+    run.progress.step("tools: integ-runner and the CDK CLI from package-lock.json")
+    node_tools, installed_now = tools.ensure_node_tools(
+        layout.package_dir, run.log_dir / "npm-ci.log"
+    )
+    run.progress.detail("installed with npm ci" if installed_now else "up to date")
+    run.timed("tools", started)
+
+    choose_target(args, run)
+    assert run.target is not None
+    run.progress.step(f"target: {run.target.describe()}")
+    if run.target.kind is not TargetKind.NONE:
+        cdk_package = layout.package_dir / "node_modules" / "aws-cdk"
+        verify_and_prepare(args, run, cdk_package, node_tools.cdk)
+
+    code = run_integ_runner(args, run, node_tools.integ_runner)
+    if not args.clean and run.target.kind is not TargetKind.NONE:
+        names = test_stacks(layout, args.tests)
+        present = probe(run, names).get("stacks", {})
+        run.kept_stacks = [name for name in names if name in present]
+    assert run.parser is not None
+    if code == 0 and run.parser.failed:
+        return EXIT_FAILED
+    return EXIT_FAILED if code != 0 else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,68 @@
+"""Look into stacks kept on a LocalStack (`integ --no-clean`) without the AWS CLI.
+
+    uv run --package friend-integ python -m friend_integ.inspect --endpoint URL [--scan] [--dlq]
+
+Lists the stacks with their outputs; `--scan` prints every row of each stack's `TableName`
+output, `--dlq` the messages waiting in each `DeadLetterQueueUrl` (left visible). Uses test
+credentials against the endpoint only, like the integ command's LocalStack targets.
+"""
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+import boto3
+
+from friend_integ.targets import REGION, normalize_endpoint
+
+
+def _client(service: str, endpoint: str) -> Any:
+    return boto3.client(
+        service,
+        endpoint_url=endpoint,
+        region_name=REGION,
+        aws_access_key_id="test",
+        aws_secret_access_key="test",  # noqa: S106 - LocalStack's fixed test credentials
+    )
+
+
+def _plain(item: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """A DynamoDB item without its type tags ({'S': 'x'} -> 'x')."""
+    return {name: next(iter(value.values())) for name, value in item.items()}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m friend_integ.inspect")
+    parser.add_argument("--endpoint", default="http://127.0.0.1:4566")
+    parser.add_argument("--scan", action="store_true", help="print the rows of each table")
+    parser.add_argument("--dlq", action="store_true", help="print dead-lettered messages")
+    args = parser.parse_args(argv)
+    endpoint = normalize_endpoint(args.endpoint)
+
+    cloudformation = _client("cloudformation", endpoint)
+    for stack in cloudformation.describe_stacks()["Stacks"]:
+        outputs = {o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs", [])}
+        print(f"{stack['StackName']}  {stack['StackStatus']}")
+        for key, value in sorted(outputs.items()):
+            if not key.startswith("AssertionResults"):
+                print(f"    {key} = {value}")
+        if args.scan and "TableName" in outputs:
+            pages = _client("dynamodb", endpoint).get_paginator("scan")
+            for page in pages.paginate(TableName=outputs["TableName"]):
+                for item in page["Items"]:
+                    print("    row " + json.dumps(_plain(item), sort_keys=True))
+        if args.dlq and "DeadLetterQueueUrl" in outputs:
+            received = _client("sqs", endpoint).receive_message(
+                QueueUrl=outputs["DeadLetterQueueUrl"],
+                MaxNumberOfMessages=10,
+                VisibilityTimeout=0,
+            )
+            for message in received.get("Messages", []):
+                print(f"    dead-lettered {message['Body']}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,49 @@
+"""Where the integ command finds the workspace, its tests, its tools and its state.
+
+Everything is derived from this package's own location in the source tree (the workspace
+installs it editable), so the command works from any current directory.
+"""
+
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+
+PACKAGE_DIR = Path(__file__).resolve().parents[2]
+"""`packages/friend-integ`: holds `package.json`, the integ tests and `node_modules`."""
+
+
+@dataclass(frozen=True)
+class Layout:
+    """The folders one integ run works with."""
+
+    package_dir: Path = PACKAGE_DIR
+
+    @cached_property
+    def workspace_root(self) -> Path:
+        """The uv workspace root: the nearest parent that holds `uv.lock`."""
+        for candidate in self.package_dir.parents:
+            if (candidate / "uv.lock").is_file():
+                return candidate
+        raise FileNotFoundError(f"no uv.lock above {self.package_dir}")
+
+    @property
+    def tests_dir(self) -> Path:
+        """The integ-runner discovery root: `integ_*.py` and their `.snapshot` folders."""
+        return self.package_dir / "integ"
+
+    @property
+    def node_bin(self) -> Path:
+        return self.package_dir / "node_modules" / ".bin"
+
+    @property
+    def state_dir(self) -> Path:
+        """Git-ignored runtime state of the integ command (logs, caches)."""
+        return self.workspace_root / ".state" / "integ"
+
+    @property
+    def synth_cache_dir(self) -> Path:
+        return self.state_dir / "synth-cache"
+
+    @property
+    def logs_dir(self) -> Path:
+        return self.state_dir / "logs"

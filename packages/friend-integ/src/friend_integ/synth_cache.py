@@ -1,0 +1,170 @@
+"""A cache of synthesized cloud assemblies, keyed on everything a synthesis reads.
+
+integ-runner synthesizes each test app five or six times per run (snapshot check, the deploy
+of each stack, the new snapshot, the destroy), and one synthesis of a Python CDK app costs
+10-30 s here. The same inputs always give the same assembly, so the integ command runs apps
+through this wrapper (`--app "python -m friend_integ.synth_cache {filePath}"`), which replays
+an earlier assembly when nothing that could change it has changed.
+
+A stale hit would deploy old code, so the key covers every input, generously:
+- the app file and every Python file next to it (shared test helpers);
+- every workspace member's `pyproject.toml` and `src/` tree (the stack, the handlers that
+  are bundled into it, the models, this package), the root `pyproject.toml`, `uv.lock` and
+  `.python-version` (every dependency version, the bundled Lambda dependencies);
+- the interpreter, and the environment that the CDK toolkit hands the app: all `CDK_*`
+  variables (the context, with its overflow file's content, the target account and region,
+  integ-runner's own `CDK_INTEG_*`) except the output folder, plus `AWS_REGION`,
+  `AWS_DEFAULT_REGION` and the `JSII_*`, `PYTHON*`, `UV_*` and `PATH` settings that change
+  how the app and its bundling run.
+
+The one deliberate replay: integ-tests-alpha stamps each assertion with the synthesis time
+(`salt`) so that a redeploy of an existing stack reruns it. Runs deploy fresh stacks (the
+integ command removes stacks left by an earlier `--no-clean` run first), so a replayed stamp
+cannot skip an assertion.
+
+Set `FRIEND_INTEG_SYNTH_CACHE=0` to always synthesize. Hits and misses are appended to
+`synth-cache.log` in the cache folder, which the integ command summarizes.
+"""
+
+import hashlib
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterable, Mapping
+from datetime import UTC, datetime
+from pathlib import Path
+
+from friend_integ.paths import Layout
+
+FORMAT = b"friend-integ synth cache 1"
+"""Bump to invalidate every entry when the key or the stored layout changes."""
+KEEP_ENTRIES = 8
+"""A run needs two or three entries; a few more keep a previous state warm."""
+CONTEXT_OVERFLOW_ENV = "CONTEXT_OVERFLOW_LOCATION_ENV"
+OUTDIR_ENV = "CDK_OUTDIR"
+DISABLE_ENV = "FRIEND_INTEG_SYNTH_CACHE"
+_ENV_PREFIXES = ("CDK_", "JSII_", "PYTHON", "UV_")
+_ENV_NAMES = ("AWS_REGION", "AWS_DEFAULT_REGION", "PATH", "VIRTUAL_ENV")
+_SKIP_DIRS = {"__pycache__", ".mypy_cache", ".pytest_cache", ".ruff_cache"}
+
+
+def _files_under(root: Path) -> Iterable[Path]:
+    for directory, subdirs, files in os.walk(root):
+        subdirs[:] = sorted(d for d in subdirs if d not in _SKIP_DIRS)
+        for name in sorted(files):
+            if not name.endswith((".pyc", ".pyo")):
+                yield Path(directory) / name
+
+
+def input_files(app: Path, layout: Layout) -> list[Path]:
+    """Every file whose content can change what `app` synthesizes."""
+    root = layout.workspace_root
+    files = [root / name for name in ("pyproject.toml", "uv.lock", ".python-version")]
+    for member in sorted((root / "packages").iterdir()):
+        if (member / "pyproject.toml").is_file():
+            files.append(member / "pyproject.toml")
+            files.extend(_files_under(member / "src"))
+    files.extend(sorted(app.resolve().parent.glob("*.py")))
+    return [f for f in files if f.is_file()]
+
+
+def relevant_environment(env: Mapping[str, str]) -> dict[str, str]:
+    """The part of the environment that can change a synthesis (see the module docstring)."""
+    return {
+        key: value
+        for key, value in env.items()
+        if key != OUTDIR_ENV and (key.startswith(_ENV_PREFIXES) or key in _ENV_NAMES)
+    }
+
+
+def cache_key(app: Path, env: Mapping[str, str], layout: Layout) -> str:
+    digest = hashlib.sha256(FORMAT)
+
+    def add(label: str, data: bytes) -> None:
+        for part in (label.encode(), data):
+            digest.update(len(part).to_bytes(8, "big"))
+            digest.update(part)
+
+    add("python", f"{sys.executable} {sys.version}".encode())
+    add("app", str(app.resolve().relative_to(layout.workspace_root)).encode())
+    root = layout.workspace_root
+    for path in input_files(app, layout):
+        add(f"file:{path.relative_to(root)}", path.read_bytes())
+    for key, value in sorted(relevant_environment(env).items()):
+        add(f"env:{key}", value.encode())
+    overflow = env.get(CONTEXT_OVERFLOW_ENV)
+    if overflow:
+        add("context-overflow", Path(overflow).read_bytes())
+    return digest.hexdigest()
+
+
+def _ignore_locks(_directory: str, names: list[str]) -> list[str]:
+    """The toolkit's read/write lock files belong to one synthesis, never to the cache."""
+    return [name for name in names if name.endswith(".lock")]
+
+
+def _log(cache_dir: Path, event: str, key: str, app: Path, seconds: float) -> None:
+    stamp = datetime.now(UTC).isoformat(timespec="seconds")
+    line = f"{stamp} {event} {key[:16]} {app.name} {seconds:.2f}\n"
+    with (cache_dir / "synth-cache.log").open("a") as log:
+        log.write(line)
+
+
+def _prune(cache_dir: Path) -> None:
+    entries = sorted(
+        (p for p in cache_dir.iterdir() if p.is_dir() and not p.name.startswith(".")),
+        key=lambda p: p.stat().st_mtime,
+        reverse=True,
+    )
+    for stale in entries[KEEP_ENTRIES:]:
+        shutil.rmtree(stale, ignore_errors=True)
+
+
+def _synthesize(app: Path, env: Mapping[str, str]) -> int:
+    return subprocess.run([sys.executable, str(app)], env=dict(env), check=False).returncode  # noqa: S603
+
+
+def run(app: Path, env: Mapping[str, str], layout: Layout) -> int:
+    """Fill `CDK_OUTDIR` from the cache, or synthesize `app` there and remember the result."""
+    outdir_value = env.get(OUTDIR_ENV)
+    if not outdir_value or env.get(DISABLE_ENV) == "0":
+        return _synthesize(app, env)
+    outdir = Path(outdir_value)
+    cache_dir = layout.synth_cache_dir
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    start = time.monotonic()
+    key = cache_key(app, env, layout)
+    entry = cache_dir / key
+    if entry.is_dir():
+        shutil.copytree(entry, outdir, dirs_exist_ok=True)
+        os.utime(entry)
+        _log(cache_dir, "HIT", key, app, time.monotonic() - start)
+        return 0
+    code = _synthesize(app, env)
+    if code != 0:
+        return code
+    staging = Path(tempfile.mkdtemp(prefix=".store-", dir=cache_dir))
+    try:
+        shutil.copytree(outdir, staging / "assembly", ignore=_ignore_locks)
+        # Two synthesizers racing on the same key wrote the same content: first one wins.
+        if not entry.exists():
+            (staging / "assembly").rename(entry)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    _log(cache_dir, "MISS", key, app, time.monotonic() - start)
+    _prune(cache_dir)
+    return 0
+
+
+def main() -> int:
+    if len(sys.argv) != 2:
+        print("usage: python -m friend_integ.synth_cache APP.py", file=sys.stderr)
+        return 2
+    return run(Path(sys.argv[1]), os.environ, Layout())
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,168 @@
+"""Where a run deploys, and the exact environment its tools get for that target.
+
+Fail closed is the rule: a LocalStack target gets test credentials, a fixed region and an
+endpoint, and nothing from the user's AWS configuration can leak in (no profile, no session
+token, no config or credentials file, no instance metadata), so no tool can fall through to a
+real account. Real AWS is only ever used when the user names the account, and the account the
+credentials resolve to is checked against that name before anything else happens.
+"""
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from enum import StrEnum
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+LOCALSTACK_ACCOUNT = "000000000000"
+"""The account LocalStack answers for with test credentials."""
+REGION = "us-east-1"
+"""The one region of every run: the tests pin it and LocalStack's defaults use it."""
+DEFAULT_PORT = 4566
+CLOSED_ENDPOINT = "http://127.0.0.1:9"
+"""Endpoint of a snapshot-only run: nothing listens there, so a stray AWS call fails at once."""
+
+# Variables that select credentials or endpoints other than ours. Every `AWS_*` variable is
+# dropped for LocalStack targets; these are dropped for AWS targets too, where the user's own
+# credentials are wanted but a leftover LocalStack endpoint would silently redirect calls.
+_ENDPOINT_VARIABLES = ("AWS_ENDPOINT_URL", "AWS_IGNORE_CONFIGURED_ENDPOINT_URLS")
+_CDK_TARGET_VARIABLES = (
+    "CDK_DEFAULT_ACCOUNT",
+    "CDK_DEFAULT_REGION",
+    "CDK_DEPLOY_ACCOUNT",
+    "CDK_DEPLOY_REGION",
+)
+
+
+class TargetKind(StrEnum):
+    EMBEDDED = "embedded LocalStack"
+    LOCALSTACK = "LocalStack"
+    AWS = "AWS"
+    NONE = "no target (snapshot check only)"
+
+
+@dataclass(frozen=True)
+class Target:
+    """A deployment target: what it is, the account and region, and its endpoint if any."""
+
+    kind: TargetKind
+    account: str
+    region: str = REGION
+    endpoint: str | None = None
+
+    @property
+    def is_localstack(self) -> bool:
+        return self.kind in (TargetKind.EMBEDDED, TargetKind.LOCALSTACK)
+
+    def describe(self) -> str:
+        where = f" at {self.endpoint}" if self.endpoint else ""
+        return f"{self.kind.value}{where}, account {self.account}, region {self.region}"
+
+
+class TargetError(Exception):
+    """The target is not what the run was asked for: stop before deploying anything."""
+
+
+def normalize_endpoint(url: str) -> str:
+    """Validate a LocalStack endpoint and use the loopback IP instead of `localhost`.
+
+    With a host name, the CDK toolkit addresses S3 buckets as `<bucket>.<host>`, which does not
+    resolve for `localhost`; with an IP address it uses path-style requests.
+    """
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname or parts.port is None:
+        raise TargetError(f"endpoint must look like http://127.0.0.1:4566, got {url!r}")
+    if parts.path not in ("", "/") or parts.query or parts.fragment:
+        raise TargetError(f"endpoint must have no path or query, got {url!r}")
+    host = "127.0.0.1" if parts.hostname == "localhost" else parts.hostname
+    return urlunsplit((parts.scheme, f"{host}:{parts.port}", "", "", ""))
+
+
+def _without_aws(base: Mapping[str, str]) -> dict[str, str]:
+    return {
+        key: value
+        for key, value in base.items()
+        if not key.startswith("AWS_") and key not in _CDK_TARGET_VARIABLES
+    }
+
+
+def localstack_environment(
+    base: Mapping[str, str], endpoint: str, empty_config: Path
+) -> dict[str, str]:
+    """The environment for tools that must reach LocalStack at `endpoint` and nothing else.
+
+    `empty_config` is an empty file that stands in for the AWS config and credentials files,
+    so neither `~/.aws/config` (profiles, credential processes, endpoints) nor
+    `~/.aws/credentials` can contribute anything.
+    """
+    env = _without_aws(base)
+    env.update(
+        {
+            "AWS_ACCESS_KEY_ID": "test",
+            "AWS_SECRET_ACCESS_KEY": "test",
+            "AWS_REGION": REGION,
+            "AWS_DEFAULT_REGION": REGION,
+            "AWS_ENDPOINT_URL": endpoint,
+            "AWS_CONFIG_FILE": str(empty_config),
+            "AWS_SHARED_CREDENTIALS_FILE": str(empty_config),
+            "AWS_EC2_METADATA_DISABLED": "true",
+        }
+    )
+    return env
+
+
+def aws_environment(base: Mapping[str, str], region: str) -> dict[str, str]:
+    """The environment for real AWS: the user's credentials, AWS's own endpoints, `region`."""
+    env = {
+        key: value
+        for key, value in base.items()
+        if key not in _CDK_TARGET_VARIABLES
+        and not any(key.startswith(name) for name in _ENDPOINT_VARIABLES)
+    }
+    env["AWS_REGION"] = region
+    env["AWS_DEFAULT_REGION"] = region
+    return env
+
+
+def check_account(target: Target, actual_account: str | None) -> None:
+    """Refuse a target whose credentials resolve to another account than the one named."""
+    if actual_account is None:
+        raise TargetError(
+            f"could not resolve the caller identity on {target.describe()}: "
+            "check the endpoint or credentials"
+        )
+    if actual_account != target.account:
+        raise TargetError(
+            f"credentials resolve to account {actual_account}, not {target.account} "
+            f"({target.kind.value}): refusing to deploy"
+        )
+
+
+REQUIRED_SERVICES = (
+    "apigateway",
+    "cloudformation",
+    "dynamodb",
+    "dynamodbstreams",
+    "iam",
+    "lambda",
+    "logs",
+    "s3",
+    "sqs",
+    "ssm",
+    "stepfunctions",
+    "sts",
+)
+"""What the bootstrap stack, the stack under test and the assertion stack use."""
+
+
+def missing_services(health: Mapping[str, object]) -> list[str]:
+    """Services the run needs that a LocalStack health report does not offer.
+
+    LocalStack reports each service as `available` (loads on first use), `running`, or
+    `disabled`/`error`; only the first two can serve a deployment.
+    """
+    services = health.get("services")
+    if not isinstance(services, Mapping):
+        return list(REQUIRED_SERVICES)
+    return [
+        name for name in REQUIRED_SERVICES if services.get(name) not in ("available", "running")
+    ]

@@ -1,0 +1,70 @@
+"""The pinned Node tools (integ-runner, the CDK CLI), installed from the committed lockfile.
+
+`npm ci` runs only when `node_modules` is missing or was installed from another lockfile:
+a stamp next to the installed packages records the hash of what they were installed from.
+"""
+
+import hashlib
+import shutil
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+STAMP = ".friend-integ-installed"
+
+
+@dataclass(frozen=True)
+class NodeTools:
+    integ_runner: Path
+    cdk: Path
+
+
+class ToolError(Exception):
+    """A prerequisite is missing or failed to install."""
+
+
+def _lock_digest(package_dir: Path) -> str:
+    digest = hashlib.sha256()
+    for name in ("package.json", "package-lock.json"):
+        digest.update(name.encode())
+        digest.update((package_dir / name).read_bytes())
+    return digest.hexdigest()
+
+
+def _tools(package_dir: Path) -> NodeTools:
+    bin_dir = package_dir / "node_modules" / ".bin"
+    return NodeTools(integ_runner=bin_dir / "integ-runner", cdk=bin_dir / "cdk")
+
+
+def installed(package_dir: Path) -> bool:
+    """True when `node_modules` holds exactly what the committed lockfile pins."""
+    stamp = package_dir / "node_modules" / STAMP
+    tools = _tools(package_dir)
+    return (
+        stamp.is_file()
+        and stamp.read_text().strip() == _lock_digest(package_dir)
+        and tools.integ_runner.exists()
+        and tools.cdk.exists()
+    )
+
+
+def ensure_node_tools(package_dir: Path, log: Path) -> tuple[NodeTools, bool]:
+    """Install the pinned tools if needed; returns them and whether an install ran."""
+    if installed(package_dir):
+        return _tools(package_dir), False
+    npm = shutil.which("npm")
+    if npm is None:
+        raise ToolError("npm not found: install Node.js 20 or newer (it brings npm)")
+    log.parent.mkdir(parents=True, exist_ok=True)
+    with log.open("wb") as out:
+        result = subprocess.run(  # noqa: S603 - argument list, no shell
+            [npm, "ci", "--no-audit", "--no-fund"],
+            cwd=package_dir,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            check=False,
+        )
+    if result.returncode != 0:
+        raise ToolError(f"npm ci failed (exit {result.returncode}); see {log}")
+    (package_dir / "node_modules" / STAMP).write_text(_lock_digest(package_dir) + "\n")
+    return _tools(package_dir), True
