@@ -10,7 +10,7 @@ credentials against the endpoint only, like the integ command's LocalStack targe
 import argparse
 import json
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import boto3
@@ -18,17 +18,15 @@ import boto3
 from friend_integ.targets import REGION, normalize_endpoint
 
 
-def _client(service: str, endpoint: str) -> Any:
-    return boto3.client(
-        service,
-        endpoint_url=endpoint,
-        region_name=REGION,
+def _session() -> boto3.session.Session:
+    return boto3.session.Session(
         aws_access_key_id="test",
         aws_secret_access_key="test",  # noqa: S106 - LocalStack's fixed test credentials
+        region_name=REGION,
     )
 
 
-def _plain(item: dict[str, dict[str, Any]]) -> dict[str, Any]:
+def _plain(item: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
     """A DynamoDB item without its type tags ({'S': 'x'} -> 'x')."""
     return {name: next(iter(value.values())) for name, value in item.items()}
 
@@ -41,7 +39,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     endpoint = normalize_endpoint(args.endpoint)
 
-    cloudformation = _client("cloudformation", endpoint)
+    session = _session()
+    cloudformation = session.client("cloudformation", endpoint_url=endpoint)
     for stack in cloudformation.describe_stacks()["Stacks"]:
         outputs = {o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs", [])}
         print(f"{stack['StackName']}  {stack['StackStatus']}")
@@ -49,12 +48,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             if not key.startswith("AssertionResults"):
                 print(f"    {key} = {value}")
         if args.scan and "TableName" in outputs:
-            pages = _client("dynamodb", endpoint).get_paginator("scan")
+            pages = session.client("dynamodb", endpoint_url=endpoint).get_paginator("scan")
             for page in pages.paginate(TableName=outputs["TableName"]):
                 for item in page["Items"]:
                     print("    row " + json.dumps(_plain(item), sort_keys=True))
         if args.dlq and "DeadLetterQueueUrl" in outputs:
-            received = _client("sqs", endpoint).receive_message(
+            received = session.client("sqs", endpoint_url=endpoint).receive_message(
                 QueueUrl=outputs["DeadLetterQueueUrl"],
                 MaxNumberOfMessages=10,
                 VisibilityTimeout=0,
