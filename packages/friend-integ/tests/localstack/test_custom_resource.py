@@ -132,6 +132,44 @@ def audit(aws_client: AwsClientFactory) -> Iterator[AuditQueue]:
     queue.sqs.delete_queue(QueueUrl=queue.url)
 
 
+def test_node_custom_resource_calls_dynamodb_and_sqs_through_create_update_delete(
+    stacks: Stacks, audit: AuditQueue, aws_client: AwsClientFactory
+) -> None:
+    created = stacks.create("node_custom_resource.yaml", AuditQueueUrl=audit.url, Name="one")
+    name = created["StackName"]
+    assert created["StackStatus"] == "CREATE_COMPLETE", stacks.reasons(name)
+    out = outputs(created)
+    assert out["Greeting"] == "hello one"  # read back from DynamoDB by the handler
+    assert out["PhysicalResourceId"] == "greeter-Greeting"
+    assert out["CountType"] == "string"  # properties reach the handler as CloudFormation sends them
+    (create,) = audit.take(1)
+    assert create["RequestType"] == "Create"
+    assert create["ResourceType"] == "Custom::Greeting"
+    assert out["MessageId"]  # the audit message's id, returned as Data
+    assert create["ResourceProperties"]["Name"] == "one"
+    assert create["ResourceProperties"]["Count"] == "3"
+    assert "PhysicalResourceId" not in create
+    table = stacks.physical_id(name, "Table")
+    item = aws_client("dynamodb").get_item(TableName=table, Key={"pk": {"S": "greeting"}})
+    assert item["Item"]["name"] == {"S": "one"}
+
+    updated = stacks.update(name, "node_custom_resource.yaml", AuditQueueUrl=audit.url, Name="two")
+    assert updated["StackStatus"] == "UPDATE_COMPLETE", stacks.reasons(name)
+    assert outputs(updated)["Greeting"] == "hello two"
+    assert outputs(updated)["PhysicalResourceId"] == "greeter-Greeting"
+    (update,) = audit.take(1)
+    assert update["RequestType"] == "Update"
+    assert update["PhysicalResourceId"] == "greeter-Greeting"
+    assert update["ResourceProperties"]["Name"] == "two"
+    assert update["OldResourceProperties"]["Name"] == "one"
+
+    stacks.delete(name)
+    (delete,) = audit.take(1)
+    assert delete["RequestType"] == "Delete"
+    assert delete["PhysicalResourceId"] == "greeter-Greeting"
+    assert delete["ResourceProperties"]["Name"] == "two"
+
+
 def test_python_custom_resource_replacement_deletes_the_old_physical_resource(
     stacks: Stacks, audit: AuditQueue
 ) -> None:
