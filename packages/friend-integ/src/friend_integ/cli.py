@@ -512,7 +512,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         log_dir=log_dir,
         keep_localstack=args.keep_localstack or not args.clean,
     )
-    signal.signal(signal.SIGTERM, _interrupt)
+    previous_handler = signal.signal(signal.SIGTERM, _interrupt)
     exit_code = 0
     try:
         exit_code = _run(args, run)
@@ -529,6 +529,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             run.progress.step("embedded LocalStack: stopping")
             run.localstack.stop()
             run.timed("LocalStack stop", stop_started)
+        signal.signal(signal.SIGTERM, previous_handler)
     print("\n".join(summary(run, started_at, exit_code)), file=sys.stderr)
     return exit_code
 

@@ -159,21 +159,26 @@ class ReportParser:
             name = Path(running["file"]).name
             return Event(f"{name}: synth, deploy, assertions, destroy ({running['where']})")
         if match := _RESULT.match(line):
-            result = Result(
-                phase=self.phase,
-                status=Status(match["status"]),
-                name=match["name"],
-                seconds=float(match["seconds"]),
-            )
-            self.results.append(result)
-            self._last = result
-            return Event(f"{self.phase.value} {result.status.value.lower()}: {result.name}", result)
+            return self._result(match)
         if self._last is not None and line.startswith("      ") and line.strip():
             self._last.details.append(line.strip())
             return None
         if line.strip():
             self._last = None
         return None
+
+    def _result(self, match: re.Match[str]) -> Event:
+        result = Result(
+            phase=self.phase,
+            status=Status(match["status"]),
+            name=match["name"],
+            seconds=float(match["seconds"]),
+        )
+        self._last = result
+        if result.status is Status.WARN:
+            return Event(f"{result.name}: integ-runner says it is taking long")
+        self.results.append(result)
+        return Event(f"{self.phase.value} {result.status.value.lower()}: {result.name}", result)
 
     def verdicts(self) -> list[tuple[str, Result]]:
         """PASS/FAIL per result that decides the run, in report order.
@@ -184,7 +189,7 @@ class ReportParser:
         """
         verdicts = []
         for result in self.results:
-            if result.status is Status.WARN or (self.deploying and result.snapshot_differs):
+            if self.deploying and result.snapshot_differs:
                 continue
             failed = result.failed or result.snapshot_differs
             verdicts.append(("FAIL" if failed else "PASS", result))

@@ -1,0 +1,191 @@
+"""The integ command end to end, with a stand-in for integ-runner.
+
+The stand-in records the arguments and environment it was started with and prints a report
+in integ-runner's format, so these tests check what the command hands integ-runner (flags,
+selection, a fail-closed environment) and how it turns the report into a summary and an exit
+code, without Node, LocalStack or AWS.
+"""
+
+import json
+import os
+import stat
+import sys
+from pathlib import Path
+
+import pytest
+from friend_integ import cli
+from friend_integ.paths import Layout
+from friend_integ.tools import NodeTools
+
+FAKE_RUNNER = """\
+#!{python}
+import json, os, sys
+with open(os.environ["FAKE_RECORD"], "w") as record:
+    json.dump({{"argv": sys.argv[1:], "env": dict(os.environ), "cwd": os.getcwd()}}, record)
+sys.stderr.write(os.environ["FAKE_REPORT"])
+sys.exit(int(os.environ.get("FAKE_EXIT", "0")))
+"""
+
+PASSING_SNAPSHOT = """\
+Verifying integration test snapshots...
+
+  UNCHANGED  integ_friends 1.5s
+
+Tests:    1 passed, 1 total
+"""
+
+FAILING_DEPLOY = """\
+Verifying integration test snapshots...
+
+  UNCHANGED  integ_friends 1.5s
+
+Running integration tests for failed tests...
+
+Running test /ws/integ/integ_friends.py in us-east-1
+  ASSERT     integ_friends-FriendMicroservices/DefaultTest (undefined/us-east-1) 70.5s
+      AssertionResultsAwsApiCallDynamoDBquery2
+      Expected Count 1, got 0
+"""
+
+
+@pytest.fixture
+def layout(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Layout:
+    root = tmp_path / "ws"
+    package = root / "packages" / "friend-integ"
+    (package / "integ").mkdir(parents=True)
+    (root / "uv.lock").write_text("")
+    fake = tmp_path / "integ-runner"
+    fake.write_text(FAKE_RUNNER.format(python=sys.executable))
+    fake.chmod(fake.stat().st_mode | stat.S_IXUSR)
+    layout = Layout(package_dir=package)
+    monkeypatch.setattr(cli, "Layout", lambda: layout)
+    monkeypatch.setattr(
+        cli.tools, "ensure_node_tools", lambda *_: (NodeTools(fake, tmp_path / "cdk"), False)
+    )
+    monkeypatch.setenv("FAKE_RECORD", str(tmp_path / "record.json"))
+    return layout
+
+
+def _record(tmp_path: Path) -> dict[str, object]:
+    record: dict[str, object] = json.loads((tmp_path / "record.json").read_text())
+    return record
+
+
+def test_snapshot_only_passes_with_no_credentials_reachable(
+    layout: Layout,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.setenv("FAKE_REPORT", PASSING_SNAPSHOT)
+    monkeypatch.setenv("AWS_PROFILE", "production")
+    monkeypatch.setenv("AWS_SESSION_TOKEN", "real-token")
+
+    assert cli.main(["--snapshot-only"]) == 0
+
+    record = _record(tmp_path)
+    argv, env = record["argv"], record["env"]
+    assert isinstance(argv, list) and isinstance(env, dict)
+    assert "--force" not in argv
+    assert argv[argv.index("--directory") + 1] == "integ"
+    assert record["cwd"] == str(layout.package_dir)
+    assert "AWS_PROFILE" not in env and "AWS_SESSION_TOKEN" not in env
+    assert env["AWS_ACCESS_KEY_ID"] == "test"
+    assert env["AWS_ENDPOINT_URL"] == "http://127.0.0.1:9"
+    assert env["PATH"].split(os.pathsep)[0] == str(Path(sys.executable).parent)
+    err = capsys.readouterr().err
+    assert "PASS  snapshot integ_friends  1.5s" in err
+    assert "result:  PASSED (exit 0)" in err
+    assert (layout.logs_dir).is_dir()
+
+
+def test_selection_and_pass_through_reach_integ_runner(
+    layout: Layout, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("FAKE_REPORT", PASSING_SNAPSHOT)
+
+    cli.main(["--snapshot-only", "integ_friends.py", "--", "--inspect-failures"])
+
+    argv = _record(tmp_path)["argv"]
+    assert isinstance(argv, list)
+    assert argv[-2:] == ["--inspect-failures", "integ_friends.py"]
+
+
+def test_failed_assertion_fails_the_run_and_shows_why(
+    layout: Layout,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # integ-runner exits 0 here on purpose: the report alone must be enough to fail the run.
+    monkeypatch.setenv("FAKE_REPORT", FAILING_DEPLOY)
+
+    assert cli.main(["--snapshot-only"]) == cli.EXIT_FAILED
+
+    err = capsys.readouterr().err
+    assert "FAIL  deploy   integ_friends-FriendMicroservices/DefaultTest" in err
+    assert "Expected Count 1, got 0" in err
+    assert "result:  FAILED (exit 1)" in err
+
+
+def test_integ_runner_exit_code_alone_fails_the_run(
+    layout: Layout, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("FAKE_REPORT", PASSING_SNAPSHOT)
+    monkeypatch.setenv("FAKE_EXIT", "1")
+
+    assert cli.main(["--snapshot-only"]) == cli.EXIT_FAILED
+
+
+def test_aws_target_requires_a_twelve_digit_account() -> None:
+    with pytest.raises(SystemExit):
+        cli.parse_args(["--aws-account", "prod"])
+
+
+def test_targets_are_mutually_exclusive() -> None:
+    with pytest.raises(SystemExit):
+        cli.parse_args(["--snapshot-only", "--endpoint", "http://127.0.0.1:4566"])
+
+
+def test_no_clean_keeps_localstack_for_inspection() -> None:
+    args = cli.parse_args(["--no-clean"])
+    assert args.clean is False
+    assert args.force is True
+    assert cli.parse_args(["--no-force"]).force is False
+
+
+def test_aws_target_keeps_user_credentials_and_drops_endpoints(
+    layout: Layout, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("AWS_PROFILE", "deployer")
+    monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:4566")
+    run = cli.Run(layout=layout, progress=cli.Progress(), log_dir=layout.logs_dir)
+
+    cli.choose_target(cli.parse_args(["--aws-account", "123456789012"]), run)
+
+    assert run.target is not None and run.target.account == "123456789012"
+    assert run.env["AWS_PROFILE"] == "deployer"
+    assert "AWS_ENDPOINT_URL" not in run.env
+    assert run.env["AWS_REGION"] == "us-east-1"
+
+
+def test_stack_names_come_from_the_committed_snapshots(layout: Layout) -> None:
+    snapshot = layout.tests_dir / "integ_friends.py.snapshot"
+    snapshot.mkdir()
+    (snapshot / "integ.json").write_text(
+        json.dumps(
+            {
+                "testCases": {
+                    "Case/DefaultTest": {
+                        "stacks": ["FriendMicroservicesInteg"],
+                        "assertionStackName": "CaseDefaultTestDeployAssert1234",
+                    }
+                }
+            }
+        )
+    )
+
+    expected = ["CaseDefaultTestDeployAssert1234", "FriendMicroservicesInteg"]
+    assert cli.test_stacks(layout, []) == expected
+    assert cli.test_stacks(layout, ["integ_friends.py"]) == expected
+    assert cli.test_stacks(layout, ["integ_other.py"]) == []

@@ -1,0 +1,154 @@
+"""The synth cache replays an assembly only when no input of the synthesis changed."""
+
+import json
+from pathlib import Path
+
+import pytest
+from friend_integ.paths import Layout
+from friend_integ.synth_cache import DISABLE_ENV, cache_key, run
+
+# A stand-in for a CDK app: writes an "assembly" that records the context it saw, and counts
+# its own runs in a file next to it, so a test can tell a replay from a synthesis.
+APP = """\
+import json, os, pathlib
+here = pathlib.Path(__file__).parent
+runs = here / "runs"
+runs.write_text(str(int(runs.read_text() if runs.exists() else "0") + 1))
+out = pathlib.Path(os.environ["CDK_OUTDIR"])
+out.mkdir(parents=True, exist_ok=True)
+(out / "manifest.json").write_text(json.dumps({"context": os.environ.get("CDK_CONTEXT_JSON")}))
+(out / "asset.abc").mkdir(exist_ok=True)
+(out / "asset.abc" / "handler.py").write_text("def handler(e, c): return 1\\n")
+"""
+
+
+@pytest.fixture
+def workspace(tmp_path: Path) -> Layout:
+    """A minimal workspace: root files, one member with sources, the integ package."""
+    root = tmp_path / "ws"
+    (root / "packages" / "friend-infra" / "src" / "friend_infra").mkdir(parents=True)
+    (root / "packages" / "friend-integ" / "integ").mkdir(parents=True)
+    (root / "uv.lock").write_text("version = 1\n")
+    (root / "pyproject.toml").write_text("[project]\nname = 'ws'\n")
+    (root / ".python-version").write_text("3.13\n")
+    infra = root / "packages" / "friend-infra"
+    (infra / "pyproject.toml").write_text("[project]\nname = 'friend-infra'\n")
+    (infra / "src" / "friend_infra" / "stack.py").write_text("TIMEOUT = 15\n")
+    (root / "packages" / "friend-integ" / "pyproject.toml").write_text("[project]\n")
+    (root / "packages" / "friend-integ" / "integ" / "integ_app.py").write_text(APP)
+    return Layout(package_dir=root / "packages" / "friend-integ")
+
+
+def _app(layout: Layout) -> Path:
+    return layout.tests_dir / "integ_app.py"
+
+
+def _runs(layout: Layout) -> int:
+    counter = layout.tests_dir / "runs"
+    return int(counter.read_text()) if counter.exists() else 0
+
+
+def _env(outdir: Path, **extra: str) -> dict[str, str]:
+    return {"CDK_OUTDIR": str(outdir), "CDK_CONTEXT_JSON": '{"flag": true}', **extra}
+
+
+def test_second_synthesis_with_the_same_inputs_is_replayed(
+    workspace: Layout, tmp_path: Path
+) -> None:
+    first, second = tmp_path / "out1", tmp_path / "out2"
+
+    assert run(_app(workspace), _env(first), workspace) == 0
+    assert run(_app(workspace), _env(second), workspace) == 0
+
+    assert _runs(workspace) == 1
+    assert (second / "manifest.json").read_text() == (first / "manifest.json").read_text()
+    assert (second / "asset.abc" / "handler.py").is_file()
+    log = (workspace.synth_cache_dir / "synth-cache.log").read_text().split()
+    assert "MISS" in log and "HIT" in log
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        "uv.lock",
+        "packages/friend-infra/src/friend_infra/stack.py",
+        "packages/friend-infra/pyproject.toml",
+        "packages/friend-integ/integ/integ_app.py",
+        "packages/friend-integ/integ/helpers.py",
+        "packages/friend-infra/src/friend_infra/new_module.py",
+    ],
+)
+def test_any_changed_source_or_lock_misses(workspace: Layout, tmp_path: Path, change: str) -> None:
+    app = _app(workspace)
+    before = cache_key(app, _env(tmp_path), workspace)
+
+    path = workspace.workspace_root / change
+    path.write_text((path.read_text() if path.exists() else "") + "\n# changed\n")
+
+    assert cache_key(app, _env(tmp_path), workspace) != before
+
+
+@pytest.mark.parametrize(
+    "variable",
+    ["CDK_CONTEXT_JSON", "CDK_DEFAULT_ACCOUNT", "CDK_INTEG_REGION", "AWS_REGION", "UV_INDEX"],
+)
+def test_environment_that_reaches_the_app_is_part_of_the_key(
+    workspace: Layout, tmp_path: Path, variable: str
+) -> None:
+    app = _app(workspace)
+    assert cache_key(app, _env(tmp_path), workspace) != cache_key(
+        app, _env(tmp_path, **{variable: "other"}), workspace
+    )
+
+
+def test_output_folder_and_unrelated_environment_do_not_change_the_key(
+    workspace: Layout, tmp_path: Path
+) -> None:
+    app = _app(workspace)
+    key = cache_key(app, _env(tmp_path / "a"), workspace)
+
+    assert cache_key(app, _env(tmp_path / "b", TERM="xterm", PWD="/x"), workspace) == key
+
+
+def test_context_overflow_file_content_is_part_of_the_key(
+    workspace: Layout, tmp_path: Path
+) -> None:
+    overflow = tmp_path / "overflow.json"
+    overflow.write_text(json.dumps({"big": 1}))
+    env = _env(tmp_path, CONTEXT_OVERFLOW_LOCATION_ENV=str(overflow))
+    key = cache_key(_app(workspace), env, workspace)
+
+    overflow.write_text(json.dumps({"big": 2}))
+
+    assert cache_key(_app(workspace), env, workspace) != key
+
+
+def test_disabled_cache_always_synthesizes(workspace: Layout, tmp_path: Path) -> None:
+    for name in ("a", "b"):
+        run(_app(workspace), _env(tmp_path / name, **{DISABLE_ENV: "0"}), workspace)
+
+    assert _runs(workspace) == 2
+    assert not workspace.synth_cache_dir.exists()
+
+
+def test_failed_synthesis_is_not_remembered(workspace: Layout, tmp_path: Path) -> None:
+    broken = workspace.tests_dir / "integ_broken.py"
+    broken.write_text("raise SystemExit(3)\n")
+
+    assert run(broken, _env(tmp_path / "a"), workspace) == 3
+    assert run(broken, _env(tmp_path / "b"), workspace) == 3
+    entries = [p for p in workspace.synth_cache_dir.iterdir() if p.is_dir()]
+    assert entries == []
+
+
+def test_lock_files_of_the_toolkit_are_not_cached(workspace: Layout, tmp_path: Path) -> None:
+    first = tmp_path / "out1"
+    first.mkdir()
+    (first / "synth.lock").write_text("123")
+    run(_app(workspace), _env(first), workspace)
+
+    second = tmp_path / "out2"
+    run(_app(workspace), _env(second), workspace)
+
+    assert not (second / "synth.lock").exists()
+    assert (second / "manifest.json").is_file()

@@ -1,0 +1,79 @@
+"""Installing the pinned Node tools only when needed, and skipping a current bootstrap."""
+
+from pathlib import Path
+
+import pytest
+from friend_integ import bootstrap, tools
+from friend_integ.paths import PACKAGE_DIR
+
+
+def _package(tmp_path: Path) -> Path:
+    (tmp_path / "package.json").write_text('{"devDependencies": {"aws-cdk": "2.1148.1"}}')
+    (tmp_path / "package-lock.json").write_text('{"lockfileVersion": 3}')
+    return tmp_path
+
+
+def _install(package: Path) -> None:
+    """What a successful `npm ci` leaves behind, plus the stamp the command writes."""
+    bin_dir = package / "node_modules" / ".bin"
+    bin_dir.mkdir(parents=True)
+    for name in ("integ-runner", "cdk"):
+        (bin_dir / name).write_text("")
+    (package / "node_modules" / tools.STAMP).write_text(tools._lock_digest(package))
+
+
+def test_tools_are_current_only_for_the_lockfile_they_came_from(tmp_path: Path) -> None:
+    package = _package(tmp_path)
+    assert not tools.installed(package)
+
+    _install(package)
+    assert tools.installed(package)
+
+    (package / "package-lock.json").write_text('{"lockfileVersion": 3, "changed": true}')
+    assert not tools.installed(package)
+
+
+def test_a_missing_binary_means_reinstall(tmp_path: Path) -> None:
+    package = _package(tmp_path)
+    _install(package)
+    (package / "node_modules" / ".bin" / "cdk").unlink()
+
+    assert not tools.installed(package)
+
+
+def test_committed_lockfile_pins_the_versions_that_read_schema_53() -> None:
+    lock = (PACKAGE_DIR / "package-lock.json").read_text()
+    manifest = (PACKAGE_DIR / "package.json").read_text()
+
+    assert '"@aws-cdk/integ-runner": "2.197.10"' in manifest
+    assert '"aws-cdk": "2.1148.1"' in manifest
+    assert '"node_modules/@aws-cdk/integ-runner": {\n      "version": "2.197.10"' in lock
+    assert '"node_modules/aws-cdk": {\n      "version": "2.1148.1"' in lock
+
+
+def test_bootstrap_version_is_read_from_the_clis_template(tmp_path: Path) -> None:
+    template = tmp_path / "lib" / "api" / "bootstrap" / "bootstrap-template.yaml"
+    template.parent.mkdir(parents=True)
+    template.write_text(
+        "Resources:\n  CdkBootstrapVersion:\n    Type: AWS::SSM::Parameter\n"
+        "    Properties:\n      Type: String\n      Value: '31'\n"
+    )
+
+    assert bootstrap.template_version(tmp_path) == 31
+
+
+@pytest.mark.parametrize(
+    ("status", "version", "current"),
+    [
+        ("CREATE_COMPLETE", 33, True),
+        ("UPDATE_COMPLETE", 34, True),
+        ("CREATE_COMPLETE", 30, False),
+        ("ROLLBACK_COMPLETE", 33, False),
+        ("CREATE_COMPLETE", None, False),
+        (None, None, False),
+    ],
+)
+def test_bootstrap_is_skipped_only_when_complete_and_current(
+    status: str | None, version: int | None, current: bool
+) -> None:
+    assert bootstrap.is_current(status, version, wanted=33) is current
