@@ -36,13 +36,14 @@ class RuntimeDepsError(Exception):
 
 
 def default_deps_dir() -> Path:
-    """``$FRIEND_LAMBDA_RUNTIME_DEPS_DIR``, else a folder in LocalStack's own state."""
-    configured = os.environ.get(DEPS_DIR_VARIABLE)
-    if configured:
-        return Path(configured)
-    from localstack import config  # noqa: PLC0415 - only inside LocalStack
+    """``$FRIEND_LAMBDA_RUNTIME_DEPS_DIR``, else ``lambda-runtimes/`` in LocalStack's environment.
 
-    return Path(config.dirs.var_libs) / "friend-lambda-runtime"
+    Next to LocalStack's packages but outside its ``site-packages`` (functions never see those):
+    every LocalStack started from that environment shares one install, whatever its port or
+    state folder, and the SDKs go when the environment is rebuilt.
+    """
+    configured = os.environ.get(DEPS_DIR_VARIABLE)
+    return Path(configured) if configured else Path(sys.prefix) / "lambda-runtimes"
 
 
 def ensure_python_packages(deps_dir: Path, python: Path) -> Path:

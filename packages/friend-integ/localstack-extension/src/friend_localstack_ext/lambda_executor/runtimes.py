@@ -2,7 +2,9 @@
 
 A runtime is a host interpreter plus a bootstrap script of ours. Python functions need the exact
 minor version (python3.12 code may not run on 3.13 and vice versa), so the interpreter is
-looked up on this host: an explicit override, ``PATH``, pyenv, then uv's managed interpreters.
+looked up on this host: ``$FRIEND_LAMBDA_PYTHON3_13`` (or ``..3_12``), ``PATH``, pyenv, then
+uv's managed interpreters; each candidate is run once to check its version (pyenv shims on
+``PATH`` may point at another version or fail).
 Node functions run on the host ``node``: a nodejs22.x function on a Node 20 host runs with a
 warning, since the differences rarely matter to handler code and a second Node is not at hand.
 """
@@ -13,6 +15,7 @@ import dataclasses
 import functools
 import logging
 import os
+import pwd
 import re
 import shutil
 import subprocess
@@ -92,14 +95,14 @@ def find_python(version: str) -> Path:
     on_path = shutil.which(f"python{version}")
     if on_path:
         candidates.append(Path(on_path))
-    pyenv_root = Path(os.environ.get("PYENV_ROOT", Path.home() / ".pyenv"))
-    candidates.extend(
-        sorted(
-            (pyenv_root / "versions").glob(f"{version}.*/bin/python{version}"),
-            key=_version_key,
-            reverse=True,
+    for pyenv_root in _pyenv_roots():
+        candidates.extend(
+            sorted(
+                (pyenv_root / "versions").glob(f"{version}.*/bin/python{version}"),
+                key=_version_key,
+                reverse=True,
+            )
         )
-    )
     uv = shutil.which("uv")
     if uv:
         found = subprocess.run(  # noqa: S603
@@ -107,6 +110,7 @@ def find_python(version: str) -> Path:
             capture_output=True,
             text=True,
             check=False,
+            env=_user_environment(),
         )
         if found.returncode == 0 and found.stdout.strip():
             candidates.append(Path(found.stdout.strip()))
@@ -118,6 +122,23 @@ def find_python(version: str) -> Path:
         f"No Python {version} interpreter found on this host for the python{version} runtime "
         f"(looked at $FRIEND_LAMBDA_PYTHON{version.replace('.', '_')}, PATH, pyenv and uv)"
     )
+
+
+def _user_home() -> Path:
+    """The user's real home: LocalStack may run with HOME pointed into its state folder."""
+    return Path(pwd.getpwuid(os.getuid()).pw_dir)
+
+
+def _pyenv_roots() -> list[Path]:
+    roots = [Path(os.environ["PYENV_ROOT"])] if os.environ.get("PYENV_ROOT") else []
+    return [*roots, _user_home() / ".pyenv", Path.home() / ".pyenv"]
+
+
+def _user_environment() -> dict[str, str]:
+    """The environment with the user's home, so uv finds the interpreters it manages there."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("XDG_")}
+    env["HOME"] = str(_user_home())
+    return env
 
 
 def _real_python(candidate: Path, version: str) -> Path | None:

@@ -325,6 +325,8 @@ async function main() {
 }
 
 main().catch((error) => {
+  // The Runtime API is gone, so is the LocalStack that served it: take down anything the
+  // function started too (the process group), not just this process.
   process.stderr.write(`Runtime failure: ${error && error.stack ? error.stack : error}\n`);
-  process.exit(1);
+  process.kill(-process.pid, 'SIGKILL');
 });

@@ -256,4 +256,9 @@ def _invoke(handler: Any, payload: bytes, context: LambdaContext) -> tuple[str, 
 
 
 if __name__ == "__main__":
-    main()
+    try:
+        main()
+    except (OSError, http.client.HTTPException):
+        # The Runtime API is gone, so is the LocalStack that served it: take down anything the
+        # function started too (the process group), not just this process.
+        os.killpg(os.getpgrp(), signal.SIGKILL)
