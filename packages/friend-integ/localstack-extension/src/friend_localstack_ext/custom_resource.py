@@ -40,7 +40,7 @@ import time
 import uuid
 from typing import Any, Final
 
-from botocore.exceptions import ClientError
+from botocore.exceptions import ClientError  # type: ignore[import-untyped]  # no stubs here
 from localstack import config
 from localstack.aws.connect import connect_to
 from localstack.services.cloudformation.resource_provider import (
@@ -73,6 +73,10 @@ MAX_RESPONSE_BYTES: Final = 4096
 POLL_SLICE_SECONDS: Final = 5.0
 """Longest wait inside one provider call, unless the deadline needs longer slices to fit the
 engine's iteration budget."""
+
+MAILBOX_GRACE_SECONDS: Final = 60.0
+"""How long a ResponseURL outlives its request's deadline before it is forgotten (a late response
+is then answered 404, as an expired presigned URL would be)."""
 
 SERVICE_TIMEOUT_RANGE: Final = range(1, 3601)
 """Seconds allowed for ``ServiceTimeout``, as on AWS."""
@@ -290,7 +294,7 @@ class CustomResourceProvider(ResourceProvider[Properties]):
         timeout = _service_timeout(properties)
 
         ensure_response_route()
-        token = MAILBOXES.open()
+        token = MAILBOXES.open(lifetime=timeout + MAILBOX_GRACE_SECONDS)
         request_id = str(uuid.uuid4())
         event: dict[str, Any] = {
             "RequestType": request_type,

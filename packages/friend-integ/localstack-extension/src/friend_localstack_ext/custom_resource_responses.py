@@ -20,8 +20,9 @@ import time
 from dataclasses import dataclass, field
 
 from localstack import config
-from localstack.http import Request, Response
+from localstack.http import Response
 from localstack.services.edge import ROUTER
+from werkzeug.wrappers import Request
 
 LOG = logging.getLogger(__name__)
 
@@ -33,6 +34,7 @@ RESPONSE_PATH_PREFIX = "/_friend/cfn-response"
 class _Mailbox:
     """One outstanding request: the first body PUT to its URL, and a flag to wake the waiter."""
 
+    expires_at: float
     arrived: threading.Event = field(default_factory=threading.Event)
     body: bytes | None = None
     received_at: float | None = None
@@ -51,22 +53,24 @@ class ResponseMailboxes:
         self._lock = threading.Lock()
         self._mailboxes: dict[str, _Mailbox] = {}
 
-    def open(self) -> str:
-        """Create a mailbox and return its unguessable token."""
+    def open(self, lifetime: float) -> str:
+        """Create a mailbox for ``lifetime`` seconds and return its unguessable token.
+
+        Mailboxes whose lifetime is over are dropped here, so a deployment that was abandoned
+        half-way (LocalStack's engine gave up, the stack was deleted) leaves nothing behind.
+        """
         token = secrets.token_urlsafe(24)
+        now = time.monotonic()
         with self._lock:
-            self._mailboxes[token] = _Mailbox()
+            for expired in [t for t, m in self._mailboxes.items() if m.expires_at < now]:
+                del self._mailboxes[expired]
+            self._mailboxes[token] = _Mailbox(expires_at=now + lifetime)
         return token
 
     def close(self, token: str) -> None:
         """Forget a mailbox (after its response was consumed or the wait gave up)."""
         with self._lock:
             self._mailboxes.pop(token, None)
-
-    def is_open(self, token: str) -> bool:
-        """Whether a request with this token is still outstanding."""
-        with self._lock:
-            return token in self._mailboxes
 
     def deliver(self, token: str, body: bytes) -> bool:
         """Store a response body; returns False when no request with this token is outstanding."""
