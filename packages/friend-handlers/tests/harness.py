@@ -111,30 +111,48 @@ def dead_letters(aws: Aws) -> list[dict[str, Any]]:
 
 
 class StreamReader:
-    """Reads the table's stream from the start, as an event source mapping would."""
+    """Reads the table's stream from the start, as an event source mapping would.
+
+    It checkpoints by sequence number and asks for a fresh shard iterator on every read instead
+    of following ``NextShardIterator``: moto rolls a cancelled transaction back by restoring a
+    copy of the table, and an iterator taken before that keeps reading the discarded copy's
+    shard, silently missing every later record.
+    """
+
+    PAGE = 1000
 
     def __init__(self, aws: Aws) -> None:
         self._aws = aws
-        shards = aws.streams.describe_stream(StreamArn=aws.stream_arn)["StreamDescription"][
-            "Shards"
-        ]
-        self._iterators = [
-            aws.streams.get_shard_iterator(
-                StreamArn=aws.stream_arn,
-                ShardId=shard["ShardId"],
-                ShardIteratorType="TRIM_HORIZON",
-            )["ShardIterator"]
-            for shard in shards
-        ]
+        description = aws.streams.describe_stream(StreamArn=aws.stream_arn)["StreamDescription"]
+        self._after: dict[str, str | None] = {
+            shard["ShardId"]: None for shard in description["Shards"]
+        }
 
     def read(self) -> list[dict[str, Any]]:
         """Every record written since the last read, in stream order, in Lambda's shape."""
         records: list[dict[str, Any]] = []
-        for index, iterator in enumerate(self._iterators):
-            page = self._aws.streams.get_records(ShardIterator=iterator)
-            self._iterators[index] = page["NextShardIterator"]
-            records.extend(self._as_lambda_record(record) for record in page["Records"])
+        for shard_id in self._after:
+            while True:
+                page = self._page(shard_id)
+                records.extend(self._as_lambda_record(record) for record in page)
+                if page:
+                    self._after[shard_id] = page[-1]["dynamodb"]["SequenceNumber"]
+                if len(page) < self.PAGE:
+                    break
         return records
+
+    def _page(self, shard_id: str) -> list[dict[str, Any]]:
+        after = self._after[shard_id]
+        position: dict[str, str] = (
+            {"ShardIteratorType": "TRIM_HORIZON"}
+            if after is None
+            else {"ShardIteratorType": "AFTER_SEQUENCE_NUMBER", "SequenceNumber": after}
+        )
+        iterator = self._aws.streams.get_shard_iterator(
+            StreamArn=self._aws.stream_arn, ShardId=shard_id, **position
+        )["ShardIterator"]
+        page = self._aws.streams.get_records(ShardIterator=iterator, Limit=self.PAGE)
+        return list(page["Records"])
 
     def _as_lambda_record(self, record: Mapping[str, Any]) -> dict[str, Any]:
         shaped = json.loads(json.dumps(record, default=_epoch_seconds))

@@ -36,6 +36,8 @@ class Change:
     edge: Edge
     expected: State | None
     new: State | None
+    not_after: int | None = None
+    """If set, the row must also have been written no later than this (epoch milliseconds)."""
 
     @property
     def is_check(self) -> bool:
@@ -44,20 +46,28 @@ class Change:
     def condition(self) -> Condition:
         if self.expected is None:
             return Friend.player_id.does_not_exist()
-        return Friend.state == self.expected
+        condition = Friend.state == self.expected
+        if self.not_after is not None:
+            condition &= Friend.last_updated <= self.not_after
+        return condition
 
 
 class TransactionConflictError(Exception):
     """Another transaction touched the same rows at the same time; trying again may succeed."""
 
 
-def state_of(edge: Edge) -> State | None:
-    """The current state of a row (strongly consistent), ``None`` when absent."""
+def row_of(edge: Edge) -> Friend | None:
+    """The current row (strongly consistent read), ``None`` when absent."""
     try:
-        row = Friend.get(*edge, consistent_read=True)
+        return Friend.get(*edge, consistent_read=True)
     except DoesNotExist:
         return None
-    return row.state
+
+
+def state_of(edge: Edge) -> State | None:
+    """The current state of a row, ``None`` when absent."""
+    row = row_of(edge)
+    return None if row is None else row.state
 
 
 def apply(*changes: Change) -> bool:

@@ -18,30 +18,35 @@ from aws_lambda_powertools.utilities.batch import (
 from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
 from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import DynamoDBRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from friend_models import FRIEND_ID, PLAYER_ID
+from friend_models import FRIEND_ID, LAST_UPDATED, PLAYER_ID
 
 from friend_handlers.dal import Edge
-from friend_handlers.logic.reactions import Transition
+from friend_handlers.logic.reactions import Reaction, Transition
 from friend_handlers.observability import logger, metrics, tracer
 
 type StreamHandler = Callable[[dict[str, Any], LambdaContext], PartialItemFailureResponse]
 
 
-def edge_of(record: DynamoDBRecord) -> Edge:
-    """The key of the row a stream record is about."""
-    keys = record.dynamodb.keys if record.dynamodb else {}
-    return Edge(str(keys[PLAYER_ID]), str(keys[FRIEND_ID]))
+def changed_row(record: DynamoDBRecord) -> tuple[Edge, int]:
+    """The key of the row a stream record is about, and when it was written: ``last_updated``
+    of the new image, or of the old one for a removal."""
+    change = record.dynamodb
+    if change is None:
+        raise ValueError("stream record without its dynamodb section")
+    keys = change.keys
+    image = change.new_image or change.old_image
+    return Edge(str(keys[PLAYER_ID]), str(keys[FRIEND_ID])), int(image[LAST_UPDATED])
 
 
-def stream_handler(react: Callable[[Edge], Transition]) -> StreamHandler:
+def stream_handler(react: Reaction) -> StreamHandler:
     """A Lambda handler applying ``react`` to every record of a DynamoDB stream batch."""
     processor = BatchProcessor(event_type=EventType.DynamoDBStreams)
 
     @tracer.capture_method
     def record_handler(record: DynamoDBRecord) -> Transition:
         logger.set_correlation_id(record.event_id)
-        source = edge_of(record)
-        transition = react(source)
+        source, changed_at = changed_row(record)
+        transition = react(source, changed_at)
         logger.info(
             "stream record handled",
             extra={

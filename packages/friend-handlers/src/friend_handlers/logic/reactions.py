@@ -1,10 +1,14 @@
 """How a change of one row is mirrored on the other row of its pair (the stream side).
 
-Each reaction gets the key of the row that changed (the *source*) and writes the *mirror* row
-(same pair, other player) in a transaction guarded by the source row's current state. The guard
-is what makes stream delivery safe: records arrive at least once, the four filtered mappings run
-independently of each other, and a record may be handled long after its row changed again. A
-reaction whose source row has moved on changes nothing.
+Each reaction gets the key of the row that changed (the *source*) and the time of that change
+(``last_updated`` of the record's image), and writes the *mirror* row (same pair, other player)
+in a transaction guarded by the source row's current state. The guards are what make stream
+delivery safe: records arrive at least once, the four filtered mappings run independently of
+each other, and a record may be handled long after its row changed again. A reaction whose
+source row has moved on changes nothing.
+
+Times break the two ties that states alone cannot: a mirror row written *after* the change a
+record reports belongs to a newer exchange between the two players and is left alone.
 
 Together the reactions keep the invariant of design.md: once queues and streams are drained,
 the rows (a,b) and (b,a) are both absent, Requested and Pending, or Friends and Friends.
@@ -17,7 +21,7 @@ from enum import StrEnum
 
 from friend_models import State
 
-from friend_handlers.dal import Change, Edge, TransactionConflictError, apply, state_of
+from friend_handlers.dal import Change, Edge, TransactionConflictError, apply, row_of, state_of
 
 MAX_ATTEMPTS = 5
 """Attempts before a contended reaction gives up and fails its record (the stream retries it)."""
@@ -34,79 +38,107 @@ class Transition(StrEnum):
     REQUEST_ACCEPTED = "RequestAccepted"
     REQUEST_REJECTED = "RequestRejected"
     FRIENDSHIP_ENDED = "FriendshipEnded"
+    ACCEPTANCE_WITHDRAWN = "AcceptanceWithdrawn"
     IGNORED = "Ignored"
     """The source row has moved on, or the mirror row already reflects it (a duplicate)."""
+
+
+type Reaction = Callable[[Edge, int], Transition]
 
 
 class ContendedError(RuntimeError):
     """The rows kept changing under a reaction; the record fails and the stream retries it."""
 
 
-def on_requested(source: Edge) -> Transition:
+def on_requested(source: Edge, changed_at: int) -> Transition:
     """``source`` was inserted as Requested: give the other player a Pending row.
 
-    Decided from the mirror row's current state, each decision guarded by the source row
-    still being Requested:
+    Decided from both rows as they are now (a late record acts on the current request, which is
+    what its mirror must reflect), each write guarded by the source row still being Requested.
+    By the mirror row's state:
 
     - absent: create it as Pending.
     - Requested: both players asked; both rows become Friends in one transaction.
     - Pending: already done (a duplicate record).
-    - Friends: the requester unfriended and asked again before the unfriend reached the mirror
-      row; the mirror becomes Pending, which the late unfriend then leaves alone.
+    - Friends, written after the request: the other player accepted this very request and
+      ``accept_state`` will settle the source row; nothing to do here.
+    - Friends, written before the request: the requester unfriended and asked again before the
+      unfriend reached the mirror row; the mirror becomes Pending, which the late unfriend then
+      leaves alone.
 
     When a guard fails the rows changed in between: read again and decide again.
     """
     mirror = source.mirror()
 
     def attempt() -> Transition | None:
-        if state_of(source) is not State.REQUESTED:
+        requested = row_of(source)
+        if requested is None or requested.state is not State.REQUESTED:
             return Transition.IGNORED
         guard = Change(source, State.REQUESTED, State.REQUESTED)
-        match state_of(mirror):
-            case None:
-                changes = (guard, Change(mirror, None, State.PENDING))
-                transition = Transition.PENDING_CREATED
-            case State.REQUESTED:
-                changes = (
-                    Change(source, State.REQUESTED, State.FRIENDS),
-                    Change(mirror, State.REQUESTED, State.FRIENDS),
-                )
-                transition = Transition.MUTUAL_REQUEST_SETTLED
-            case State.PENDING:
-                return Transition.IGNORED
-            case State.FRIENDS:
-                changes = (guard, Change(mirror, State.FRIENDS, State.PENDING))
-                transition = Transition.FRIENDS_REOPENED_AS_PENDING
+        current = row_of(mirror)
+        if current is None:
+            changes = (guard, Change(mirror, None, State.PENDING))
+            transition = Transition.PENDING_CREATED
+        elif current.state is State.REQUESTED:
+            changes = (
+                Change(source, State.REQUESTED, State.FRIENDS),
+                Change(mirror, State.REQUESTED, State.FRIENDS),
+            )
+            transition = Transition.MUTUAL_REQUEST_SETTLED
+        elif current.state is State.PENDING or current.last_updated > requested.last_updated:
+            return Transition.IGNORED
+        else:
+            changes = (
+                guard,
+                Change(mirror, State.FRIENDS, State.PENDING, not_after=int(requested.last_updated)),
+            )
+            transition = Transition.FRIENDS_REOPENED_AS_PENDING
         return transition if apply(*changes) else None
 
     return _settle(attempt)
 
 
-def on_accepted(source: Edge) -> Transition:
-    """``source`` went from Pending to Friends: the requester's row becomes Friends too."""
+def on_accepted(source: Edge, changed_at: int) -> Transition:
+    """``source`` went from Pending to Friends: the requester's row becomes Friends too, unless
+    it is a newer request than the one accepted."""
+    accepted = Change(source.mirror(), State.REQUESTED, State.FRIENDS, not_after=changed_at)
     return _mirror_once(
-        Change(source, State.FRIENDS, State.FRIENDS),
-        Change(source.mirror(), State.REQUESTED, State.FRIENDS),
-        Transition.REQUEST_ACCEPTED,
+        Change(source, State.FRIENDS, State.FRIENDS), accepted, Transition.REQUEST_ACCEPTED
     )
 
 
-def on_pending_removed(source: Edge) -> Transition:
-    """``source`` (Pending) was deleted, a rejection: delete the requester's Requested row."""
-    return _mirror_once(
-        Change(source, None, None),
-        Change(source.mirror(), State.REQUESTED, None),
-        Transition.REQUEST_REJECTED,
-    )
+def on_pending_removed(source: Edge, changed_at: int) -> Transition:
+    """``source`` (Pending) was deleted, a rejection: delete the requester's Requested row,
+    unless it is a newer request than the one rejected."""
+    rejected = Change(source.mirror(), State.REQUESTED, None, not_after=changed_at)
+    return _mirror_once(Change(source, None, None), rejected, Transition.REQUEST_REJECTED)
 
 
-def on_friends_removed(source: Edge) -> Transition:
-    """``source`` (Friends) was deleted, an unfriend: delete the other Friends row."""
-    return _mirror_once(
-        Change(source, None, None),
-        Change(source.mirror(), State.FRIENDS, None),
-        Transition.FRIENDSHIP_ENDED,
-    )
+def on_friends_removed(source: Edge, changed_at: int) -> Transition:
+    """``source`` (Friends) was deleted, an unfriend: delete the other player's row.
+
+    That row is Friends, or still Requested when the unfriend came right after an acceptance
+    that had not yet reached it; either way the pair ends. A Requested row written after the
+    removed Friends row is a newer request and stays.
+    """
+    mirror = source.mirror()
+
+    def attempt() -> Transition | None:
+        if state_of(source) is not None:
+            return Transition.IGNORED
+        current = row_of(mirror)
+        if current is None or current.state is State.PENDING:
+            return Transition.IGNORED
+        if current.state is State.FRIENDS:
+            transition = Transition.FRIENDSHIP_ENDED
+        elif current.last_updated <= changed_at:
+            transition = Transition.ACCEPTANCE_WITHDRAWN
+        else:
+            return Transition.IGNORED
+        change = Change(mirror, current.state, None, not_after=int(current.last_updated))
+        return transition if apply(Change(source, None, None), change) else None
+
+    return _settle(attempt)
 
 
 def _mirror_once(guard: Change, change: Change, transition: Transition) -> Transition:
