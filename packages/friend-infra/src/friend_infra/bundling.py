@@ -265,11 +265,11 @@ class UvLocalBundling:
     def __init__(self, package: str) -> None:
         self.package = package
 
-    def try_bundle(self, output_dir: str, options: Any = None) -> bool:
+    def try_bundle(self, output_dir: str, *_options: Any, **_keywords: Any) -> bool:
         """Bundle into ``output_dir``; raise (never return False) so no Docker run is tried.
 
-        ``options`` (the BundlingOptions, passed positionally by jsii) are not needed: the
-        bundle is defined by the package and the lock alone.
+        The BundlingOptions that jsii passes along (positionally) are not needed: the bundle is
+        defined by the package and the lock alone.
         """
         started = time.monotonic()
         hit = bundle(self.package, Path(output_dir))
@@ -292,4 +292,3 @@ def package_code(package: str, *, root: Path | None = None) -> lambda_.Code:
             local=UvLocalBundling(package),
         ),
     )
-

@@ -12,7 +12,6 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from constructs import Construct
-
 from friend_models import TABLE_NAME_ENV
 
 SERVICE_NAME = "friend"
@@ -112,7 +111,8 @@ class HandlerFunction(Construct):
         Validations.of(self.role).acknowledge(
             Acknowledgment(
                 id="AwsSolutions-IAM5[Resource::*]",
-                reason="X-Ray PutTraceSegments/PutTelemetryRecords (active tracing) have no "
-                "resource-level permissions: AWS requires Resource '*'.",
+                reason="Only actions without resource-level permissions, where AWS requires "
+                "Resource '*': X-Ray PutTraceSegments/PutTelemetryRecords (active tracing) and, "
+                "for stream mappings, dynamodb:ListStreams (granted by DynamoEventSource).",
             ),
         )

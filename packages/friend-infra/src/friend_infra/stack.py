@@ -6,6 +6,7 @@ same stack deploys to any account, to LocalStack, and into integration tests.
 """
 
 import json
+from collections.abc import Mapping
 from typing import Any
 
 from aws_cdk import (
@@ -22,12 +23,12 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_lambda_event_sources as sources
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
-
 from friend_handlers.filters import STREAM_FILTERS
+from friend_models import FRIEND_ID, PLAYER_ID
+
 from friend_infra.api import ReadApi
 from friend_infra.bundling import package_code
 from friend_infra.functions import HandlerFunction
-from friend_models import FRIEND_ID, PLAYER_ID
 
 HANDLER_PACKAGE = "friend-handlers"
 """Workspace package whose bundle runs all six functions (see :mod:`friend_infra.bundling`)."""
@@ -66,7 +67,7 @@ STREAM_MAX_RECORD_AGE = Duration.hours(1)
 stream's 24 h retention: a friend request settled an hour late is worse than an alert."""
 
 
-def _filter(pattern: Any) -> dict[str, Any]:
+def _filter(pattern: Any) -> Mapping[str, Any]:
     """A stream filter pattern (Lambda/EventBridge syntax) as ``FilterCriteria``."""
     plain: dict[str, Any] = json.loads(json.dumps(pattern))  # Mapping -> dict for jsii
     return lambda_.FilterCriteria.filter(plain)
@@ -135,9 +136,7 @@ class FriendMicroservicesStack(Stack):
                 environment=env,
             )
 
-        front = function(
-            "front", FRONT_TIMEOUT, **{DLQ_URL_ENV: self.dead_letter_queue.queue_url}
-        )
+        front = function("front", FRONT_TIMEOUT, **{DLQ_URL_ENV: self.dead_letter_queue.queue_url})
         # Invalid messages are sent straight to the DLQ: SendMessage only (SQS-managed
         # encryption needs no KMS permission).
         front.role.add_to_policy(
@@ -200,7 +199,9 @@ class FriendMicroservicesStack(Stack):
         CfnOutput(self, "TableName", value=self.table_name, description="Friend table")
         CfnOutput(self, "ApiUrl", value=self.api_url, description="Read API base URL")
 
-    def _failure_queue(self, construct_id: str, removal_policy: RemovalPolicy, role: str) -> sqs.Queue:
+    def _failure_queue(
+        self, construct_id: str, removal_policy: RemovalPolicy, role: str
+    ) -> sqs.Queue:
         queue = sqs.Queue(
             self,
             construct_id,

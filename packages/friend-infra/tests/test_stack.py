@@ -1,0 +1,357 @@
+"""Template assertions on what carries behaviour: routing, failure handling, access, outputs."""
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from aws_cdk import App, RemovalPolicy, Stack
+from aws_cdk import aws_sqs as sqs
+from aws_cdk.assertions import Template
+from friend_handlers.filters import HANDLERS, STREAM_FILTERS
+from friend_infra import stack as stack_module
+from friend_infra.app import nag_findings
+from friend_infra.functions import TABLE_ACTIONS
+from friend_infra.stack import FriendMicroservicesStack
+from friend_models import FRIEND_ID, PLAYER_ID, TABLE_NAME_ENV
+
+STREAM_HANDLERS = tuple(STREAM_FILTERS)
+
+
+@dataclass(frozen=True)
+class Synthesized:
+    app: App
+    stack: FriendMicroservicesStack
+    template: Template
+
+    @property
+    def json(self) -> dict[str, Any]:
+        return self.template.to_json()
+
+    def resources(self, kind: str) -> dict[str, dict[str, Any]]:
+        return self.template.find_resources(kind)
+
+    def function_id(self, handler: str) -> str:
+        """Logical id of the function that runs ``friend_handlers.<handler>.handler``."""
+        (found,) = [
+            logical_id
+            for logical_id, resource in self.resources("AWS::Lambda::Function").items()
+            if resource["Properties"]["Handler"] == f"friend_handlers.{handler}.handler"
+        ]
+        return found
+
+    def mapping_of(self, handler: str) -> dict[str, Any]:
+        """Properties of the one event source mapping feeding ``handler``."""
+        function_id = self.function_id(handler)
+        (found,) = [
+            resource["Properties"]
+            for resource in self.resources("AWS::Lambda::EventSourceMapping").values()
+            if resource["Properties"]["FunctionName"] == {"Ref": function_id}
+        ]
+        return found
+
+    def logical_id(self, construct: Any) -> str:
+        return str(self.stack.resolve(construct.node.default_child.logical_id))
+
+
+@pytest.fixture(scope="module")
+def synthesized() -> Synthesized:
+    app = App()
+    stack = FriendMicroservicesStack(app, "FriendMicroservices")
+    template = Template.from_stack(stack)
+    return Synthesized(app=app, stack=stack, template=template)
+
+
+@pytest.fixture(scope="module")
+def destroyable() -> Template:
+    """The stack as integration tests deploy it (removal policy DESTROY), in its own app."""
+    app = App()
+    stack = FriendMicroservicesStack(app, "Destroyable", removal_policy=RemovalPolicy.DESTROY)
+    return Template.from_stack(stack)
+
+
+def _arn(logical_id: str, attribute: str = "Arn") -> dict[str, Any]:
+    return {"Fn::GetAtt": [logical_id, attribute]}
+
+
+def _statements(synthesized: Synthesized, handler: str) -> list[dict[str, Any]]:
+    """Every policy statement attached to ``handler``'s role."""
+    function = synthesized.resources("AWS::Lambda::Function")[synthesized.function_id(handler)]
+    role_id = function["Properties"]["Role"]["Fn::GetAtt"][0]
+    statements: list[dict[str, Any]] = []
+    for policy in synthesized.resources("AWS::IAM::Policy").values():
+        if {"Ref": role_id} in policy["Properties"]["Roles"]:
+            statements.extend(policy["Properties"]["PolicyDocument"]["Statement"])
+    return statements
+
+
+def _actions(statement: dict[str, Any]) -> set[str]:
+    actions = statement["Action"]
+    return {actions} if isinstance(actions, str) else set(actions)
+
+
+def _actions_on(synthesized: Synthesized, handler: str, resource: Any) -> set[str]:
+    return {
+        action
+        for statement in _statements(synthesized, handler)
+        if statement["Resource"] == resource
+        for action in _actions(statement)
+    }
+
+
+def test_every_handler_has_exactly_one_python313_function(synthesized: Synthesized) -> None:
+    functions = synthesized.resources("AWS::Lambda::Function")
+    assert sorted(f["Properties"]["Handler"] for f in functions.values()) == sorted(
+        f"friend_handlers.{name}.handler" for name in HANDLERS
+    )
+    for function in functions.values():
+        props = function["Properties"]
+        assert props["Runtime"] == "python3.13"
+        assert props["Architectures"] == ["x86_64"]
+        assert props["TracingConfig"] == {"Mode": "Active"}
+        assert 0 < props["Timeout"] <= 30
+        assert props["LoggingConfig"]["LogFormat"] == "JSON"
+
+
+def test_all_functions_share_one_content_addressed_bundle(synthesized: Synthesized) -> None:
+    keys = {
+        f["Properties"]["Code"]["S3Key"]
+        for f in synthesized.resources("AWS::Lambda::Function").values()
+    }
+    (key,) = keys
+    assert len(key.removesuffix(".zip")) == 64
+
+
+def test_function_environment(synthesized: Synthesized) -> None:
+    table = {"Ref": synthesized.logical_id(synthesized.stack.table)}
+    dlq = {"Ref": synthesized.logical_id(synthesized.stack.dead_letter_queue)}
+    for name in HANDLERS:
+        function = synthesized.resources("AWS::Lambda::Function")[synthesized.function_id(name)]
+        variables = function["Properties"]["Environment"]["Variables"]
+        expected = {
+            TABLE_NAME_ENV: table,
+            "POWERTOOLS_SERVICE_NAME": "friend",
+            "POWERTOOLS_METRICS_NAMESPACE": "FriendMicroservices",
+            "POWERTOOLS_LOG_LEVEL": "INFO",
+        }
+        if name == "front":
+            expected[stack_module.DLQ_URL_ENV] = dlq
+        assert variables == expected
+
+
+def test_log_groups_have_retention(synthesized: Synthesized) -> None:
+    groups = synthesized.resources("AWS::Logs::LogGroup")
+    assert len(groups) == len(HANDLERS) + 1  # one per function and the API's access logs
+    assert {g["Properties"]["RetentionInDays"] for g in groups.values()} == {30}
+
+
+def test_table_is_built_from_the_model_names(synthesized: Synthesized) -> None:
+    table_id = synthesized.logical_id(synthesized.stack.table)
+    table = synthesized.resources("AWS::DynamoDB::Table")[table_id]
+    props = table["Properties"]
+    assert props["KeySchema"] == [
+        {"AttributeName": PLAYER_ID, "KeyType": "HASH"},
+        {"AttributeName": FRIEND_ID, "KeyType": "RANGE"},
+    ]
+    assert sorted(props["AttributeDefinitions"], key=lambda a: a["AttributeName"]) == [
+        {"AttributeName": FRIEND_ID, "AttributeType": "S"},
+        {"AttributeName": PLAYER_ID, "AttributeType": "S"},
+    ]
+    assert props["BillingMode"] == "PAY_PER_REQUEST"
+    assert props["StreamSpecification"] == {"StreamViewType": "NEW_AND_OLD_IMAGES"}
+    assert props["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": True}
+    assert table["DeletionPolicy"] == "Retain"
+
+
+def test_removal_policy_is_a_stack_property(destroyable: Template) -> None:
+    (table,) = destroyable.find_resources("AWS::DynamoDB::Table").values()
+    assert table["DeletionPolicy"] == "Delete"
+    for group in destroyable.find_resources("AWS::Logs::LogGroup").values():
+        assert group["DeletionPolicy"] == "Delete"
+
+
+def test_front_queue_redrives_to_its_dlq(synthesized: Synthesized) -> None:
+    queues = synthesized.resources("AWS::SQS::Queue")
+    queue = queues[synthesized.logical_id(synthesized.stack.queue)]["Properties"]
+    dlq_id = synthesized.logical_id(synthesized.stack.dead_letter_queue)
+    assert queue["RedrivePolicy"] == {
+        "deadLetterTargetArn": _arn(dlq_id),
+        "maxReceiveCount": stack_module.FRONT_MAX_RECEIVE_COUNT,
+    }
+    front = synthesized.resources("AWS::Lambda::Function")[synthesized.function_id("front")]
+    assert queue["VisibilityTimeout"] >= 6 * front["Properties"]["Timeout"]
+    for each in queues.values():
+        assert each["Properties"]["SqsManagedSseEnabled"] is True
+
+
+def test_every_queue_refuses_plain_http(synthesized: Synthesized) -> None:
+    queues = set(synthesized.resources("AWS::SQS::Queue"))
+    guarded = set()
+    for policy in synthesized.resources("AWS::SQS::QueuePolicy").values():
+        (statement,) = policy["Properties"]["PolicyDocument"]["Statement"]
+        assert statement["Effect"] == "Deny"
+        assert statement["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+        guarded.update(q["Ref"] for q in policy["Properties"]["Queues"])
+    assert guarded == queues
+
+
+def test_front_mapping_reports_batch_item_failures(synthesized: Synthesized) -> None:
+    mapping = synthesized.mapping_of("front")
+    assert mapping == {
+        "EventSourceArn": _arn(synthesized.logical_id(synthesized.stack.queue)),
+        "FunctionName": {"Ref": synthesized.function_id("front")},
+        "BatchSize": 10,
+        "MaximumBatchingWindowInSeconds": 0,
+        "FunctionResponseTypes": ["ReportBatchItemFailures"],
+    }
+
+
+@pytest.mark.parametrize("handler", STREAM_HANDLERS)
+def test_stream_mapping_filters_and_failure_handling(
+    synthesized: Synthesized, handler: str
+) -> None:
+    mapping = synthesized.mapping_of(handler)
+    (criterion,) = mapping.pop("FilterCriteria")["Filters"]
+    assert json.loads(criterion["Pattern"]) == STREAM_FILTERS[handler]
+    failures = synthesized.logical_id(synthesized.stack.stream_failure_queue)
+    assert mapping == {
+        "EventSourceArn": _arn(synthesized.logical_id(synthesized.stack.table), "StreamArn"),
+        "FunctionName": {"Ref": synthesized.function_id(handler)},
+        "StartingPosition": "TRIM_HORIZON",
+        "BatchSize": stack_module.STREAM_BATCH_SIZE,
+        "MaximumBatchingWindowInSeconds": 0,
+        "BisectBatchOnFunctionError": True,
+        "MaximumRetryAttempts": stack_module.STREAM_RETRY_ATTEMPTS,
+        "MaximumRecordAgeInSeconds": 3600,
+        "DestinationConfig": {"OnFailure": {"Destination": _arn(failures)}},
+        "FunctionResponseTypes": ["ReportBatchItemFailures"],
+    }
+
+
+def test_stream_filters_are_distinct_per_function(synthesized: Synthesized) -> None:
+    patterns = [
+        synthesized.mapping_of(handler)["FilterCriteria"]["Filters"][0]["Pattern"]
+        for handler in STREAM_HANDLERS
+    ]
+    assert len(set(patterns)) == len(STREAM_HANDLERS)
+
+
+@pytest.mark.parametrize("handler", HANDLERS)
+def test_table_actions_are_exactly_what_the_handler_does(
+    synthesized: Synthesized, handler: str
+) -> None:
+    table = _arn(synthesized.logical_id(synthesized.stack.table))
+    assert _actions_on(synthesized, handler, table) == set(TABLE_ACTIONS[handler])
+    everywhere = {action for s in _statements(synthesized, handler) for action in _actions(s)}
+    table_actions = {a for a in everywhere if a.startswith("dynamodb:")}
+    stream_read = {
+        "dynamodb:ListStreams",
+        "dynamodb:DescribeStream",
+        "dynamodb:GetRecords",
+        "dynamodb:GetShardIterator",
+    }
+    expected_stream = stream_read if handler in STREAM_FILTERS else set()
+    assert table_actions == set(TABLE_ACTIONS[handler]) | expected_stream
+
+
+def test_read_function_cannot_write(synthesized: Synthesized) -> None:
+    assert TABLE_ACTIONS["read"] == ("dynamodb:GetItem", "dynamodb:Query")
+    actions = {a for s in _statements(synthesized, "read") for a in _actions(s)}
+    assert not {a for a in actions if a.startswith(("dynamodb:", "sqs:"))} - {
+        "dynamodb:GetItem",
+        "dynamodb:Query",
+    }
+
+
+def test_queue_access_per_function(synthesized: Synthesized) -> None:
+    queue = _arn(synthesized.logical_id(synthesized.stack.queue))
+    dlq = _arn(synthesized.logical_id(synthesized.stack.dead_letter_queue))
+    failures = _arn(synthesized.logical_id(synthesized.stack.stream_failure_queue))
+    assert _actions_on(synthesized, "front", dlq) == {"sqs:SendMessage"}
+    assert "sqs:SendMessage" not in _actions_on(synthesized, "front", queue)
+    assert "sqs:DeleteMessage" in _actions_on(synthesized, "front", queue)
+    for handler in STREAM_HANDLERS:
+        assert "sqs:SendMessage" in _actions_on(synthesized, handler, failures)
+        assert not _actions_on(synthesized, handler, dlq)
+        assert not _actions_on(synthesized, handler, queue)
+
+
+def test_roles_use_no_managed_policies_and_only_required_wildcards(
+    synthesized: Synthesized,
+) -> None:
+    for role in synthesized.resources("AWS::IAM::Role").values():
+        assert "ManagedPolicyArns" not in role["Properties"]
+    for handler in HANDLERS:
+        for statement in _statements(synthesized, handler):
+            if statement["Resource"] == "*":
+                assert _actions(statement) <= {
+                    "xray:PutTraceSegments",
+                    "xray:PutTelemetryRecords",
+                    "dynamodb:ListStreams",
+                }
+
+
+def test_read_api_has_exactly_the_two_routes(synthesized: Synthesized) -> None:
+    resources = synthesized.resources("AWS::ApiGateway::Resource")
+    parts = {rid: r["Properties"]["PathPart"] for rid, r in resources.items()}
+    parents = {rid: r["Properties"]["ParentId"] for rid, r in resources.items()}
+
+    def path(resource_id: str) -> str:
+        parent = parents[resource_id]
+        prefix = path(parent["Ref"]) if "Ref" in parent else ""
+        return f"{prefix}/{parts[resource_id]}"
+
+    read_function = synthesized.function_id("read")
+    routes = set()
+    for method in synthesized.resources("AWS::ApiGateway::Method").values():
+        props = method["Properties"]
+        routes.add((props["HttpMethod"], path(props["ResourceId"]["Ref"])))
+        assert props["Integration"]["Type"] == "AWS_PROXY"
+        assert read_function in json.dumps(props["Integration"]["Uri"])
+        assert props["RequestValidatorId"]
+        assert all(props["RequestParameters"].values())
+    assert routes == {
+        ("GET", "/friends/{playerId}"),
+        ("GET", "/friends/isFriend/{playerId}/{friendId}"),
+    }
+
+
+def test_read_api_stage_throttles_and_logs_access(synthesized: Synthesized) -> None:
+    (stage,) = synthesized.resources("AWS::ApiGateway::Stage").values()
+    props = stage["Properties"]
+    (settings,) = props["MethodSettings"]
+    assert settings["ThrottlingRateLimit"] > 0
+    assert settings["ThrottlingBurstLimit"] >= settings["ThrottlingRateLimit"]
+    assert "DestinationArn" in props["AccessLogSetting"]
+    assert "$context.status" in props["AccessLogSetting"]["Format"]
+
+
+def test_outputs(synthesized: Synthesized) -> None:
+    outputs = synthesized.json["Outputs"]
+    stack = synthesized.stack
+    assert outputs["QueueUrl"]["Value"] == {"Ref": synthesized.logical_id(stack.queue)}
+    assert outputs["DeadLetterQueueUrl"]["Value"] == {
+        "Ref": synthesized.logical_id(stack.dead_letter_queue)
+    }
+    assert outputs["TableName"]["Value"] == {"Ref": synthesized.logical_id(stack.table)}
+    assert outputs["ApiUrl"]["Value"] == stack.resolve(stack.api.url)
+    assert stack.resolve(stack.queue_url) == outputs["QueueUrl"]["Value"]
+    assert stack.resolve(stack.table_name) == outputs["TableName"]["Value"]
+    assert stack.resolve(stack.api_url) == outputs["ApiUrl"]["Value"]
+
+
+def test_stack_is_environment_agnostic(synthesized: Synthesized) -> None:
+    assert synthesized.stack.resolve(synthesized.stack.account) == {"Ref": "AWS::AccountId"}
+    assert synthesized.stack.resolve(synthesized.stack.region) == {"Ref": "AWS::Region"}
+
+
+def test_cdk_nag_reports_nothing_unacknowledged(synthesized: Synthesized) -> None:
+    assert nag_findings(synthesized.app) == []
+
+
+def test_cdk_nag_check_catches_a_finding() -> None:
+    """The control for the test above: the same check on a queue with no DLQ and no TLS policy."""
+    app = App()
+    sqs.Queue(Stack(app, "Bare"), "Queue")
+    rules = {finding.split(" ")[0] for finding in nag_findings(app)}
+    assert {"AwsSolutions-SQS3", "AwsSolutions-SQS4"} <= rules
