@@ -12,14 +12,14 @@ from .conftest import TEST_TABLE_NAME, Aws, Fault
 from .harness import StreamReader, routes, rows, stream_event
 
 
-def _put(aws: Aws, player: str, friend: str, state: State) -> None:
+def _put(aws: Aws, player: str, friend: str, state: State, at: int = 1) -> None:
     aws.dynamodb.put_item(
         TableName=TEST_TABLE_NAME,
         Item={
             "player_id": {"S": player},
             "friend_id": {"S": friend},
             "state": {"S": state.value},
-            "last_updated": {"N": "1"},
+            "last_updated": {"N": str(at)},
         },
     )
 
@@ -102,6 +102,22 @@ def test_a_request_after_an_unfinished_unfriend_reopens_the_pair_as_pending(
         "batchItemFailures": []
     }
     assert rows(aws) == {("ann", "bob"): State.REQUESTED, ("bob", "ann"): State.PENDING}
+
+
+def test_a_request_already_accepted_is_left_to_accept_state(
+    aws: Aws, lambda_context: LambdaContext
+) -> None:
+    # A late copy of ann's request record arrives after bob accepted (at 20) but before the
+    # acceptance reached ann's row: bob's Friends row is newer than the request, so it stays.
+    reader = StreamReader(aws)
+    _put(aws, "ann", "bob", State.REQUESTED, at=10)
+    (record,) = _records(reader, "request_state")
+    _put(aws, "bob", "ann", State.FRIENDS, at=20)
+
+    assert request_state.handler(stream_event([record]), lambda_context) == {
+        "batchItemFailures": []
+    }
+    assert rows(aws) == {("ann", "bob"): State.REQUESTED, ("bob", "ann"): State.FRIENDS}
 
 
 def test_a_late_request_record_changes_nothing(aws: Aws, lambda_context: LambdaContext) -> None:
@@ -249,6 +265,40 @@ def test_a_duplicate_reject_record_leaves_a_new_request_alone(
 
     assert reject_state.handler(event, lambda_context) == {"batchItemFailures": []}
     assert rows(aws) == {("ann", "bob"): State.REQUESTED, ("bob", "ann"): State.PENDING}
+
+
+def test_an_unfriend_right_after_an_accept_ends_the_pair(
+    aws: Aws, lambda_context: LambdaContext
+) -> None:
+    # bob accepted (at 20) and unfriended before accept_state reached ann's Requested row.
+    _put(aws, "ann", "bob", State.REQUESTED, at=10)
+    _put(aws, "bob", "ann", State.FRIENDS, at=20)
+    reader = StreamReader(aws)
+    reader.read()
+    Friend("bob", "ann").delete()
+    (record,) = _records(reader, "unfriend_state")
+
+    assert unfriend_state.handler(stream_event([record]), lambda_context) == {
+        "batchItemFailures": []
+    }
+    assert rows(aws) == {}
+
+
+def test_an_unfriend_record_leaves_a_newer_request_alone(
+    aws: Aws, lambda_context: LambdaContext
+) -> None:
+    # Both unfriended; ann asked again (at 30) before bob's unfriend (row of 20) was mirrored.
+    _put(aws, "bob", "ann", State.FRIENDS, at=20)
+    reader = StreamReader(aws)
+    reader.read()
+    Friend("bob", "ann").delete()
+    (record,) = _records(reader, "unfriend_state")
+    _put(aws, "ann", "bob", State.REQUESTED, at=30)
+
+    assert unfriend_state.handler(stream_event([record]), lambda_context) == {
+        "batchItemFailures": []
+    }
+    assert rows(aws) == {("ann", "bob"): State.REQUESTED}
 
 
 def test_unfriend_removes_the_other_row(aws: Aws, lambda_context: LambdaContext) -> None:

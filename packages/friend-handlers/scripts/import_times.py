@@ -1,0 +1,82 @@
+"""Cold-import time of each Lambda entry point, measured with ``python -X importtime``.
+
+Each handler module is imported in a fresh interpreter, as in a Lambda cold start, with the
+environment the stack sets and with Lambda's own markers so that Powertools' Tracer is enabled
+(it imports the X-Ray SDK and patches botocore only then). Prints the median of several runs
+of the cumulative import time of ``friend_handlers.<name>`` and of its heaviest dependencies.
+
+    uv run --package friend-handlers python packages/friend-handlers/scripts/import_times.py
+"""
+
+import os
+import re
+import statistics
+import subprocess
+import sys
+
+from friend_handlers.filters import HANDLERS
+
+RUNS = 7
+WATCHED = (
+    "botocore",
+    "boto3",
+    "pynamodb",
+    "pydantic",
+    "pydantic_core",
+    "aws_lambda_powertools",
+    "aws_xray_sdk",
+    "friend_handlers",
+)
+LINE = re.compile(r"import time:\s+(\d+) \|\s+(\d+) \|( *)(\S+)")
+
+ENVIRONMENT = {
+    **os.environ,
+    "AWS_REGION": "us-east-1",
+    "AWS_DEFAULT_REGION": "us-east-1",
+    "FRIEND_TABLE_NAME": "Friend",
+    "FRIEND_DLQ_URL": "https://sqs.us-east-1.amazonaws.com/123456789012/dlq",
+    "POWERTOOLS_SERVICE_NAME": "friend",
+    "POWERTOOLS_METRICS_NAMESPACE": "FriendMicroservices",
+    "LAMBDA_TASK_ROOT": "/var/task",
+    "AWS_LAMBDA_FUNCTION_NAME": "friend-import-time",
+    "AWS_XRAY_CONTEXT_MISSING": "IGNORE_ERROR",
+}
+
+
+def measure(module: str) -> dict[str, int]:
+    """Microseconds: ``module``'s cumulative import time, and the self time of every module of
+    each top-level package summed (where the time goes, whoever imported it)."""
+    result = subprocess.run(  # noqa: S603 - fixed arguments, our own interpreter
+        [sys.executable, "-X", "importtime", "-c", f"import {module}"],
+        env=ENVIRONMENT,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    totals: dict[str, int] = {}
+    for match in LINE.finditer(result.stderr):
+        own, cumulative, name = int(match.group(1)), int(match.group(2)), match.group(4)
+        top = name.split(".")[0]
+        if name == module:
+            totals[module] = cumulative
+        totals[top] = totals.get(top, 0) + own
+    return totals
+
+
+def main() -> None:
+    print(f"median of {RUNS} cold imports, milliseconds; total = the handler module with all it")
+    print("imports; per package = self time of all that package's modules")
+    header = ["handler", "total", *WATCHED]
+    print(
+        " ".join(f"{column[:10]:>10}" if i else f"{column:<15}" for i, column in enumerate(header))
+    )
+    for name in HANDLERS:
+        module = f"friend_handlers.{name}"
+        runs = [measure(module) for _ in range(RUNS)]
+        row = [statistics.median(run.get(module, 0) for run in runs) / 1000]
+        row += [statistics.median(run.get(top, 0) for run in runs) / 1000 for top in WATCHED]
+        print(f"{name:<16}" + "".join(f"{value:>11.1f}" for value in row))
+
+
+if __name__ == "__main__":
+    main()
