@@ -42,6 +42,17 @@ DEFAULT_PORT = 4566
 HEALTH_PATH = "/_localstack/health"
 READY_PATH = "/_localstack/init/ready"
 
+LAUNCH_MODULE = "friend_localstack_ext.launch"
+"""Runs ``localstack.runtime.main`` and skips the interpreter's slow teardown after shutdown."""
+LAMBDA_RUNTIME_DEPS_MODULE = "friend_localstack_ext.lambda_executor.deps"
+_INSTALL_INPUTS = (
+    ENV_DEFINITION_DIR / "pyproject.toml",
+    ENV_DEFINITION_DIR / "uv.lock",
+    EXTENSION_DIR / "pyproject.toml",
+    # The pins of what Lambda runtimes ship, installed by the extension's deps module.
+    EXTENSION_DIR / "src/friend_localstack_ext/lambda_executor/python-runtime-requirements.txt",
+    EXTENSION_DIR / "nodejs-runtime/package-lock.json",
+)
 _STOP_GRACE_SECONDS = 10.0
 _LOG_TAIL_LINES = 40
 
@@ -136,6 +147,15 @@ class EmbeddedLocalStack:
         return self.state_dir / f"localstack-{self.port}.pid"
 
     @property
+    def lambda_deps_dir(self) -> Path:
+        """SDKs for Lambda functions, shared by every instance of this state folder."""
+        return self.state_dir / "lambda-runtime"
+
+    @property
+    def npm_cache_dir(self) -> Path:
+        return self.state_dir / "cache" / "npm"
+
+    @property
     def _install_key_file(self) -> Path:
         return self.venv_dir / ".friend-install-key"
 
@@ -182,17 +202,32 @@ class EmbeddedLocalStack:
                     f"installing LocalStack's environment failed ({' '.join(command)}):\n"
                     f"{result.stderr.strip()}"
                 )
+            self._install_lambda_runtime_sdks()
             self._install_key_file.write_text(key)
+
+    def _install_lambda_runtime_sdks(self) -> None:
+        """Install what Lambda runtimes ship (boto3, AWS SDK v3 clients) ahead of time.
+
+        Done here so that no first invocation waits for a download; the extension's installer
+        skips what is already current and locks against concurrent installs.
+        """
+        command = [str(self.python), "-m", LAMBDA_RUNTIME_DEPS_MODULE, str(self.lambda_deps_dir)]
+        env = {k: v for k, v in os.environ.items() if k not in _FOREIGN_ENV}
+        env["npm_config_cache"] = str(self.npm_cache_dir)
+        result = subprocess.run(  # noqa: S603 - fixed argument list, no shell
+            command, env=env, capture_output=True, text=True, check=False
+        )
+        if result.returncode != 0:
+            raise LocalStackError(
+                f"installing the Lambda runtimes' SDKs failed ({' '.join(command)}):\n"
+                f"{(result.stderr or result.stdout).strip()[-4000:]}"
+            )
 
     def _install_key(self) -> str:
         digest = hashlib.sha256()
-        for path in (
-            ENV_DEFINITION_DIR / "pyproject.toml",
-            ENV_DEFINITION_DIR / "uv.lock",
-            EXTENSION_DIR / "pyproject.toml",
-        ):
-            digest.update(path.name.encode())
-            digest.update(path.read_bytes())
+        for path in _INSTALL_INPUTS:
+            digest.update(str(path.relative_to(_PACKAGE_ROOT)).encode())
+            digest.update(path.read_bytes() if path.is_file() else b"(absent)")
         digest.update(" ".join(_python_request()).encode())
         return digest.hexdigest()
 
@@ -224,7 +259,7 @@ class EmbeddedLocalStack:
         self.log_file.parent.mkdir(parents=True, exist_ok=True)
         with self.log_file.open("wb") as log:
             self._process = subprocess.Popen(  # noqa: S603 - fixed argument list, no shell
-                [str(self.python), "-m", "localstack.runtime.main"],
+                [str(self.python), "-m", LAUNCH_MODULE],
                 cwd=self.run_dir,
                 env=self._environment(),
                 stdin=subprocess.DEVNULL,
@@ -320,6 +355,8 @@ class EmbeddedLocalStack:
                 "PROVIDER_OVERRIDE_DYNAMODB": "moto",
                 "PROVIDER_OVERRIDE_DYNAMODBSTREAMS": "moto",
                 "LAMBDA_RUNTIME_EXECUTOR": "subprocess",
+                "FRIEND_LAMBDA_RUNTIME_DEPS_DIR": str(self.lambda_deps_dir),
+                "npm_config_cache": str(self.npm_cache_dir),
             }
         )
         env.update(self.extra_env)
@@ -355,6 +392,9 @@ class EmbeddedLocalStack:
                 f"{self.endpoint}; use it, stop it, or choose another port"
             )
         with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+            # As the server will (Twisted sets it): connections of a previous run lingering in
+            # TIME_WAIT do not make the port unavailable, a listener does.
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             try:
                 probe.bind((LOOPBACK, self.port))
             except OSError as error:
@@ -374,8 +414,9 @@ class EmbeddedLocalStack:
         """Alive, and running LocalStack from this state folder's environment (not a reused pid)."""
         if self._process is not None and self._process.pid == pid:
             return self._process.poll() is None
-        command = " ".join(_ps("-o", "command=", "-p", str(pid)))
-        return command.startswith(str(self.python)) and "localstack.runtime.main" in command
+        # -ww: without a terminal, ps cuts the command at 80 columns.
+        command = " ".join(_ps("-ww", "-o", "command=", "-p", str(pid)))
+        return command.startswith(str(self.python)) and LAUNCH_MODULE in command
 
     def _wait_exit(self, pid: int, timeout: float) -> bool:
         if self._process is not None and self._process.pid == pid:
