@@ -11,9 +11,10 @@ that hold on AWS, where event source mappings can take tens of seconds to delive
 
 import json
 
-from aws_cdk import App, Duration, RemovalPolicy
+from aws_cdk import App, Aws, CfnCondition, Duration, Fn, RemovalPolicy, Stack
 from aws_cdk import cloud_assembly_schema as cas
 from aws_cdk.integ_tests_alpha import ExpectedResult, IApiCall, IntegTest, Match
+from friend_handlers.logic.message import InvalidReason
 from friend_infra.stack import FriendMicroservicesStack
 from friend_models import FRIEND_ID, LAST_UPDATED, PLAYER_ID, STATE, State
 
@@ -26,10 +27,12 @@ app = App()
 stack = FriendMicroservicesStack(
     app, "FriendMicroservicesInteg", removal_policy=RemovalPolicy.DESTROY
 )
+assertion_stack = Stack(app, "FriendMicroservicesIntegAssertions")
 integ = IntegTest(
     app,
     "FriendMicroservices",
     test_cases=[stack],
+    assertion_stack=assertion_stack,
     regions=["us-east-1"],
     # The table is created with a destroy removal policy above; forcing destroy keeps a
     # failed run from leaving a stack behind that asks for confirmation.
@@ -90,9 +93,47 @@ def row_gone(player: str, friend: str) -> IApiCall:
     return eventually(row_count(player, friend), ExpectedResult.object_like({"Count": 0}))
 
 
+def read_api_base_url() -> str:
+    """Base URL of the read API's stage, as the assertion functions can reach it.
+
+    On AWS that is the stage URL. An emulator hands out the same URL with its own host in
+    place of `amazonaws.com` (LocalStack: `https://<id>.execute-api.127.0.0.1:4566/prod/`),
+    which resolves only where the emulator runs a DNS server for it (LocalStack in Docker),
+    and not at all for an emulator on the host. Every emulator of API Gateway also serves a
+    stage on its own gateway by path (`/_aws/execute-api/<id>/<stage>/` in LocalStack), and
+    its gateway's host and port are those of the queue URLs it hands out. CloudFormation
+    picks the branch at deploy time, so the template is the same for every target.
+    """
+    on_aws = CfnCondition(
+        assertion_stack,
+        "OnAws",
+        expression=Fn.condition_or(
+            Fn.condition_equals(Aws.URL_SUFFIX, "amazonaws.com"),
+            Fn.condition_equals(Aws.URL_SUFFIX, "amazonaws.com.cn"),
+        ),
+    )
+    gateway = Fn.select(2, Fn.split("/", stack.queue_url))
+    emulated = Fn.join(
+        "",
+        [
+            "http://",
+            gateway,
+            "/_aws/execute-api/",
+            stack.api.rest_api_id,
+            "/",
+            stack.api.deployment_stage.stage_name,
+            "/",
+        ],
+    )
+    return Fn.condition_if(on_aws.logical_id, stack.api_url, emulated).to_string()
+
+
+READ_API = read_api_base_url()
+
+
 def get(path: str) -> IApiCall:
-    """GET a path of the read API (`stack.api_url` ends with a slash)."""
-    return assertions.http_api_call(stack.api_url + path)
+    """GET a path of the read API."""
+    return assertions.http_api_call(READ_API + path)
 
 
 # The seed's chain: a request shows on both rows, and accepting it makes both rows Friends.
@@ -181,8 +222,9 @@ assertions.aws_api_call(
 )
 
 
-def dead_lettered(marker: str) -> IApiCall:
-    """Wait until a message whose body contains `marker` sits in the dead-letter queue.
+def dead_lettered(marker: str, reason: InvalidReason) -> IApiCall:
+    """Wait until a message whose body contains `marker` sits in the dead-letter queue,
+    parked by the front function with `reason`.
 
     A zero visibility timeout leaves the message visible, so this wait and the other one on
     the same queue never hide a message from each other.
@@ -196,12 +238,22 @@ def dead_lettered(marker: str) -> IApiCall:
                 "MaxNumberOfMessages": 10,
                 "VisibilityTimeout": 0,
                 "WaitTimeSeconds": 1,
+                "MessageAttributeNames": ["reason"],
             },
         ),
         ExpectedResult.object_like(
             {
                 "Messages": Match.array_with(
-                    [Match.object_like({"Body": Match.string_like_regexp(marker)})]
+                    [
+                        Match.object_like(
+                            {
+                                "Body": Match.string_like_regexp(marker),
+                                "MessageAttributes": {
+                                    "reason": Match.object_like({"StringValue": reason.value})
+                                },
+                            }
+                        )
+                    ]
                 )
             }
         ),
@@ -209,7 +261,7 @@ def dead_lettered(marker: str) -> IApiCall:
 
 
 # A self-request is refused: it ends in the dead-letter queue and writes nothing.
-send("ivan", "ivan", "Request").next(dead_lettered("ivan")).next(
+send("ivan", "ivan", "Request").next(dead_lettered("ivan", InvalidReason.SELF_REQUEST)).next(
     row_count("ivan").expect(ExpectedResult.object_like({"Count": 0}))
 )
 
@@ -218,6 +270,6 @@ assertions.aws_api_call(
     "SQS",
     "sendMessage",
     {"QueueUrl": stack.queue_url, "MessageBody": "judy wants to be friends with everyone"},
-).next(dead_lettered("judy wants to be friends"))
+).next(dead_lettered("judy wants to be friends", InvalidReason.NOT_JSON))
 
 app.synth()

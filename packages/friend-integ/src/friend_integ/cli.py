@@ -22,7 +22,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -48,6 +48,7 @@ from friend_integ.targets import (
     missing_services,
     normalize_endpoint,
 )
+from friend_integ.watch import StackWatcher, cloudformation_client
 
 EXIT_FAILED = 1
 EXIT_SETUP = 2
@@ -363,8 +364,12 @@ def run_integ_runner(args: argparse.Namespace, run: Run, integ_runner: Path) -> 
     threading.Thread(target=_pump, args=(process.stdout, lines), daemon=True).start()
     current = "integ-runner"
     last_output = time.monotonic()
+    watched = test_stacks(run.layout, args.tests) if options.deploy else []
+    watcher = StackWatcher(
+        cloudformation_client(run.env) if watched else None, watched, _stack_reporter(run)
+    )
     try:
-        with log_path.open("w") as log:
+        with log_path.open("w") as log, watcher:
             log.write(f"$ {shlex.join(command)}\n")
             while True:
                 try:
@@ -393,6 +398,23 @@ def run_integ_runner(args: argparse.Namespace, run: Run, integ_runner: Path) -> 
         run.timed("integ-runner", started)
     run.runner_exit = process.returncode
     return process.returncode
+
+
+_VERBS = {"CREATE": "deploy", "UPDATE": "update", "DELETE": "destroy"}
+
+
+def _stack_reporter(run: Run) -> Callable[[str, str, str, float], None]:
+    """Progress lines for stack status changes; the time each operation took, for the summary."""
+
+    def report(stack: str, previous: str, status: str, seconds: float) -> None:
+        took = f" ({seconds:.1f}s)" if previous.endswith("_IN_PROGRESS") else ""
+        run.progress.step(f"stack {stack}: {status}{took}")
+        if previous.endswith("_IN_PROGRESS"):
+            verb = _VERBS.get(previous.split("_", 1)[0], previous.lower())
+            label = "assertion stack" if "DeployAssert" in stack else stack
+            run.timings[f"{verb} {label}"] = seconds
+
+    return report
 
 
 def _stop_group(process: "subprocess.Popen[str]") -> None:

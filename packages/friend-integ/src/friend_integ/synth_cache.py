@@ -101,11 +101,6 @@ def cache_key(app: Path, env: Mapping[str, str], layout: Layout) -> str:
     return digest.hexdigest()
 
 
-def _ignore_locks(_directory: str, names: list[str]) -> list[str]:
-    """The toolkit's read/write lock files belong to one synthesis, never to the cache."""
-    return [name for name in names if name.endswith(".lock")]
-
-
 def _log(cache_dir: Path, event: str, key: str, app: Path, seconds: float) -> None:
     stamp = datetime.now(UTC).isoformat(timespec="seconds")
     line = f"{stamp} {event} {key[:16]} {app.name} {seconds:.2f}\n"
@@ -143,15 +138,18 @@ def run(app: Path, env: Mapping[str, str], layout: Layout) -> int:
         os.utime(entry)
         _log(cache_dir, "HIT", key, app, time.monotonic() - start)
         return 0
-    code = _synthesize(app, env)
-    if code != 0:
-        return code
-    staging = Path(tempfile.mkdtemp(prefix=".store-", dir=cache_dir))
+    # Synthesize into an empty folder of our own: the toolkit's output folder may still hold
+    # files of an earlier synthesis, which must not become part of this entry.
+    staging = Path(tempfile.mkdtemp(prefix=".synth-", dir=cache_dir))
     try:
-        shutil.copytree(outdir, staging / "assembly", ignore=_ignore_locks)
+        assembly = staging / "assembly"
+        code = _synthesize(app, {**env, OUTDIR_ENV: str(assembly)})
+        if code != 0:
+            return code
+        shutil.copytree(assembly, outdir, dirs_exist_ok=True)
         # Two synthesizers racing on the same key wrote the same content: first one wins.
         if not entry.exists():
-            (staging / "assembly").rename(entry)
+            assembly.rename(entry)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     _log(cache_dir, "MISS", key, app, time.monotonic() - start)
