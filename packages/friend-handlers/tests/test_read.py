@@ -9,7 +9,7 @@ from friend_handlers import read
 from friend_handlers.logic.message import MAX_ID_LENGTH
 from friend_models import State
 
-from .conftest import TEST_TABLE_NAME, Aws
+from .conftest import TEST_TABLE_NAME, Aws, Fault
 from .harness import rest_event
 
 LIST = "/friends/{playerId}"
@@ -129,3 +129,14 @@ def test_a_token_round_trips_only_through_the_api() -> None:
     assert read.decode_token(read.encode_token("bob")) == "bob"
     with pytest.raises(read.InvalidNextTokenError):
         read.decode_token(read.encode_token("b" * (MAX_ID_LENGTH + 1)))
+
+
+def test_a_dynamodb_failure_is_a_json_503(
+    aws: Aws, lambda_context: LambdaContext, dynamodb_faults: list[Fault]
+) -> None:
+    dynamodb_faults.append(
+        lambda operation, request: {"Code": "InternalServerError", "Message": "boom"}
+    )
+    status, body = _get(lambda_context, IS_FRIEND, {"playerId": "ann", "friendId": "bob"}, None)
+    assert status == 503
+    assert "unavailable" in body["message"]

@@ -7,7 +7,7 @@ with the reason as message attributes, and then counts as handled.
 
 import os
 from functools import cache
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
@@ -23,18 +23,22 @@ DLQ_URL_ENV = "FRIEND_DLQ_URL"
 
 @cache
 def _sqs() -> "SQSClient":
-    # boto3 is imported on first use: most invocations never park a message, and the import
-    # would otherwise add to every cold start.
-    import boto3  # noqa: PLC0415
+    """The SQS client, made on first use: most invocations never park a message.
 
-    return boto3.client("sqs")
+    Plain botocore (already a dependency through PynamoDB) rather than boto3: nothing more to
+    ship or import. Region and endpoint come from the standard AWS environment.
+    """
+    from botocore.session import get_session  # noqa: PLC0415
+
+    return cast("SQSClient", get_session().create_client("sqs"))
 
 
 def park(record: SQSRecord, invalid: InvalidMessageError) -> None:
     """Send ``record``'s body to the dead-letter queue with why it was refused.
 
     Any error propagates, so the record fails and the queue's redrive policy parks it instead:
-    an invalid message is never lost.
+    an invalid message is never lost. (That is also the path of a body so close to SQS's 256 KiB
+    limit that the added attributes no longer fit.)
     """
     attributes: dict[str, MessageAttributeValueTypeDef] = {
         "reason": {"DataType": "String", "StringValue": invalid.reason.value},

@@ -5,7 +5,8 @@
 - ``GET /friends/isFriend/{playerId}/{friendId}``: the pair's answer; a missing pair is an answer
   (``isFriend: false, state: null``), not an error.
 
-Bad input is answered with 400 and a JSON ``{"message": ...}``, never with a 5xx.
+Bad input is answered with 400 and a JSON ``{"message": ...}``, never with a 5xx; a DynamoDB
+failure with a JSON 503.
 """
 
 import base64
@@ -21,6 +22,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from friend_models import State
 from pydantic import BaseModel, ConfigDict, Field
+from pynamodb.exceptions import PynamoDBException
 
 from friend_handlers import dal
 from friend_handlers.logic.message import MAX_ID_LENGTH
@@ -29,6 +31,7 @@ from friend_handlers.observability import logger, metrics, tracer
 DEFAULT_LIMIT = 20
 MAX_LIMIT = 100
 BAD_REQUEST_METRIC = "BadRequest"
+UNAVAILABLE_METRIC = "TableUnavailable"
 
 type PlayerIdPath = Annotated[str, Path(min_length=1, max_length=MAX_ID_LENGTH)]
 
@@ -111,13 +114,17 @@ def is_friend(player_id: PlayerIdPath, friend_id: PlayerIdPath) -> dict[str, Any
     return answer.model_dump(mode="json", by_alias=True)
 
 
-def _bad_request(message: str) -> Response[str]:
-    metrics.add_metric(name=BAD_REQUEST_METRIC, unit=MetricUnit.Count, value=1)
+def _json_error(status_code: int, message: str) -> Response[str]:
     return Response(
-        status_code=400,
+        status_code=status_code,
         content_type=content_types.APPLICATION_JSON,
         body=json.dumps({"message": message}),
     )
+
+
+def _bad_request(message: str) -> Response[str]:
+    metrics.add_metric(name=BAD_REQUEST_METRIC, unit=MetricUnit.Count, value=1)
+    return _json_error(400, message)
 
 
 def _invalid_request(error: RequestValidationError) -> Response[str]:
@@ -133,10 +140,19 @@ def _invalid_token(error: InvalidNextTokenError) -> Response[str]:
     return _bad_request(str(error))
 
 
+def _table_unavailable(error: PynamoDBException) -> Response[str]:
+    """DynamoDB failed (throttling, an outage): a JSON 503 the client may retry, not a bare
+    gateway error."""
+    logger.exception("table unavailable", extra={"cause": error.cause_response_code})
+    metrics.add_metric(name=UNAVAILABLE_METRIC, unit=MetricUnit.Count, value=1)
+    return _json_error(503, "The friend list is temporarily unavailable; try again.")
+
+
 # Registered by call rather than as decorators: Powertools' decorator is untyped and would erase
 # these functions' types under mypy --strict.
 app.exception_handler(RequestValidationError)(_invalid_request)
 app.exception_handler(InvalidNextTokenError)(_invalid_token)
+app.exception_handler(PynamoDBException)(_table_unavailable)
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)
