@@ -40,12 +40,27 @@ class Stacks:
         return self.wait(name)
 
     def update(self, name: str, template: str, **parameters: str) -> dict[str, Any]:
-        self.cloudformation.update_stack(
+        """Update through a change set, as CDK deploys do.
+
+        (LocalStack's UpdateStack reports UPDATE_COMPLETE even when a resource failed to
+        update; its change set execution reports the failure.)
+        """
+        change_set = self.cloudformation.create_change_set(
             StackName=name,
+            ChangeSetName=f"update-{uuid.uuid4().hex[:10]}",
+            ChangeSetType="UPDATE",
             TemplateBody=(FIXTURES / template).read_text(),
             Parameters=_parameters(parameters),
-        )
-        return self.wait(name)
+        )["Id"]
+        deadline = time.monotonic() + STACK_WAIT_SECONDS
+        while time.monotonic() < deadline:
+            described = self.cloudformation.describe_change_set(ChangeSetName=change_set)
+            if described["Status"] in {"CREATE_COMPLETE", "FAILED"}:
+                break
+            time.sleep(0.1)
+        assert described["Status"] == "CREATE_COMPLETE", described.get("StatusReason")
+        self.cloudformation.execute_change_set(ChangeSetName=change_set)
+        return self.wait(name)  # the stack is UPDATE_IN_PROGRESS once the call returns
 
     def delete(self, name: str) -> None:
         self.cloudformation.delete_stack(StackName=name)
@@ -219,6 +234,29 @@ def test_failed_response_fails_the_stack_with_the_handlers_reason(stacks: Stacks
     assert "Received response status [FAILED] from custom resource" in reason
     assert "the widget is broken (Widget)" in reason
     stacks.delete(stack["StackName"])
+
+
+def test_a_failed_update_keeps_the_resource_for_its_delete(
+    stacks: Stacks, audit: AuditQueue
+) -> None:
+    created = stacks.create("failing_custom_resource.yaml", Mode="ok", AuditQueueUrl=audit.url)
+    name = created["StackName"]
+    assert created["StackStatus"] == "CREATE_COMPLETE", stacks.reasons(name)
+    assert [r["RequestType"] for r in audit.take(1)] == ["Create"]
+
+    updated = stacks.update(
+        name, "failing_custom_resource.yaml", Mode="fail", AuditQueueUrl=audit.url
+    )
+    assert updated["StackStatus"] == "UPDATE_ROLLBACK_COMPLETE", stacks.reasons(name)
+    failed = [r for _, status, r in stacks.reasons(name) if status == "UPDATE_FAILED" and r]
+    assert any("the widget is broken (Widget)" in reason for reason in failed), failed
+    (update,) = audit.take(1)
+    assert (update["RequestType"], update["PhysicalResourceId"]) == ("Update", "widget")
+
+    # The physical resource still exists after the failed update: deleting the stack deletes it.
+    stacks.delete(name)
+    (delete,) = audit.take(1)
+    assert (delete["RequestType"], delete["PhysicalResourceId"]) == ("Delete", "widget")
 
 
 def test_a_handler_that_never_answers_fails_after_its_service_timeout(stacks: Stacks) -> None:

@@ -272,7 +272,9 @@ class CustomResourceProvider(ResourceProvider[Properties]):
                 error,
             )
             return ProgressEvent(
-                status=OperationStatus.FAILED, resource_model={}, message=str(error)
+                status=OperationStatus.FAILED,
+                resource_model=_model_after_failure(request, request_type),
+                message=str(error),
             )
 
     def _send(
@@ -311,6 +313,7 @@ class CustomResourceProvider(ResourceProvider[Properties]):
         if request_type in {"Update", "Delete"} and old_state is not None:
             event["PhysicalResourceId"] = old_state["PhysicalResourceId"]
 
+        now = time.time()
         try:
             _invoke_async(service_token, event, request.region_name, request.account_id)
         except CustomResourceError:
@@ -323,7 +326,6 @@ class CustomResourceProvider(ResourceProvider[Properties]):
             request_id,
             service_token,
         )
-        now = time.time()
         context = dict(request.custom_context)
         context.update(
             {
@@ -451,6 +453,20 @@ def _model(state: dict[str, Any], data: dict[str, Any]) -> Properties:
     model = data_to_attributes(data)
     model[STATE_KEY] = state
     return model
+
+
+def _model_after_failure(request: ResourceRequest[Properties], request_type: str) -> Properties:
+    """What the stack keeps of a resource whose request failed.
+
+    A failed Update or Delete leaves the physical resource as it was, so its previous model is
+    kept: a later stack delete (or a retried one) still sends Delete for it, and ``Fn::GetAtt``
+    keeps returning the Data it had. A failed Create leaves nothing to keep.
+    """
+    if request_type == "Update" and _state_of(request.previous_state) is not None:
+        return dict(request.previous_state or {})
+    if request_type == "Delete":
+        return dict(request.desired_state or {})
+    return {}
 
 
 def _state_of(model: Properties | None) -> dict[str, Any] | None:
