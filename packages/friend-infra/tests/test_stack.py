@@ -8,6 +8,7 @@ import pytest
 from aws_cdk import App, RemovalPolicy, Stack
 from aws_cdk import aws_sqs as sqs
 from aws_cdk.assertions import Template
+from friend_handlers.dead_letter import DLQ_URL_ENV
 from friend_handlers.filters import HANDLERS, STREAM_FILTERS
 from friend_infra import stack as stack_module
 from friend_infra.app import nag_findings
@@ -135,7 +136,7 @@ def test_function_environment(synthesized: Synthesized) -> None:
             "POWERTOOLS_LOG_LEVEL": "INFO",
         }
         if name == "front":
-            expected[stack_module.DLQ_URL_ENV] = dlq
+            expected[DLQ_URL_ENV] = dlq
         assert variables == expected
 
 

@@ -22,28 +22,39 @@ LOG_RETENTION = logs.RetentionDays.ONE_MONTH
 """Long enough to investigate an incident, short enough not to keep player ids indefinitely."""
 
 TABLE_ACTIONS: Mapping[str, tuple[str, ...]] = {
-    # Request puts a row if absent; Accept updates Pending -> Friends; Reject and Unfriend delete
-    # conditionally. All single-row conditional writes: no reads, no transactions.
+    # One compare-and-set of the sender's own row per message: Request puts it if absent,
+    # Accept updates Pending -> Friends, Reject and Unfriend delete it if Pending / Friends.
     "front": ("dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"),
     # GET /friends/{playerId} queries the player's rows; isFriend reads one row.
     "read": ("dynamodb:GetItem", "dynamodb:Query"),
-    # Reads the reverse row (strongly consistent), then either puts it as Pending if absent, or
-    # settles a mutual request: one transaction that checks and updates both rows to Friends.
-    # TransactWriteItems is authorized per contained action (Put/Update/ConditionCheck).
+    # Reads both rows (strongly consistent), then one transaction: check the request still
+    # stands and put the Pending mirror, or update both rows to Friends (mutual request), or
+    # update a stale Friends mirror to Pending. A transaction is authorized per contained
+    # action: there is no separate permission for TransactWriteItems.
     "request_state": (
         "dynamodb:GetItem",
         "dynamodb:PutItem",
         "dynamodb:UpdateItem",
         "dynamodb:ConditionCheckItem",
     ),
-    # The requester's row Requested -> Friends (conditional update).
-    "accept_state": ("dynamodb:UpdateItem",),
-    # Deletes the requester's Requested row (conditional delete).
-    "reject_state": ("dynamodb:DeleteItem",),
-    # Deletes the other Friends row (conditional delete).
-    "unfriend_state": ("dynamodb:DeleteItem",),
+    # Transaction: check the accepted row is still Friends, update the requester's row to
+    # Friends.
+    "accept_state": ("dynamodb:ConditionCheckItem", "dynamodb:UpdateItem"),
+    # Transaction: check the rejected row is still gone, delete the requester's Requested row.
+    "reject_state": ("dynamodb:ConditionCheckItem", "dynamodb:DeleteItem"),
+    # Reads both rows, then a transaction: check the removed row is still gone, delete the
+    # other row.
+    "unfriend_state": (
+        "dynamodb:GetItem",
+        "dynamodb:ConditionCheckItem",
+        "dynamodb:DeleteItem",
+    ),
 }
-"""Handler name -> the DynamoDB actions it performs on the Friend table, and nothing more."""
+"""Handler name -> the DynamoDB actions it performs on the Friend table, and nothing more.
+
+Read from what friend_handlers.dal does for each handler (single conditional writes, reads,
+guarded transactions); a handler that starts doing more fails with AccessDenied in the
+integration tests, which is the point."""
 
 
 class HandlerFunction(Construct):

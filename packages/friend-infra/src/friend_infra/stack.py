@@ -23,6 +23,7 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_lambda_event_sources as sources
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
+from friend_handlers.dead_letter import DLQ_URL_ENV
 from friend_handlers.filters import STREAM_FILTERS
 from friend_models import FRIEND_ID, PLAYER_ID
 
@@ -31,9 +32,13 @@ from friend_infra.bundling import package_code
 from friend_infra.functions import HandlerFunction
 
 HANDLER_PACKAGE = "friend-handlers"
-"""Workspace package whose bundle runs all six functions (see :mod:`friend_infra.bundling`)."""
-DLQ_URL_ENV = "FRIEND_DLQ_URL"
-"""Environment variable of the front function: where it sends messages that can never succeed."""
+"""Workspace package whose bundle runs all six functions (see :mod:`friend_infra.bundling`).
+
+One bundle per package, not per function: the six entry points share one domain layer, one
+lock and one version, so one build, one upload and one content hash serve them all, and every
+function always runs the same code (the front and stream handlers must agree on the rows they
+write). Independent releases stay open: the unit of bundling is a workspace package, so moving
+a handler into a package of its own gives it its own asset, hash and deployment cadence."""
 
 FRONT_TIMEOUT = Duration.seconds(15)
 """Ten conditional single-row writes take well under a second; the rest absorbs a cold start

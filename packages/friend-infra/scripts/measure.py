@@ -1,0 +1,72 @@
+"""Measure `cdk synth` time (cold and warm bundle cache) and the zipped bundle size per function.
+
+Run from the workspace root:
+``uv run --package friend-infra python packages/friend-infra/scripts/measure.py``.
+"Cold" empties this package's bundle cache (the bundle is built); jsii's own package cache and
+Python's bytecode stay as they are, since every synth after the first on a machine has them.
+"""
+
+import json
+import os
+import shutil
+import subprocess
+import tempfile
+import time
+import zipfile
+from pathlib import Path
+
+from friend_infra.bundling import workspace_root
+from friend_infra.stack import HANDLER_PACKAGE
+
+ROOT = workspace_root()
+APP_DIR = ROOT / "packages" / "friend-infra"
+
+
+def synth(out: Path) -> float:
+    started = time.monotonic()
+    subprocess.run(  # noqa: S603
+        ["npx", "--no-install", "cdk", "synth", "--quiet", "--output", str(out)],  # noqa: S607
+        cwd=APP_DIR,
+        check=True,
+        env={**os.environ, "FRIEND_BUNDLING_VERBOSE": "1"},
+    )
+    return time.monotonic() - started
+
+
+def zipped_size(folder: Path) -> int:
+    with tempfile.TemporaryDirectory() as scratch:
+        archive = Path(scratch) / "bundle.zip"
+        with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as zf:
+            for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+                zf.write(path, path.relative_to(folder).as_posix())
+        return archive.stat().st_size
+
+
+def main() -> None:
+    for entry in (ROOT / ".state" / "bundles").glob(f"{HANDLER_PACKAGE}-*"):
+        shutil.rmtree(entry)
+    with tempfile.TemporaryDirectory() as scratch:
+        cold = synth(Path(scratch) / "cold")
+        warm = synth(Path(scratch) / "warm")
+        again = synth(Path(scratch) / "again")
+        print(f"cdk synth: cold bundle cache {cold:.1f} s, warm {warm:.1f} s, {again:.1f} s")
+        out = Path(scratch) / "warm"
+        template = json.loads((out / "FriendMicroservices.template.json").read_text())
+        for resource in template["Resources"].values():
+            if resource["Type"] != "AWS::Lambda::Function":
+                continue
+            props = resource["Properties"]
+            asset = out / ("asset." + props["Code"]["S3Key"].removesuffix(".zip"))
+            files = [p for p in asset.rglob("*") if p.is_file()]
+            unzipped = sum(p.stat().st_size for p in files)
+            print(
+                f"{props['Handler']:42} asset {asset.name[6:18]}  "
+                f"zipped {zipped_size(asset) / 1e6:.1f} MB  unzipped {unzipped / 1e6:.1f} MB  "
+                f"{len(files)} files"
+            )
+        (again_hash,) = {p.name for p in (Path(scratch) / "again").glob("asset.*")}
+        print(f"asset hash stable across synths: {(out / again_hash).is_dir()}")
+
+
+if __name__ == "__main__":
+    main()
