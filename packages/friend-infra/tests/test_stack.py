@@ -5,7 +5,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
-from aws_cdk import App, RemovalPolicy, Stack
+from aws_cdk import Acknowledgment, App, RemovalPolicy, Stack, Validations
 from aws_cdk import aws_sqs as sqs
 from aws_cdk.assertions import Template
 from friend_handlers.dead_letter import DLQ_URL_ENV
@@ -356,3 +356,20 @@ def test_cdk_nag_check_catches_a_finding() -> None:
     sqs.Queue(Stack(app, "Bare"), "Queue")
     rules = {finding.split(" ")[0] for finding in nag_findings(app)}
     assert {"AwsSolutions-SQS3", "AwsSolutions-SQS4"} <= rules
+
+
+def test_every_acknowledgment_covers_a_real_finding(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Build the stack with acknowledgments recorded instead of applied: the findings are then
+    exactly the acknowledged rules, so no acknowledgment is stale or broader than needed."""
+    acknowledged: set[str] = set()
+
+    def record(self: Validations, *rules: Acknowledgment) -> None:
+        acknowledged.update(rule.id for rule in rules)
+
+    monkeypatch.setattr(Validations, "acknowledge", record)
+    app = App()
+    FriendMicroservicesStack(app, "Unacknowledged")
+    app.synth()
+    findings = {finding.split(" ")[0] for finding in nag_findings(app)}
+    assert acknowledged
+    assert findings == acknowledged

@@ -109,7 +109,8 @@ def _run(args: Sequence[str], cwd: Path) -> str:
 
 @cache
 def _uv() -> str:
-    uv = shutil.which("uv")
+    # `uv run` names its own executable in $UV, which need not be on PATH.
+    uv = os.environ.get("UV") or shutil.which("uv")
     if uv is None:
         raise BundlingError("uv is not on PATH: it builds the Lambda bundles (no Docker needed)")
     return uv
