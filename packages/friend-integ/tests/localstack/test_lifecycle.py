@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import signal
 import socket
 import subprocess
 import sys
+import zipfile
 from pathlib import Path
 
+import boto3
 import pytest
 from friend_integ.localstack import EmbeddedLocalStack, PortInUseError, health
 
@@ -106,6 +109,42 @@ def test_stop_ignores_a_pid_file_that_is_not_ours(tmp_path: Path) -> None:
         bystander.wait()
 
 
+_DETACHING_HANDLER = """
+import subprocess
+
+
+def handler(event, context):
+    # A process in a session of its own: no signal to the function's process group reaches it.
+    stray = subprocess.Popen(["sleep", "600"], start_new_session=True)
+    return {"pid": stray.pid}
+"""
+
+
+def _start_stray_process(localstack: EmbeddedLocalStack) -> int:
+    """Have a Lambda function on ``localstack`` leave a detached process behind; its pid."""
+    lambda_ = boto3.client(
+        "lambda",
+        endpoint_url=localstack.endpoint,
+        region_name="us-east-1",
+        aws_access_key_id="test",
+        aws_secret_access_key="test",
+    )
+    archive = io.BytesIO()
+    with zipfile.ZipFile(archive, "w") as bundle:
+        bundle.writestr("detach.py", _DETACHING_HANDLER)
+    lambda_.create_function(
+        FunctionName="detach",
+        Runtime="python3.13",
+        Handler="detach.handler",
+        Role="arn:aws:iam::000000000000:role/detach",
+        Code={"ZipFile": archive.getvalue()},
+    )
+    lambda_.get_waiter("function_active_v2").wait(FunctionName="detach")
+    answer = json.loads(lambda_.invoke(FunctionName="detach")["Payload"].read())
+    pid: int = answer["pid"]
+    return pid
+
+
 def test_second_instance_starts_and_stops_without_touching_the_first(
     localstack: EmbeddedLocalStack,
 ) -> None:
@@ -114,9 +153,11 @@ def test_second_instance_starts_and_stops_without_touching_the_first(
     try:
         pid = _pid(second)
         assert health(second.endpoint) is not None
-        assert second.memory_rss_bytes() > 0
         # Its own HOME: the plugin index LocalStack caches lands in the state folder.
         assert list((second.run_dir / "home" / ".cache" / "plux").glob("*.entry_points.txt"))
+        stray = _start_stray_process(second)
+        assert _alive(stray)
+        assert second.memory_rss_bytes() > 0
     finally:
         # As the CLI does: a new object that knows the process only from the pid file.
         EmbeddedLocalStack(port=second.port, state_dir=second.state_dir).stop()
@@ -124,6 +165,7 @@ def test_second_instance_starts_and_stops_without_touching_the_first(
     assert not second.pid_file.exists()
     assert not second.run_dir.exists()
     assert not _alive(pid)
+    assert not _alive(stray)
     assert health(second.endpoint, timeout=0.5) is None
     assert "Ready." in second.log_file.read_text()
     second.stop()  # idempotent
