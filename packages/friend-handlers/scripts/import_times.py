@@ -17,6 +17,9 @@ import sys
 from friend_handlers.filters import HANDLERS
 
 RUNS = 7
+REFERENCES = ("boto3", "pynamodb.models")
+"""Measured alongside, so numbers from a busy machine can still be read as ratios: ``boto3`` is
+what a plain Python Lambda usually imports, ``pynamodb.models`` the floor of any of ours."""
 WATCHED = (
     "botocore",
     "boto3",
@@ -27,6 +30,7 @@ WATCHED = (
     "aws_xray_sdk",
     "friend_handlers",
 )
+TOTAL = "<total>"
 LINE = re.compile(r"import time:\s+(\d+) \|\s+(\d+) \|( *)(\S+)")
 
 ENVIRONMENT = {
@@ -58,7 +62,7 @@ def measure(module: str) -> dict[str, int]:
         own, cumulative, name = int(match.group(1)), int(match.group(2)), match.group(4)
         top = name.split(".")[0]
         if name == module:
-            totals[module] = cumulative
+            totals[TOTAL] = cumulative
         totals[top] = totals.get(top, 0) + own
     return totals
 
@@ -70,10 +74,10 @@ def main() -> None:
     print(
         " ".join(f"{column[:10]:>10}" if i else f"{column:<15}" for i, column in enumerate(header))
     )
-    for name in HANDLERS:
-        module = f"friend_handlers.{name}"
+    for name in (*HANDLERS, *REFERENCES):
+        module = name if name in REFERENCES else f"friend_handlers.{name}"
         runs = [measure(module) for _ in range(RUNS)]
-        row = [statistics.median(run.get(module, 0) for run in runs) / 1000]
+        row = [statistics.median(run.get(TOTAL, 0) for run in runs) / 1000]
         row += [statistics.median(run.get(top, 0) for run in runs) / 1000 for top in WATCHED]
         print(f"{name:<16}" + "".join(f"{value:>11.1f}" for value in row))
 
