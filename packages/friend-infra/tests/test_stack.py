@@ -336,6 +336,7 @@ def test_outputs(synthesized: Synthesized) -> None:
     }
     assert outputs["TableName"]["Value"] == {"Ref": synthesized.logical_id(stack.table)}
     assert outputs["ApiUrl"]["Value"] == stack.resolve(stack.api.url)
+    assert outputs["ApiId"]["Value"] == {"Ref": synthesized.logical_id(stack.api)}
     assert stack.resolve(stack.queue_url) == outputs["QueueUrl"]["Value"]
     assert stack.resolve(stack.table_name) == outputs["TableName"]["Value"]
     assert stack.resolve(stack.api_url) == outputs["ApiUrl"]["Value"]

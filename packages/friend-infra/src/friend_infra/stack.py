@@ -206,6 +206,12 @@ class FriendMicroservicesStack(Stack):
         )
         CfnOutput(self, "TableName", value=self.table_name, description="Friend table")
         CfnOutput(self, "ApiUrl", value=self.api_url, description="Read API base URL")
+        CfnOutput(
+            self,
+            "ApiId",
+            value=self.api.rest_api_id,
+            description="Read API id (LocalStack: /restapis/<id>/prod/_user_request_/...)",
+        )
 
     def _failure_queue(self, construct_id: str, removal_policy: RemovalPolicy) -> sqs.Queue:
         """A queue where failed work waits to be investigated and replayed."""
