@@ -189,3 +189,16 @@ def test_stack_names_come_from_the_committed_snapshots(layout: Layout) -> None:
     assert cli.test_stacks(layout, []) == expected
     assert cli.test_stacks(layout, ["integ_friends.py"]) == expected
     assert cli.test_stacks(layout, ["integ_other.py"]) == []
+
+
+def test_assertion_count_comes_from_the_assertion_stack_of_the_snapshot(layout: Layout) -> None:
+    snapshot = layout.tests_dir / "integ_friends.py.snapshot"
+    snapshot.mkdir()
+    (snapshot / "integ.json").write_text(
+        json.dumps({"testCases": {"Case": {"stacks": ["S"], "assertionStackName": "A"}}})
+    )
+    outputs = {"AssertionResultsQuery1": {}, "AssertionResultsHttp2": {}, "QueueUrl": {}}
+    (snapshot / "A.template.json").write_text(json.dumps({"Outputs": outputs}))
+
+    assert cli.assertion_count(layout, []) == 2
+    assert cli.assertion_count(layout, ["integ_other.py"]) == 0

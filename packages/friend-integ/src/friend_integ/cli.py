@@ -155,6 +155,7 @@ class Run:
     parser: ReportParser | None = None
     runner_exit: int | None = None
     kept_stacks: list[str] = field(default_factory=list)
+    parser_tests: Sequence[str] = ()
 
     def timed(self, name: str, started: float) -> float:
         seconds = time.monotonic() - started
@@ -345,6 +346,7 @@ def run_integ_runner(args: argparse.Namespace, run: Run, integ_runner: Path) -> 
     log_path = run.log_dir / "integ-runner.log"
     parser = ReportParser(deploying=options.deploy)
     run.parser = parser
+    run.parser_tests = args.tests
     started = time.monotonic()
     tests = " ".join(args.tests) or "all tests"
     run.progress.step(f"integ-runner: {tests} ({'deploy' if options.deploy else 'snapshot check'})")
@@ -407,12 +409,12 @@ def _stack_reporter(run: Run) -> Callable[[str, str, str, float], None]:
     """Progress lines for stack status changes; the time each operation took, for the summary."""
 
     def report(stack: str, previous: str, status: str, seconds: float) -> None:
-        took = f" ({seconds:.1f}s)" if previous.endswith("_IN_PROGRESS") else ""
+        verb = _VERBS.get(previous.split("_", 1)[0])
+        timed = verb is not None and previous.endswith("_IN_PROGRESS")
+        took = f" ({seconds:.1f}s)" if timed else ""
         run.progress.step(f"stack {stack}: {status}{took}")
-        if previous.endswith("_IN_PROGRESS"):
-            verb = _VERBS.get(previous.split("_", 1)[0], previous.lower())
-            label = "assertion stack" if "DeployAssert" in stack else stack
-            run.timings[f"{verb} {label}"] = seconds
+        if timed:
+            run.timings[f"{verb} {stack}"] = seconds
 
     return report
 
@@ -464,13 +466,34 @@ def _inspect_hints(run: Run) -> list[str]:
     return hints
 
 
-def _result_lines(parser: ReportParser) -> list[str]:
+def assertion_count(layout: Layout, selected: Sequence[str]) -> int:
+    """Assertions of the selected tests: the `AssertionResults` outputs of their snapshots.
+
+    integ-runner lists assertion results only when some fail; on success this count says how
+    many passed.
+    """
+    count = 0
+    for manifest in sorted(layout.tests_dir.glob("*.snapshot/integ.json")):
+        test_file = manifest.parent.name.removesuffix(".snapshot")
+        if selected and not any(Path(s).name.removesuffix(".py") in test_file for s in selected):
+            continue
+        for case in json.loads(manifest.read_text()).get("testCases", {}).values():
+            template = manifest.parent / f"{case.get('assertionStackName')}.template.json"
+            if template.is_file():
+                outputs = json.loads(template.read_text()).get("Outputs", {})
+                count += sum(name.startswith("AssertionResults") for name in outputs)
+    return count
+
+
+def _result_lines(parser: ReportParser, assertions: int) -> list[str]:
     lines = []
     for verdict, result in parser.verdicts():
         extra = ""
         ok, total = result.assertions
         if total:
             extra = f"  ({ok}/{total} assertions)"
+        elif verdict == "PASS" and result.phase.value == "deploy" and assertions:
+            extra = f"  ({assertions} assertions)"
         lines.append(
             f"  {verdict}  {result.phase.value:8s} {result.name}  {result.seconds:.1f}s{extra}"
         )
@@ -491,7 +514,8 @@ def summary(run: Run, started_at: datetime, exit_code: int) -> list[str]:
     if run.target is not None:
         lines.append(f"  target:  {run.target.describe()}")
     if run.parser is not None:
-        lines.extend(_result_lines(run.parser))
+        selected = run.parser_tests
+        lines.extend(_result_lines(run.parser, assertion_count(run.layout, selected)))
     hits, misses = _cache_stats(run.layout, started_at)
     if hits or misses:
         lines.append(f"  synth cache: {hits} hits, {misses} misses")

@@ -80,30 +80,52 @@ def relevant_environment(env: Mapping[str, str]) -> dict[str, str]:
     }
 
 
-def cache_key(app: Path, env: Mapping[str, str], layout: Layout) -> str:
-    digest = hashlib.sha256(FORMAT)
+def key_parts(app: Path, env: Mapping[str, str], layout: Layout) -> dict[str, str]:
+    """Digests of the three kinds of input; the key is their combination.
 
-    def add(label: str, data: bytes) -> None:
-        for part in (label.encode(), data):
-            digest.update(len(part).to_bytes(8, "big"))
-            digest.update(part)
-
-    add("python", f"{sys.executable} {sys.version}".encode())
-    add("app", str(app.resolve().relative_to(layout.workspace_root)).encode())
+    They are logged with every miss, so a miss can be traced to a changed file, a changed
+    environment, or a changed interpreter.
+    """
     root = layout.workspace_root
-    for path in input_files(app, layout):
-        add(f"file:{path.relative_to(root)}", path.read_bytes())
-    for key, value in sorted(relevant_environment(env).items()):
-        add(f"env:{key}", value.encode())
+
+    def digest(items: Iterable[tuple[str, bytes]]) -> str:
+        hasher = hashlib.sha256(FORMAT)
+        for label, data in items:
+            for part in (label.encode(), data):
+                hasher.update(len(part).to_bytes(8, "big"))
+                hasher.update(part)
+        return hasher.hexdigest()
+
+    files = [
+        (f"file:{path.relative_to(root)}", path.read_bytes()) for path in input_files(app, layout)
+    ]
+    files.append(("app", str(app.resolve().relative_to(root)).encode()))
+    environment = [(f"env:{k}", v.encode()) for k, v in sorted(relevant_environment(env).items())]
     overflow = env.get(CONTEXT_OVERFLOW_ENV)
     if overflow:
-        add("context-overflow", Path(overflow).read_bytes())
-    return digest.hexdigest()
+        environment.append(("context-overflow", Path(overflow).read_bytes()))
+    return {
+        "files": digest(files),
+        "env": digest(environment),
+        "python": digest([("python", f"{sys.executable} {sys.version}".encode())]),
+    }
 
 
-def _log(cache_dir: Path, event: str, key: str, app: Path, seconds: float) -> None:
+def _combine(parts: Mapping[str, str]) -> str:
+    return hashlib.sha256(
+        " ".join(f"{k}={v}" for k, v in sorted(parts.items())).encode()
+    ).hexdigest()
+
+
+def cache_key(app: Path, env: Mapping[str, str], layout: Layout) -> str:
+    return _combine(key_parts(app, env, layout))
+
+
+def _log(
+    cache_dir: Path, event: str, key: str, app: Path, seconds: float, *, why: str = ""
+) -> None:
     stamp = datetime.now(UTC).isoformat(timespec="seconds")
-    line = f"{stamp} {event} {key[:16]} {app.name} {seconds:.2f}\n"
+    line = f"{stamp} {event} {key[:16]} {app.name} {seconds:.2f} {why}".rstrip() + "\n"
     with (cache_dir / "synth-cache.log").open("a") as log:
         log.write(line)
 
@@ -131,7 +153,8 @@ def run(app: Path, env: Mapping[str, str], layout: Layout) -> int:
     cache_dir = layout.synth_cache_dir
     cache_dir.mkdir(parents=True, exist_ok=True)
     start = time.monotonic()
-    key = cache_key(app, env, layout)
+    parts = key_parts(app, env, layout)
+    key = _combine(parts)
     entry = cache_dir / key
     if entry.is_dir():
         shutil.copytree(entry, outdir, dirs_exist_ok=True)
@@ -152,7 +175,8 @@ def run(app: Path, env: Mapping[str, str], layout: Layout) -> int:
             assembly.rename(entry)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
-    _log(cache_dir, "MISS", key, app, time.monotonic() - start)
+    why = " ".join(f"{name}={value[:8]}" for name, value in sorted(parts.items()))
+    _log(cache_dir, "MISS", key, app, time.monotonic() - start, why=why)
     _prune(cache_dir)
     return 0
 
