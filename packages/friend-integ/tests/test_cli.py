@@ -202,3 +202,43 @@ def test_assertion_count_comes_from_the_assertion_stack_of_the_snapshot(layout: 
 
     assert cli.assertion_count(layout, []) == 2
     assert cli.assertion_count(layout, ["integ_other.py"]) == 0
+
+
+REWRITING_RUNNER_REPORT = """\
+Verifying integration test snapshots...
+
+  {status}  integ_friends 1.5s
+
+Running integration tests for failed tests...
+
+Running test /ws/integ/integ_friends.py in us-east-1
+  SUCCESS    integ_friends-FriendMicroservices/DefaultTest 60.0s
+"""
+
+
+@pytest.mark.parametrize(("status", "kept"), [("UNCHANGED", "committed"), ("CHANGED  ", "new")])
+def test_deploying_run_keeps_the_committed_snapshot_unless_it_changed(
+    layout: Layout, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, status: str, kept: str
+) -> None:
+    snapshot = layout.tests_dir / "integ_friends.py.snapshot"
+    snapshot.mkdir()
+    template = snapshot / "Stack.template.json"
+    template.write_text("committed")
+    # The stand-in rewrites the snapshot as integ-runner does after a passing deploy.
+    monkeypatch.setenv("FAKE_REPORT", REWRITING_RUNNER_REPORT.format(status=status))
+    fake = tmp_path / "integ-runner"
+    fake.write_text(
+        fake.read_text().replace(
+            "sys.stderr.write", f"open({str(template)!r}, 'w').write('new'); sys.stderr.write"
+        )
+    )
+
+    def local_target(args: object, run: cli.Run) -> None:
+        run.target = cli.Target(cli.TargetKind.LOCALSTACK, "000000000000", endpoint="http://x:1")
+        run.env = dict(os.environ)
+
+    monkeypatch.setattr(cli, "choose_target", local_target)
+    monkeypatch.setattr(cli, "verify_and_prepare", lambda *_: None)
+
+    assert cli.main([]) == 0
+    assert template.read_text() == kept

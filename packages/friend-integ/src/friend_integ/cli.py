@@ -33,7 +33,7 @@ from typing import Any, NoReturn
 from friend_integ import bootstrap, tools
 from friend_integ.paths import Layout
 from friend_integ.progress import Progress
-from friend_integ.runner import ReportParser, RunnerOptions, integ_runner_command
+from friend_integ.runner import Phase, ReportParser, RunnerOptions, Status, integ_runner_command
 from friend_integ.targets import (
     CLOSED_ENDPOINT,
     DEFAULT_PORT,
@@ -433,6 +433,31 @@ def _stop_group(process: "subprocess.Popen[str]") -> None:
             continue
 
 
+def _backup_snapshots(layout: Layout, backup: Path) -> None:
+    for snapshot in layout.tests_dir.glob("**/*.snapshot"):
+        if snapshot.is_dir():
+            target = backup / snapshot.relative_to(layout.tests_dir)
+            # Bundled assets are git-ignored build output, not part of what is kept.
+            shutil.copytree(snapshot, target, ignore=shutil.ignore_patterns("asset.*"))
+
+
+def _restore_unchanged_snapshots(layout: Layout, backup: Path, parser: ReportParser) -> None:
+    """Put back the committed snapshot of each test whose snapshot check found no change.
+
+    After a passing deploy integ-runner rewrites every snapshot from a fresh synthesis, which
+    always differs in volatile values (assertion time stamps, asset hashes of rebuilt
+    bundles) that its own comparison ignores. Keeping the committed files for unchanged tests
+    leaves the working tree clean; a real change still shows up for review.
+    """
+    for result in parser.results:
+        if result.phase is Phase.SNAPSHOT and result.status is Status.UNCHANGED:
+            saved = backup / f"{result.name}.py.snapshot"
+            current = layout.tests_dir / f"{result.name}.py.snapshot"
+            if saved.is_dir():
+                shutil.rmtree(current, ignore_errors=True)
+                shutil.copytree(saved, current)
+
+
 # Summary -----------------------------------------------------------------------------------
 
 
@@ -542,6 +567,16 @@ def summary(run: Run, started_at: datetime, exit_code: int) -> list[str]:
 # Main --------------------------------------------------------------------------------------
 
 
+KEEP_LOGS = 20
+
+
+def _prune_logs(logs_dir: Path) -> None:
+    """Keep the logs of the latest runs only."""
+    runs = sorted((p for p in logs_dir.iterdir() if p.is_dir()), reverse=True)
+    for old in runs[KEEP_LOGS:]:
+        shutil.rmtree(old, ignore_errors=True)
+
+
 def _interrupt(signum: int, _frame: FrameType | None) -> NoReturn:
     raise KeyboardInterrupt(signal.Signals(signum).name)
 
@@ -552,6 +587,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     started_at = datetime.now().astimezone()
     log_dir = layout.logs_dir / started_at.strftime("%Y%m%d-%H%M%S")
     log_dir.mkdir(parents=True, exist_ok=True)
+    _prune_logs(layout.logs_dir)
     run = Run(
         layout=layout,
         progress=Progress(),
@@ -597,7 +633,13 @@ def _run(args: argparse.Namespace, run: Run) -> int:
         cdk_package = layout.package_dir / "node_modules" / "aws-cdk"
         verify_and_prepare(args, run, cdk_package, node_tools.cdk)
 
+    backup = run.log_dir / "snapshots-before"
+    if not args.snapshot_only:
+        _backup_snapshots(layout, backup)
     code = run_integ_runner(args, run, node_tools.integ_runner)
+    if not args.snapshot_only:
+        assert run.parser is not None
+        _restore_unchanged_snapshots(layout, backup, run.parser)
     if not args.clean and run.target.kind is not TargetKind.NONE:
         names = test_stacks(layout, args.tests)
         present = probe(run, names).get("stacks", {})
