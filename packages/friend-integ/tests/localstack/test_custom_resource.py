@@ -227,13 +227,20 @@ def _failed_resource(stacks: Stacks, name: str, logical_id: str) -> str:
     return reasons[0]
 
 
-def test_failed_response_fails_the_stack_with_the_handlers_reason(stacks: Stacks) -> None:
-    stack = stacks.create("failing_custom_resource.yaml", Mode="fail")
+def test_failed_response_fails_the_stack_with_the_handlers_reason(
+    stacks: Stacks, audit: AuditQueue
+) -> None:
+    stack = stacks.create("failing_custom_resource.yaml", Mode="fail", AuditQueueUrl=audit.url)
     assert stack["StackStatus"] in {"CREATE_FAILED", "ROLLBACK_COMPLETE"}
     reason = _failed_resource(stacks, stack["StackName"], "Widget")
     assert "Received response status [FAILED] from custom resource" in reason
     assert "the widget is broken (Widget)" in reason
+    assert [r["RequestType"] for r in audit.take(1)] == ["Create"]
+
+    # As on AWS, the resource the handler named in its FAILED answer is sent a Delete.
     stacks.delete(stack["StackName"])
+    (delete,) = audit.take(1)
+    assert (delete["RequestType"], delete["PhysicalResourceId"]) == ("Delete", "widget")
 
 
 def test_a_failed_update_keeps_the_resource_for_its_delete(

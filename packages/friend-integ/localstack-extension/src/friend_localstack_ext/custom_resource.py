@@ -96,7 +96,15 @@ _PHASE_REPLACED_DELETE: Final = "delete-replaced"
 
 
 class CustomResourceError(Exception):
-    """A custom resource request could not be sent or its response was not acceptable."""
+    """A custom resource request could not be sent or its response was not acceptable.
+
+    ``physical_resource_id`` is set when a handler answered FAILED and named its resource:
+    CloudFormation sends that resource a Delete when the stack goes away.
+    """
+
+    def __init__(self, message: str, physical_resource_id: str | None = None) -> None:
+        super().__init__(message)
+        self.physical_resource_id = physical_resource_id
 
 
 def default_timeout_seconds() -> float:
@@ -273,7 +281,7 @@ class CustomResourceProvider(ResourceProvider[Properties]):
             )
             return ProgressEvent(
                 status=OperationStatus.FAILED,
-                resource_model=_model_after_failure(request, request_type),
+                resource_model=_model_after_failure(request, request_type, error),
                 message=str(error),
             )
 
@@ -383,10 +391,12 @@ class CustomResourceProvider(ResourceProvider[Properties]):
             reason = response.get("Reason") if response["Status"] == "FAILED" else None
             return self._replacement_done(request, reason=reason)
         if response["Status"] == "FAILED":
+            physical_id = response.get("PhysicalResourceId")
             raise CustomResourceError(
                 f"Received response status [FAILED] from custom resource. Message returned: "
                 f"{response.get('Reason') or 'See the details in CloudWatch Log Stream'} "
-                f"(RequestId: {context[_CONTEXT_REQUEST_ID]})"
+                f"(RequestId: {context[_CONTEXT_REQUEST_ID]})",
+                physical_resource_id=physical_id if isinstance(physical_id, str) else None,
             )
         return self._succeeded(request, request_type, old_state, response)
 
@@ -455,17 +465,28 @@ def _model(state: dict[str, Any], data: dict[str, Any]) -> Properties:
     return model
 
 
-def _model_after_failure(request: ResourceRequest[Properties], request_type: str) -> Properties:
+def _model_after_failure(
+    request: ResourceRequest[Properties], request_type: str, error: CustomResourceError
+) -> Properties:
     """What the stack keeps of a resource whose request failed.
 
     A failed Update or Delete leaves the physical resource as it was, so its previous model is
     kept: a later stack delete (or a retried one) still sends Delete for it, and ``Fn::GetAtt``
-    keeps returning the Data it had. A failed Create leaves nothing to keep.
+    keeps returning the Data it had. A Create answered FAILED with a PhysicalResourceId is kept
+    under that id: CloudFormation sends it a Delete on rollback, and handlers must cope with
+    deleting what they failed to create (LocalStack, which does not roll back, sends it when
+    the stack is deleted). A Create that got no answer leaves nothing to delete.
     """
     if request_type == "Update" and _state_of(request.previous_state) is not None:
         return dict(request.previous_state or {})
     if request_type == "Delete":
         return dict(request.desired_state or {})
+    if request_type == "Create" and error.physical_resource_id:
+        state = {
+            "PhysicalResourceId": error.physical_resource_id,
+            "ResourceProperties": _template_properties(request.desired_state),
+        }
+        return _model(state, {})
     return {}
 
 
