@@ -15,7 +15,7 @@ the way CloudFormation does:
    its ``Data`` is what ``Fn::GetAtt`` reads. ``FAILED`` fails the resource, hence the stack,
    with the handler's ``Reason`` in the stack events, worded as CloudFormation words it.
 4. An Update that returns a different ``PhysicalResourceId`` is a replacement: the old physical
-   resource gets a Delete request, as CloudFormation's cleanup phase would send it.
+   resource gets a Delete request with its old properties.
 5. The wait is bounded by the resource's ``ServiceTimeout`` property (seconds, 1-3600), or by
    ``FRIEND_CFN_CUSTOM_RESOURCE_TIMEOUT`` (default: LocalStack's ``CFN_PER_RESOURCE_TIMEOUT``,
    300 s) where it has none; when it runs out the resource fails with a reason that says so.
@@ -24,6 +24,15 @@ LocalStack's engine drives a provider by calling it again while it reports ``IN_
 carrying ``custom_context`` between calls. Each call here waits for the response for a short
 slice only (and returns the moment it arrives), so a slow or silent handler never holds a call
 for minutes and the engine's own per-resource iteration budget stays in step with the deadline.
+
+Where it differs from AWS, because LocalStack's engine does:
+
+- The Delete of a replaced resource is sent right after its Update, not in a cleanup phase at
+  the end of the stack update; a failed one is logged and does not fail the update (as on AWS).
+- LocalStack does not roll back: a failed Update is not followed by an Update back to the old
+  properties, and a Create answered FAILED gets its Delete when the stack is deleted.
+- ``Fn::GetAtt`` of an attribute the response's ``Data`` lacks resolves to LocalStack's
+  placeholder ``unknown`` instead of failing the stack.
 
 LocalStack routes every ``Custom::<Name>`` type to the plugin named
 ``AWS::CloudFormation::CustomResource`` (``ResourceProviderExecutor.try_load_resource_provider``),
