@@ -98,7 +98,7 @@ def _transact_write_items(
         for name, table in live.items():
             # moto put its pre-transaction copy in place; take its items into the live table.
             table.items = self.tables[name].items
-            if name in stream_lengths:
+            if table.stream_shard is not None and name in stream_lengths:
                 del table.stream_shard.items[stream_lengths[name] :]
             self.tables[name] = table
         raise

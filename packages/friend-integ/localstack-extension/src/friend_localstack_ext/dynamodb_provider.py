@@ -87,7 +87,8 @@ class MotoDynamoDBStreamsProvider(DynamodbstreamsApi):
         **kwargs: Any,
     ) -> GetShardIteratorOutput:
         response: GetShardIteratorOutput = call_moto(context)
-        self._issue(context, response["ShardIterator"])
+        if iterator := response.get("ShardIterator"):
+            self._issue(context, iterator)
         return response
 
     def get_records(
