@@ -14,7 +14,6 @@ from typing import Any
 
 import pytest
 
-TEST_TABLE_NAME = "FriendHandlersTest"
 REGION = "us-east-1"
 
 for _name, _value in {
@@ -24,7 +23,6 @@ for _name, _value in {
     "AWS_SESSION_TOKEN": "testing",
     "AWS_DEFAULT_REGION": REGION,
     "AWS_REGION": REGION,
-    "FRIEND_TABLE_NAME": TEST_TABLE_NAME,
     "POWERTOOLS_SERVICE_NAME": "friend",
     "POWERTOOLS_METRICS_NAMESPACE": "FriendMicroservices",
     "POWERTOOLS_LOG_LEVEL": "INFO",
@@ -32,6 +30,8 @@ for _name, _value in {
 }.items():
     os.environ[_name] = _value
 os.environ.pop("AWS_PROFILE", None)
+# Another package's tests in the same run may have named the table already: keep that name.
+os.environ.setdefault("FRIEND_TABLE_NAME", "FriendTest")
 os.environ.pop("AWS_ENDPOINT_URL", None)
 
 import boto3  # noqa: E402
@@ -40,6 +40,9 @@ from botocore.config import Config  # noqa: E402
 from friend_handlers.dead_letter import DLQ_URL_ENV  # noqa: E402
 from friend_models import FRIEND_ID, PLAYER_ID, Friend  # noqa: E402
 from moto import mock_aws  # noqa: E402
+
+TEST_TABLE_NAME = Friend.Meta.table_name
+"""The name the model read from the environment at import, as a deployed function would."""
 
 
 @dataclass(frozen=True)

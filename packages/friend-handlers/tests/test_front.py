@@ -10,7 +10,7 @@ from friend_handlers.dead_letter import DLQ_URL_ENV
 from friend_handlers.logic.message import MAX_ID_LENGTH
 from friend_models import State
 
-from .conftest import Aws, Fault, Logs
+from .conftest import TEST_TABLE_NAME, Aws, Fault, Logs
 from .harness import dead_letters, message, rows, sqs_event
 
 
@@ -58,7 +58,7 @@ def test_each_action_changes_only_the_state_its_rule_allows(
 ) -> None:
     if seeded is not None:
         aws.dynamodb.put_item(
-            TableName="FriendHandlersTest",
+            TableName=TEST_TABLE_NAME,
             Item={
                 "player_id": {"S": "ann"},
                 "friend_id": {"S": "bob"},

@@ -10,8 +10,6 @@ from typing import Any
 
 import pytest
 
-TEST_TABLE_NAME = "FriendModelsTest"
-
 for _name, _value in {
     "AWS_ACCESS_KEY_ID": "testing",
     "AWS_SECRET_ACCESS_KEY": "testing",
@@ -19,14 +17,18 @@ for _name, _value in {
     "AWS_SESSION_TOKEN": "testing",
     "AWS_DEFAULT_REGION": "us-east-1",
     "AWS_REGION": "us-east-1",
-    "FRIEND_TABLE_NAME": TEST_TABLE_NAME,
 }.items():
     os.environ[_name] = _value
 os.environ.pop("AWS_PROFILE", None)
+# Another package's tests in the same run may have named the table already: keep that name.
+os.environ.setdefault("FRIEND_TABLE_NAME", "FriendTest")
 os.environ.pop("AWS_ENDPOINT_URL", None)
 
 import boto3  # noqa: E402
-from friend_models import FRIEND_ID, PLAYER_ID  # noqa: E402
+from friend_models import FRIEND_ID, PLAYER_ID, Friend  # noqa: E402
+
+TEST_TABLE_NAME = Friend.Meta.table_name
+"""The name the model read from the environment at import, as a deployed function would."""
 from moto import mock_aws  # noqa: E402
 
 

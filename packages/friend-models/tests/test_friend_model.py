@@ -4,6 +4,7 @@ Every transition of the friend graph is a conditional write; the stream side set
 request in one transaction. These tests pin down exactly those behaviours of the model.
 """
 
+import os
 from typing import Any
 
 import pytest
@@ -48,7 +49,7 @@ def test_names_and_table_come_from_one_definition() -> None:
     )
     assert TABLE_NAME_ENV == "FRIEND_TABLE_NAME"
     assert DEFAULT_TABLE_NAME == "Friend"
-    assert Friend.Meta.table_name == TEST_TABLE_NAME
+    assert Friend.Meta.table_name == os.environ[TABLE_NAME_ENV]
     assert Friend._hash_key_attribute().attr_name == PLAYER_ID
     assert Friend._range_key_attribute().attr_name == FRIEND_ID
 
