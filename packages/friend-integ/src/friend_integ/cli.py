@@ -156,6 +156,8 @@ class Run:
     runner_exit: int | None = None
     kept_stacks: list[str] = field(default_factory=list)
     parser_tests: Sequence[str] = ()
+    embedded_already_running: Any = None
+    """An EmbeddedLocalStack that an earlier run started and left running, if in use."""
 
     def timed(self, name: str, started: float) -> float:
         seconds = time.monotonic() - started
@@ -216,6 +218,8 @@ def choose_target(args: argparse.Namespace, run: Run) -> None:
         endpoint = embedded.endpoint
         if health(endpoint) is not None:
             run.progress.step(f"LocalStack already answers at {endpoint}: using it as it is")
+            if embedded.is_running():
+                run.embedded_already_running = embedded
             run.target = Target(TargetKind.LOCALSTACK, LOCALSTACK_ACCOUNT, endpoint=endpoint)
         else:
             started = time.monotonic()
@@ -478,17 +482,13 @@ def _inspect_hints(run: Run) -> list[str]:
     assert run.target is not None and run.target.endpoint is not None
     endpoint = run.target.endpoint
     inspect = "uv run --package friend-integ python -m friend_integ.inspect"
-    hints = [
-        "kept stacks: " + ", ".join(run.kept_stacks or ["(see the log)"]),
-        f"inspect:     {inspect} --endpoint {endpoint}",
-        f"             {inspect} --endpoint {endpoint} --scan",
+    return [
+        "kept stacks: " + ", ".join(run.kept_stacks),
+        f"inspect:     {inspect} --endpoint {endpoint} --scan --dlq",
+        f"AWS CLI:     AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test aws --endpoint-url "
+        f"{endpoint} --region {REGION} dynamodb scan --table-name <TableName>",
+        "next run:    `integ` removes these stacks before it deploys",
     ]
-    if shutil.which("aws"):
-        hints.append(
-            f"  or:        AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test aws "
-            f"--endpoint-url {endpoint} --region {REGION} dynamodb scan --table-name <TableName>"
-        )
-    return hints
 
 
 def assertion_count(layout: Layout, selected: Sequence[str]) -> int:
@@ -534,6 +534,10 @@ def _result_lines(parser: ReportParser, assertions: int) -> list[str]:
     return lines
 
 
+def _stop_command(localstack: Any) -> str:
+    return f"uv run --package friend-integ friend-localstack stop --port {localstack.port}"
+
+
 def summary(run: Run, started_at: datetime, exit_code: int) -> list[str]:
     lines = ["", "Summary"]
     if run.target is not None:
@@ -556,9 +560,11 @@ def summary(run: Run, started_at: datetime, exit_code: int) -> list[str]:
     if run.target is not None and run.target.is_localstack and run.kept_stacks:
         lines.extend("  " + hint for hint in _inspect_hints(run))
     if run.localstack is not None and run.keep_localstack:
+        lines.append(f"  LocalStack: left running; stop it with: {_stop_command(run.localstack)}")
+    elif run.embedded_already_running is not None:
         lines.append(
-            "  LocalStack is still running; stop it with: uv run --package friend-integ "
-            f"friend-localstack stop --port {run.localstack.port}"
+            "  LocalStack: the embedded one an earlier run left running; stop it with: "
+            + _stop_command(run.embedded_already_running)
         )
     lines.append(f"  result:  {'PASSED' if exit_code == 0 else 'FAILED'} (exit {exit_code})")
     return lines

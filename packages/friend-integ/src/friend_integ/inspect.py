@@ -45,7 +45,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         outputs = {o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs", [])}
         print(f"{stack['StackName']}  {stack['StackStatus']}")
         for key, value in sorted(outputs.items()):
-            if not key.startswith("AssertionResults"):
+            # Skip the plumbing: assertion results and cross-stack exports.
+            if not key.startswith(("AssertionResults", "ExportsOutput")):
                 print(f"    {key} = {value}")
         if args.scan and "TableName" in outputs:
             pages = session.client("dynamodb", endpoint_url=endpoint).get_paginator("scan")
