@@ -164,6 +164,11 @@ class FriendMicroservicesStack(Stack):
         )
 
         self.functions: dict[str, HandlerFunction] = {"front": front}
+        # One mapping per stream handler, as the design routes by filter. Known trade-off: AWS
+        # advises at most two readers per stream shard; four pollers share the GetRecords limit
+        # and may see throttled reads (retried by Lambda, adding latency under load). If that
+        # shows, the remedy is one mapping with an in-code dispatch on the same patterns, or
+        # Kinesis Data Streams for DynamoDB with enhanced fan-out.
         for handler, pattern in STREAM_FILTERS.items():
             stream_function = function(handler, STREAM_TIMEOUT)
             stream_function.function.add_event_source(
