@@ -6,7 +6,7 @@ import pytest
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from friend_handlers import accept_state, reject_state, request_state, unfriend_state
 from friend_handlers.logic.reactions import MAX_ATTEMPTS
-from friend_models import Friend, State
+from friend_models import Friend, State, now_millis
 
 from .conftest import TEST_TABLE_NAME, Aws, Fault
 from .harness import StreamReader, routes, rows, stream_event
@@ -66,6 +66,21 @@ def test_request_creates_the_pending_row_once(aws: Aws, lambda_context: LambdaCo
     # At-least-once delivery: the same record again changes nothing.
     assert request_state.handler(event, lambda_context) == {"batchItemFailures": []}
     assert rows(aws) == {("ann", "bob"): State.REQUESTED, ("bob", "ann"): State.PENDING}
+
+
+def test_a_pending_row_is_never_dated_before_its_request(
+    aws: Aws, lambda_context: LambdaContext
+) -> None:
+    # The request was stamped by a host whose clock runs ahead of this one.
+    ahead = now_millis() + 600_000
+    reader = StreamReader(aws)
+    _put(aws, "ann", "bob", State.REQUESTED, at=ahead)
+    (record,) = _records(reader, "request_state")
+
+    assert request_state.handler(stream_event([record]), lambda_context) == {
+        "batchItemFailures": []
+    }
+    assert Friend.get("bob", "ann", consistent_read=True).last_updated >= ahead
 
 
 def test_a_mutual_request_settles_both_rows_as_friends(

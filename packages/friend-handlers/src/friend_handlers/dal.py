@@ -38,6 +38,13 @@ class Change:
     new: State | None
     not_after: int | None = None
     """If set, the row must also have been written no later than this (epoch milliseconds)."""
+    not_before: int | None = None
+    """If set, the written ``last_updated`` is at least this: a row derived from another row is
+    never dated before it, whatever the clocks of two Lambda hosts say."""
+
+    def written_at(self) -> int:
+        now = now_millis()
+        return now if self.not_before is None else max(now, self.not_before)
 
     @property
     def is_check(self) -> bool:
@@ -88,11 +95,14 @@ def _apply_one(change: Change) -> bool:
             row.delete(condition=change.condition())
         elif change.expected is None:
             row.state = change.new
-            row.last_updated = now_millis()
+            row.last_updated = change.written_at()
             row.save(condition=change.condition())
         else:
             row.update(
-                actions=[Friend.state.set(change.new), Friend.last_updated.set(now_millis())],
+                actions=[
+                    Friend.state.set(change.new),
+                    Friend.last_updated.set(change.written_at()),
+                ],
                 condition=change.condition(),
             )
     except PynamoDBException as error:
@@ -113,14 +123,14 @@ def _apply_together(changes: tuple[Change, ...]) -> bool:
                     transaction.delete(row, condition=change.condition())
                 elif change.expected is None:
                     row.state = change.new
-                    row.last_updated = now_millis()
+                    row.last_updated = change.written_at()
                     transaction.save(row, condition=change.condition())
                 else:
                     transaction.update(
                         row,
                         actions=[
                             Friend.state.set(change.new),
-                            Friend.last_updated.set(now_millis()),
+                            Friend.last_updated.set(change.written_at()),
                         ],
                         condition=change.condition(),
                     )

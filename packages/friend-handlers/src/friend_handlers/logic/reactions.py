@@ -7,8 +7,10 @@ delivery safe: records arrive at least once, the four filtered mappings run inde
 each other, and a record may be handled long after its row changed again. A reaction whose
 source row has moved on changes nothing.
 
-Times break the two ties that states alone cannot: a mirror row written *after* the change a
-record reports belongs to a newer exchange between the two players and is left alone.
+Times break the ties that states alone cannot: a mirror row written *after* the change a record
+reports belongs to a newer exchange between the two players and is left alone. Rows written
+here are never dated before the row they answer (``Change.not_before``), so that comparison
+does not depend on two Lambda hosts' clocks agreeing.
 
 Together the reactions keep the invariant of design.md: once queues and streams are drained,
 the rows (a,b) and (b,a) are both absent, Requested and Pending, or Friends and Friends.
@@ -75,14 +77,16 @@ def on_requested(source: Edge, changed_at: int) -> Transition:
         if requested is None or requested.state is not State.REQUESTED:
             return Transition.IGNORED
         guard = Change(source, State.REQUESTED, State.REQUESTED)
+        asked_at = int(requested.last_updated)
         current = row_of(mirror)
         if current is None:
-            changes = (guard, Change(mirror, None, State.PENDING))
+            changes = (guard, Change(mirror, None, State.PENDING, not_before=asked_at))
             transition = Transition.PENDING_CREATED
         elif current.state is State.REQUESTED:
+            settled_at = max(asked_at, int(current.last_updated))
             changes = (
-                Change(source, State.REQUESTED, State.FRIENDS),
-                Change(mirror, State.REQUESTED, State.FRIENDS),
+                Change(source, State.REQUESTED, State.FRIENDS, not_before=settled_at),
+                Change(mirror, State.REQUESTED, State.FRIENDS, not_before=settled_at),
             )
             transition = Transition.MUTUAL_REQUEST_SETTLED
         elif current.state is State.PENDING or current.last_updated > requested.last_updated:
@@ -90,7 +94,9 @@ def on_requested(source: Edge, changed_at: int) -> Transition:
         else:
             changes = (
                 guard,
-                Change(mirror, State.FRIENDS, State.PENDING, not_after=int(requested.last_updated)),
+                Change(
+                    mirror, State.FRIENDS, State.PENDING, not_after=asked_at, not_before=asked_at
+                ),
             )
             transition = Transition.FRIENDS_REOPENED_AS_PENDING
         return transition if apply(*changes) else None
@@ -101,7 +107,13 @@ def on_requested(source: Edge, changed_at: int) -> Transition:
 def on_accepted(source: Edge, changed_at: int) -> Transition:
     """``source`` went from Pending to Friends: the requester's row becomes Friends too, unless
     it is a newer request than the one accepted."""
-    accepted = Change(source.mirror(), State.REQUESTED, State.FRIENDS, not_after=changed_at)
+    accepted = Change(
+        source.mirror(),
+        State.REQUESTED,
+        State.FRIENDS,
+        not_after=changed_at,
+        not_before=changed_at,
+    )
     return _mirror_once(
         Change(source, State.FRIENDS, State.FRIENDS), accepted, Transition.REQUEST_ACCEPTED
     )
