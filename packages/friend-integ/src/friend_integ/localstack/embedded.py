@@ -5,7 +5,7 @@ workspace's resolution: ``localstack-env/`` (next to this package's pyproject) d
 locked environment, which :meth:`EmbeddedLocalStack.install` builds with uv under the state
 folder, together with our extension (``localstack-extension/``, installed editable so source
 edits apply on the next start). Everything LocalStack writes (its filesystem root, temp files,
-caches, logs, the pid file) lives under that one state folder.
+home and caches, logs, the pid file) lives under that one state folder.
 
 The process runs in its own session, so :meth:`EmbeddedLocalStack.stop` can end exactly what it
 started (the process group plus any descendants that left it, such as Lambda runtimes) and
@@ -173,11 +173,15 @@ class EmbeddedLocalStack:
     # Install -----------------------------------------------------------------------------
 
     def install(self) -> None:
-        """Build LocalStack's own environment under ``state_dir/venv``; a no-op when current.
+        """Build LocalStack's own environment under ``state_dir``; a no-op when current.
 
-        The key covers everything that decides the environment's contents: the locked
-        definition, the extension's metadata (its entry points), and the interpreter. The
-        extension's code is installed editable, so its source changes need no reinstall.
+        That is: the locked environment (``venv/``, bytecode compiled), LocalStack's service
+        catalog, and the SDKs Lambda runtimes ship (``lambda-runtime/``). Package downloads
+        come from the user's uv cache; npm's cache is kept under ``state_dir/cache``.
+
+        The key covers everything that decides those contents: the locked definition, the
+        extension's metadata (its entry points), the SDK pins, the interpreter and the recipe.
+        The extension's code is installed editable, so its source changes need no reinstall.
         """
         self.state_dir.mkdir(parents=True, exist_ok=True)
         key = self._install_key()
@@ -318,7 +322,8 @@ class EmbeddedLocalStack:
         self.pid_file.write_text(json.dumps({"pid": self._process.pid, "port": self.port}))
         try:
             self._wait_ready(timeout)
-        except LocalStackError:
+        except BaseException:
+            # Not ready, or interrupted (Ctrl-C): leave nothing running behind.
             self.stop()
             raise
 
