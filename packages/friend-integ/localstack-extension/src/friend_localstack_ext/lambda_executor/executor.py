@@ -33,7 +33,6 @@ from typing import Any
 
 from localstack import config
 from localstack.services.lambda_.invocation.executor_endpoint import (
-    ShutdownDuringStartup,
     StatusErrorException,
 )
 from localstack.services.lambda_.invocation.lambda_models import FunctionVersion, InvocationResult
@@ -48,6 +47,7 @@ from .runtime_api import PendingInvocation, RuntimeApiServer
 from .runtimes import (
     BOOTSTRAP_DIR,
     RuntimeSpec,
+    UnsupportedFunctionError,
     interpreter_for,
     node_major_version,
     runtime_spec,
@@ -129,7 +129,7 @@ class SubprocessRuntimeExecutor(RuntimeExecutor):
     def stop(self) -> None:
         self._stopped = True
         self.kill_process()
-        _fail(self._ready, ShutdownDuringStartup("Execution environment stopped"))
+        _fail(self._ready, LambdaRuntimeException(f"Execution environment {self.id} stopped"))
         current = self._current
         if current is not None and not current.result.done():
             current.result.cancel()
@@ -332,7 +332,12 @@ class SubprocessRuntimeExecutor(RuntimeExecutor):
                 if name not in _INIT_ONLY_VARIABLES
             }
         )
-        task_root = str(self.function_version.config.code.get_unzipped_code_location())
+        code = self.function_version.config.code
+        if code is None:  # only container images come without code, and runtime_spec refused those
+            raise UnsupportedFunctionError(
+                f"Function {self.function_version.qualified_arn} has no code"
+            )
+        task_root = str(code.get_unzipped_code_location())
         layer_roots = [
             str(layer.code.get_unzipped_code_location())
             for layer in self.function_version.config.layers
