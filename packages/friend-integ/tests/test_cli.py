@@ -9,12 +9,17 @@ code, without Node, LocalStack or AWS.
 import json
 import os
 import stat
+import subprocess
 import sys
+import time
 from pathlib import Path
+from typing import ClassVar
 
 import pytest
 from friend_integ import cli
+from friend_integ import localstack as friend_localstack
 from friend_integ.paths import Layout
+from friend_integ.targets import REQUIRED_SERVICES
 from friend_integ.tools import NodeTools
 
 FAKE_RUNNER = """\
@@ -242,3 +247,111 @@ def test_deploying_run_keeps_the_committed_snapshot_unless_it_changed(
 
     assert cli.main([]) == 0
     assert template.read_text() == kept
+
+
+class FakeEmbedded:
+    """Stands in for EmbeddedLocalStack: records what the command asked of it."""
+
+    instances: ClassVar[list["FakeEmbedded"]] = []
+
+    def __init__(self, port: int = 4566) -> None:
+        self.port = port
+        self.endpoint = f"http://127.0.0.1:{port}"
+        self.calls: list[str] = []
+        FakeEmbedded.instances.append(self)
+
+    def install(self) -> None:
+        self.calls.append("install")
+
+    def start(self, timeout: float = 60) -> None:
+        self.calls.append("start")
+
+    def is_running(self) -> bool:
+        return False
+
+
+HEALTHY = {"services": dict.fromkeys(REQUIRED_SERVICES, "available")}
+
+
+@pytest.fixture
+def fake_localstack(monkeypatch: pytest.MonkeyPatch) -> dict[str, object]:
+    """Health answers per endpoint (None: nothing listens), and the fake embedded class."""
+    answers: dict[str, object] = {}
+    FakeEmbedded.instances = []
+    monkeypatch.setattr(friend_localstack, "EmbeddedLocalStack", FakeEmbedded)
+    monkeypatch.setattr(friend_localstack, "health", answers.get)
+    return answers
+
+
+def _run(layout: Layout) -> cli.Run:
+    return cli.Run(layout=layout, progress=cli.Progress(), log_dir=layout.logs_dir)
+
+
+def test_embedded_localstack_is_started_when_nothing_answers(
+    layout: Layout, fake_localstack: dict[str, object]
+) -> None:
+    run = _run(layout)
+    original_start = FakeEmbedded.start
+
+    def start_and_answer(self: FakeEmbedded, timeout: float = 60) -> None:
+        original_start(self, timeout)
+        fake_localstack[self.endpoint] = HEALTHY
+
+    FakeEmbedded.start = start_and_answer  # type: ignore[method-assign]
+    try:
+        cli.choose_target(cli.parse_args(["--port", "4599"]), run)
+    finally:
+        FakeEmbedded.start = original_start  # type: ignore[method-assign]
+
+    assert run.target is not None and run.target.kind is cli.TargetKind.EMBEDDED
+    assert run.localstack is FakeEmbedded.instances[0]
+    assert FakeEmbedded.instances[0].calls == ["install", "start"]
+    assert run.env["AWS_ENDPOINT_URL"] == "http://127.0.0.1:4599"
+
+
+def test_a_localstack_that_already_answers_is_used_and_not_started(
+    layout: Layout, fake_localstack: dict[str, object]
+) -> None:
+    fake_localstack["http://127.0.0.1:4566"] = HEALTHY
+    run = _run(layout)
+
+    cli.choose_target(cli.parse_args([]), run)
+
+    assert run.target is not None and run.target.kind is cli.TargetKind.LOCALSTACK
+    assert run.localstack is None
+    assert FakeEmbedded.instances[0].calls == []
+
+
+def test_given_endpoint_must_be_healthy_and_complete(
+    layout: Layout, fake_localstack: dict[str, object]
+) -> None:
+    with pytest.raises(cli.TargetError, match="no LocalStack answers"):
+        cli.choose_target(cli.parse_args(["--endpoint", "http://localhost:4510"]), _run(layout))
+
+    fake_localstack["http://127.0.0.1:4510"] = {"services": {"sqs": "running"}}
+    with pytest.raises(cli.TargetError, match="lacks services"):
+        cli.choose_target(cli.parse_args(["--endpoint", "http://localhost:4510"]), _run(layout))
+    assert FakeEmbedded.instances == []  # an explicit endpoint is never started here
+
+
+def test_interrupted_integ_runner_is_stopped_with_its_children(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(cli, "STOP_GRACE_SECONDS", 1.0)
+    pids = tmp_path / "pids"
+    process = subprocess.Popen(
+        # A background job of a non-interactive shell ignores SIGINT, as a stubborn child of
+        # integ-runner might: it must still go.
+        ["sh", "-c", f"sleep 300 & echo $! > {pids}; wait"],
+        start_new_session=True,
+        text=True,
+    )
+    while not pids.exists() or not pids.read_text().strip():
+        time.sleep(0.05)
+    child = int(pids.read_text())
+
+    cli._stop_group(process)
+
+    assert process.poll() is not None
+    assert not cli._group_alive(process.pid)
+    assert not cli._group_alive(child)

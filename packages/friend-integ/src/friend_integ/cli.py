@@ -223,8 +223,10 @@ def choose_target(args: argparse.Namespace, run: Run) -> None:
             run.target = Target(TargetKind.LOCALSTACK, LOCALSTACK_ACCOUNT, endpoint=endpoint)
         else:
             started = time.monotonic()
-            run.progress.step("embedded LocalStack: preparing its environment")
+            run.progress.step("embedded LocalStack: checking its environment (installs once)")
             embedded.install()
+            run.timed("LocalStack environment", started)
+            started = time.monotonic()
             run.progress.step(f"embedded LocalStack: starting at {endpoint}")
             run.localstack = embedded
             embedded.start(timeout=90)
@@ -423,18 +425,46 @@ def _stack_reporter(run: Run) -> Callable[[str, str, str, float], None]:
     return report
 
 
+def _group_alive(pgid: int) -> bool:
+    """Whether any live (not zombie) process is left in the process group `pgid`."""
+    proc = Path("/proc")
+    if not proc.is_dir():
+        try:
+            os.killpg(pgid, 0)
+        except ProcessLookupError:
+            return False
+        return True
+    for stat in proc.glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        # After the command name: state, ppid, pgrp.
+        if fields[0] != "Z" and int(fields[2]) == pgid:
+            return True
+    return False
+
+
 def _stop_group(process: "subprocess.Popen[str]") -> None:
-    """SIGINT to integ-runner's process group (it and its synths), then SIGKILL if needed."""
+    """Stop integ-runner's whole process group: it, its workers and the syntheses they run.
+
+    SIGINT first (what Ctrl-C would have sent), then SIGTERM, then SIGKILL, each until the group
+    is empty or a grace period ends; a child that ignores one signal gets the next.
+    """
     for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGKILL):
         try:
             os.killpg(process.pid, sig)
         except ProcessLookupError:
-            return
-        try:
-            process.wait(timeout=STOP_GRACE_SECONDS)
-            return
-        except subprocess.TimeoutExpired:
-            continue
+            break
+        deadline = time.monotonic() + STOP_GRACE_SECONDS
+        while time.monotonic() < deadline:
+            process.poll()
+            if not _group_alive(process.pid):
+                break
+            time.sleep(0.1)
+        if not _group_alive(process.pid):
+            break
+    process.wait()
 
 
 def _backup_snapshots(layout: Layout, backup: Path) -> None:
