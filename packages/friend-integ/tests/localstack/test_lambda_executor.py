@@ -137,6 +137,22 @@ def test_python_timeout_kills_the_invocation_and_the_next_one_starts_fresh(
     assert after.payload["invocations"] == 1
 
 
+def test_runtime_exit_is_an_error_and_the_next_invocation_starts_fresh(
+    functions: Functions,
+) -> None:
+    name = functions.create("python", "python3.13", "handler.handler")
+    before = functions.invoke(name).payload["pid"]
+
+    result = functions.invoke(name, {"action": "exit", "status": 3})
+
+    assert result.function_error == "Unhandled"
+    assert result.payload["errorType"] == "Runtime.ExitError"
+    assert "Runtime exited with error: exit status 3" in result.payload["errorMessage"]
+    after = functions.invoke(name)
+    assert after.function_error is None
+    assert after.payload["pid"] != before
+
+
 def test_warm_environment_is_reused(functions: Functions, python_function: str) -> None:
     first = functions.invoke(python_function).payload
     second = functions.invoke(python_function).payload
