@@ -371,7 +371,6 @@ def run_integ_runner(args: argparse.Namespace, run: Run, integ_runner: Path) -> 
     assert process.stdout is not None
     threading.Thread(target=_pump, args=(process.stdout, lines), daemon=True).start()
     current = "integ-runner"
-    last_output = time.monotonic()
     watched = test_stacks(run.layout, args.tests) if options.deploy else []
     watcher = StackWatcher(
         cloudformation_client(run.env) if watched else None, watched, _stack_reporter(run)
@@ -383,15 +382,13 @@ def run_integ_runner(args: argparse.Namespace, run: Run, integ_runner: Path) -> 
                 try:
                     line = lines.get(timeout=1.0)
                 except Empty:
-                    if time.monotonic() - last_output > HEARTBEAT_SECONDS:
+                    if time.monotonic() - run.progress.last_line > HEARTBEAT_SECONDS:
                         run.progress.detail(f"... still running: {current}")
-                        last_output = time.monotonic()
                     continue
                 if line is None:
                     break
                 log.write(line)
                 log.flush()
-                last_output = time.monotonic()
                 if args.verbose:
                     sys.stderr.write(line)
                 event = parser.feed(line)
@@ -415,6 +412,8 @@ def _stack_reporter(run: Run) -> Callable[[str, str, str, float], None]:
     """Progress lines for stack status changes; the time each operation took, for the summary."""
 
     def report(stack: str, previous: str, status: str, seconds: float) -> None:
+        if status == "REVIEW_IN_PROGRESS":
+            return  # a change set being prepared: the creation proper follows
         verb = _VERBS.get(previous.split("_", 1)[0])
         timed = verb is not None and previous.endswith("_IN_PROGRESS")
         took = f" ({seconds:.1f}s)" if timed else ""

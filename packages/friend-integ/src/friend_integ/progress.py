@@ -11,6 +11,8 @@ class Progress:
     def __init__(self, stream: TextIO | None = None) -> None:
         self._stream = stream if stream is not None else sys.stderr
         self._start = time.monotonic()
+        self.last_line = self._start
+        """When the last line was printed: a watcher of silence measures from here."""
 
     def elapsed(self) -> float:
         """Seconds since this run started."""
@@ -19,8 +21,10 @@ class Progress:
     def step(self, message: str) -> None:
         self._stream.write(f"[{self.elapsed():6.1f}s] {message}\n")
         self._stream.flush()
+        self.last_line = time.monotonic()
 
     def detail(self, message: str) -> None:
         """A line that belongs to the previous step, indented under it."""
         self._stream.write(f"          {message}\n")
         self._stream.flush()
+        self.last_line = time.monotonic()

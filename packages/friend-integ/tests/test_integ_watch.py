@@ -1,0 +1,68 @@
+"""Stack status changes become progress lines with the time each status lasted."""
+
+from typing import Any
+
+import pytest
+from botocore.exceptions import ClientError
+from friend_integ import watch
+from friend_integ.watch import StackWatcher, cloudformation_client
+
+
+class FakeCloudFormation:
+    """Answers describe_stacks from a script of statuses per stack (None: does not exist)."""
+
+    def __init__(self, script: dict[str, list[str | None]]) -> None:
+        self.script = script
+
+    def describe_stacks(self, StackName: str) -> dict[str, Any]:
+        status = self.script[StackName].pop(0)
+        if status is None:
+            raise ClientError(
+                {"Error": {"Code": "ValidationError", "Message": f"{StackName} does not exist"}},
+                "DescribeStacks",
+            )
+        return {"Stacks": [{"StackName": StackName, "StackStatus": status}]}
+
+
+def test_each_change_is_reported_once_with_the_time_spent_before_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    ticks = [0.0, 1.0, 11.0, 12.0, 15.0]
+    monkeypatch.setattr(
+        watch.time, "monotonic", lambda: ticks.pop(0) if len(ticks) > 1 else ticks[0]
+    )
+    client = FakeCloudFormation(
+        {
+            "Stack": [
+                None,
+                "CREATE_IN_PROGRESS",
+                "CREATE_COMPLETE",
+                "CREATE_COMPLETE",
+                "DELETE_IN_PROGRESS",
+            ]
+        }
+    )
+    reports: list[tuple[str, str, str, float]] = []
+    watcher = StackWatcher(client, ["Stack"], lambda *r: reports.append(r))
+
+    for _ in range(5):
+        watcher.poll()
+
+    assert reports == [
+        ("Stack", "ABSENT", "CREATE_IN_PROGRESS", 1.0),
+        ("Stack", "CREATE_IN_PROGRESS", "CREATE_COMPLETE", 10.0),
+        ("Stack", "CREATE_COMPLETE", "DELETE_IN_PROGRESS", 4.0),
+    ]
+
+
+def test_client_targets_exactly_the_endpoint_and_credentials_given() -> None:
+    client = cloudformation_client(
+        {
+            "AWS_ACCESS_KEY_ID": "test",
+            "AWS_SECRET_ACCESS_KEY": "test",
+            "AWS_ENDPOINT_URL": "http://127.0.0.1:4566",
+        }
+    )
+    assert client.meta.endpoint_url == "http://127.0.0.1:4566"
+    assert client.meta.region_name == "us-east-1"
+    assert client._request_signer._credentials.access_key == "test"
