@@ -12,6 +12,7 @@ left; run integ-runner; stop what this run started; print a summary.
 """
 
 import argparse
+import contextlib
 import json
 import os
 import re
@@ -22,7 +23,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -399,7 +400,8 @@ def run_integ_runner(args: argparse.Namespace, run: Run, integ_runner: Path) -> 
     finally:
         if process.poll() is None:
             run.progress.step("stopping integ-runner")
-            _stop_group(process)
+            with _shielded():
+                _stop_group(process)
         run.timed("integ-runner", started)
     run.runner_exit = process.returncode
     return process.returncode
@@ -422,6 +424,18 @@ def _stack_reporter(run: Run) -> Callable[[str, str, str, float], None]:
             run.timings[f"{verb} {stack}"] = seconds
 
     return report
+
+
+@contextlib.contextmanager
+def _shielded() -> Iterator[None]:
+    """Let a cleanup finish: a second Ctrl-C (or `uv run` forwarding the first one again)
+    must not leave integ-runner or LocalStack half stopped. The cleanups are bounded."""
+    previous = {sig: signal.signal(sig, signal.SIG_IGN) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
 
 def _group_alive(pgid: int) -> bool:
@@ -595,7 +609,8 @@ def summary(run: Run, started_at: datetime, exit_code: int) -> list[str]:
             "  LocalStack: the embedded one an earlier run left running; stop it with: "
             + _stop_command(run.embedded_already_running)
         )
-    lines.append(f"  result:  {'PASSED' if exit_code == 0 else 'FAILED'} (exit {exit_code})")
+    verdict = {0: "PASSED", EXIT_INTERRUPTED: "INTERRUPTED"}.get(exit_code, "FAILED")
+    lines.append(f"  result:  {verdict} (exit {exit_code})")
     return lines
 
 
@@ -644,7 +659,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if run.localstack is not None and not run.keep_localstack:
             stop_started = time.monotonic()
             run.progress.step("embedded LocalStack: stopping")
-            run.localstack.stop()
+            with _shielded():
+                run.localstack.stop()
             run.timed("LocalStack stop", stop_started)
         signal.signal(signal.SIGTERM, previous_handler)
     print("\n".join(summary(run, started_at, exit_code)), file=sys.stderr)
