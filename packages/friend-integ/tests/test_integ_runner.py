@@ -30,6 +30,7 @@ def test_deploying_run_forces_and_pins_language_directory_region_and_workflow() 
     assert "--no-update-workflow" in command
     assert "--force" in command
     assert "--no-clean" not in command
+    assert "--strict" not in command
 
 
 def test_app_runs_the_workspace_interpreter_through_the_synth_cache() -> None:
@@ -59,7 +60,15 @@ def test_pass_through_of_clean_force_selection_and_extra_arguments() -> None:
     assert "--force" not in command
     assert "--no-clean" in command
     assert command.count("--verbose") == 2
+    assert "--strict" in command
     assert command[-2:] == ["--inspect-failures", "integ_friends.py"]
+
+
+def test_a_run_without_any_result_fails() -> None:
+    parser = ReportParser(deploying=True)
+    parser.feed("No such integ test: integ_nope.py")
+
+    assert parser.failed
 
 
 DEPLOY_REPORT = """\

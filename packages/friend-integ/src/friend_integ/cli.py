@@ -635,7 +635,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     layout = Layout()
     started_at = datetime.now().astimezone()
-    log_dir = layout.logs_dir / started_at.strftime("%Y%m%d-%H%M%S")
+    log_dir = layout.logs_dir / f"{started_at:%Y%m%d-%H%M%S}-{os.getpid()}"
     log_dir.mkdir(parents=True, exist_ok=True)
     _prune_logs(layout.logs_dir)
     run = Run(

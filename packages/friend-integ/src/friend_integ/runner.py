@@ -75,6 +75,9 @@ def integ_runner_command(integ_runner: Path, options: RunnerOptions) -> list[str
     if not options.clean:
         command.append("--no-clean")
     command.extend(["--verbose"] * options.verbosity)
+    if options.tests:
+        # A selected test that does not exist is an error, not a silently empty run.
+        command.append("--strict")
     command.extend(options.extra)
     command.extend(options.tests)
     return command
@@ -197,7 +200,9 @@ class ReportParser:
 
     @property
     def failed(self) -> bool:
-        return any(verdict == "FAIL" for verdict, _ in self.verdicts())
+        """A failure, or nothing tested at all: a run that checked nothing did not pass."""
+        verdicts = self.verdicts()
+        return not verdicts or any(verdict == "FAIL" for verdict, _ in verdicts)
 
     @property
     def rewritten_snapshots(self) -> list[str]:
