@@ -1,6 +1,7 @@
 """The synth cache replays an assembly only when no input of the synthesis changed."""
 
 import json
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -11,8 +12,7 @@ from friend_integ.synth_cache import DISABLE_ENV, cache_key, run
 # its own runs in a file next to it, so a test can tell a replay from a synthesis.
 APP = """\
 import json, os, pathlib
-here = pathlib.Path(__file__).parent
-runs = here / "runs"
+runs = pathlib.Path(__file__).resolve().parents[3] / "runs"  # outside the sources
 runs.write_text(str(int(runs.read_text() if runs.exists() else "0") + 1))
 out = pathlib.Path(os.environ["CDK_OUTDIR"])
 out.mkdir(parents=True, exist_ok=True)
@@ -44,7 +44,7 @@ def _app(layout: Layout) -> Path:
 
 
 def _runs(layout: Layout) -> int:
-    counter = layout.tests_dir / "runs"
+    counter = layout.workspace_root / "runs"
     return int(counter.read_text()) if counter.exists() else 0
 
 
@@ -76,6 +76,7 @@ def test_second_synthesis_with_the_same_inputs_is_replayed(
         "packages/friend-integ/integ/integ_app.py",
         "packages/friend-integ/integ/helpers.py",
         "packages/friend-infra/src/friend_infra/new_module.py",
+        "packages/friend-infra/README.md",
     ],
 )
 def test_any_changed_source_or_lock_misses(workspace: Layout, tmp_path: Path, change: str) -> None:
@@ -99,6 +100,29 @@ def test_environment_that_reaches_the_app_is_part_of_the_key(
     assert cache_key(app, _env(tmp_path), workspace) != cache_key(
         app, _env(tmp_path, **{variable: "other"}), workspace
     )
+
+
+@pytest.mark.parametrize(
+    "output",
+    [
+        "packages/friend-integ/integ/integ_app.py.snapshot/Stack.template.json",
+        "packages/friend-integ/integ/cdk-integ.out.integ_app.py.snapshot/manifest.json",
+        "packages/friend-infra/src/.mypy_cache/cache.db",
+        "packages/friend-infra/src/friend_infra/__pycache__/stack.cpython-313.pyc",
+        "packages/friend-integ/node_modules/aws-cdk/package.json",
+    ],
+)
+def test_run_outputs_and_tool_caches_are_not_inputs(
+    workspace: Layout, tmp_path: Path, output: str
+) -> None:
+    app = _app(workspace)
+    before = cache_key(app, _env(tmp_path), workspace)
+
+    path = workspace.workspace_root / output
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("written by a run or a tool")
+
+    assert cache_key(app, _env(tmp_path), workspace) == before
 
 
 def test_output_folder_and_unrelated_environment_do_not_change_the_key(
@@ -152,3 +176,22 @@ def test_lock_files_of_the_toolkit_are_not_cached(workspace: Layout, tmp_path: P
 
     assert not (second / "synth.lock").exists()
     assert (second / "manifest.json").is_file()
+
+
+def test_in_a_git_checkout_the_sources_are_what_git_would_track(
+    workspace: Layout, tmp_path: Path
+) -> None:
+    root = workspace.workspace_root
+    subprocess.run(["git", "init", "-q", str(root)], check=True)
+    (root / ".gitignore").write_text("generated/\n")
+    app = _app(workspace)
+    before = cache_key(app, _env(tmp_path), workspace)
+
+    ignored = root / "packages" / "friend-infra" / "generated" / "big.bin"
+    ignored.parent.mkdir()
+    ignored.write_text("ignored by git")
+    assert cache_key(app, _env(tmp_path), workspace) == before
+
+    untracked = root / "packages" / "friend-infra" / "src" / "friend_infra" / "new.py"
+    untracked.write_text("X = 1\n")
+    assert cache_key(app, _env(tmp_path), workspace) != before

@@ -8,9 +8,10 @@ an earlier assembly when nothing that could change it has changed.
 
 A stale hit would deploy old code, so the key covers every input, generously:
 - the app file and every Python file next to it (shared test helpers);
-- every workspace member's `pyproject.toml` and `src/` tree (the stack, the handlers that
-  are bundled into it, the models, this package), the root `pyproject.toml`, `uv.lock` and
-  `.python-version` (every dependency version, the bundled Lambda dependencies);
+- every source file of every workspace package (the stack, the handlers that are bundled
+  into it with their `pyproject.toml` and README, the models, this package, tests included:
+  erring on the side of a miss), the root `pyproject.toml`, `uv.lock` and `.python-version`
+  (every dependency version, the bundled Lambda dependencies);
 - the interpreter, and the environment that the CDK toolkit hands the app: all `CDK_*`
   variables (the context, with its overflow file's content, the target account and region,
   integ-runner's own `CDK_INTEG_*`) except the output folder, plus `AWS_REGION`,
@@ -48,10 +49,28 @@ OUTDIR_ENV = "CDK_OUTDIR"
 DISABLE_ENV = "FRIEND_INTEG_SYNTH_CACHE"
 _ENV_PREFIXES = ("CDK_", "JSII_", "PYTHON", "UV_")
 _ENV_NAMES = ("AWS_REGION", "AWS_DEFAULT_REGION", "PATH", "VIRTUAL_ENV")
-_SKIP_DIRS = {"__pycache__", ".mypy_cache", ".pytest_cache", ".ruff_cache"}
+_SKIP_DIRS = {
+    "__pycache__",
+    ".mypy_cache",
+    ".pytest_cache",
+    ".ruff_cache",
+    ".venv",
+    "node_modules",
+    "cdk.out",
+    "dist",
+    "build",
+}
 
 
-def _files_under(root: Path) -> Iterable[Path]:
+def _is_output(relative: Path) -> bool:
+    """Folders that runs write (snapshots, assemblies) are results, not inputs."""
+    return any(
+        part.endswith(".snapshot") or part.startswith("cdk-integ.out") for part in relative.parts
+    )
+
+
+def _walk(root: Path) -> Iterable[Path]:
+    """Every file under `root` but tool caches and build output (used outside a git checkout)."""
     for directory, subdirs, files in os.walk(root):
         subdirs[:] = sorted(d for d in subdirs if d not in _SKIP_DIRS)
         for name in sorted(files):
@@ -59,16 +78,46 @@ def _files_under(root: Path) -> Iterable[Path]:
                 yield Path(directory) / name
 
 
+def _workspace_sources(root: Path) -> list[Path]:
+    """The files of `packages/` that belong to the source: what git tracks or would track.
+
+    Git's view (tracked plus untracked-but-not-ignored files) leaves out exactly the caches,
+    virtual environments, `node_modules` and build output that `.gitignore` lists, and keeps
+    everything a package build can read (sources, `pyproject.toml`, the README a wheel embeds).
+    """
+    git = shutil.which("git")
+    try:
+        if git is None:
+            raise FileNotFoundError("git")
+        listed = subprocess.run(  # noqa: S603 - fixed argument list, no shell
+            [
+                git,
+                "-C",
+                str(root),
+                "ls-files",
+                "-z",
+                "--cached",
+                "--others",
+                "--exclude-standard",
+                "--",
+                "packages",
+            ],
+            capture_output=True,
+            check=True,
+        ).stdout.decode()
+        paths = [root / name for name in listed.split("\0") if name]
+    except (OSError, subprocess.CalledProcessError):
+        paths = list(_walk(root / "packages"))
+    return [p for p in paths if p.is_file() and not _is_output(p.relative_to(root))]
+
+
 def input_files(app: Path, layout: Layout) -> list[Path]:
     """Every file whose content can change what `app` synthesizes."""
     root = layout.workspace_root
-    files = [root / name for name in ("pyproject.toml", "uv.lock", ".python-version")]
-    for member in sorted((root / "packages").iterdir()):
-        if (member / "pyproject.toml").is_file():
-            files.append(member / "pyproject.toml")
-            files.extend(_files_under(member / "src"))
-    files.extend(sorted(app.resolve().parent.glob("*.py")))
-    return [f for f in files if f.is_file()]
+    files = {root / name for name in ("pyproject.toml", "uv.lock", ".python-version")}
+    files.update(_workspace_sources(root))
+    files.update(app.resolve().parent.glob("*.py"))
+    return sorted(f for f in files if f.is_file())
 
 
 def relevant_environment(env: Mapping[str, str]) -> dict[str, str]:
