@@ -26,7 +26,7 @@ from friend_handlers.filters import STREAM_FILTERS
 from friend_models import Friend, State
 from moto.events.models import EventPattern
 
-from .conftest import REGION, Aws
+from .conftest import REGION, TEST_TABLE_NAME, Aws
 
 STREAM_HANDLERS = {
     "request_state": request_state.handler,
@@ -34,6 +34,8 @@ STREAM_HANDLERS = {
     "reject_state": reject_state.handler,
     "unfriend_state": unfriend_state.handler,
 }
+NO_FAILURES = {"batchItemFailures": []}
+"""A batch handler's answer when every record of the batch succeeded."""
 PATTERNS = {name: EventPattern.load(json.dumps(rule)) for name, rule in STREAM_FILTERS.items()}
 
 
@@ -238,6 +240,20 @@ def rest_event(
 # The whole chain ------------------------------------------------------------------------------
 
 
+def put_row(aws: Aws, player: str, friend: str, state: State, at: int = 1) -> None:
+    """Write one row with the plain client, not the model: the handlers must cope with rows as
+    any writer stores them, and the write reaches the stream like any other."""
+    aws.dynamodb.put_item(
+        TableName=TEST_TABLE_NAME,
+        Item={
+            "player_id": {"S": player},
+            "friend_id": {"S": friend},
+            "state": {"S": state.value},
+            "last_updated": {"N": str(at)},
+        },
+    )
+
+
 def rows(aws: Aws) -> dict[tuple[str, str], State]:
     return {(row.player_id, row.friend_id): row.state for row in Friend.scan(consistent_read=True)}
 
@@ -283,7 +299,7 @@ class Chain:
             if not event["Records"]:
                 return
             response = front.handler(event, self.context)
-            assert response == {"batchItemFailures": []}
+            assert response == NO_FAILURES
             settle_sqs_batch(self.aws, event, response)
             batches += 1
 
@@ -303,7 +319,7 @@ class Chain:
         if not batch:
             return
         response = STREAM_HANDLERS[name](stream_event(batch), self.context)
-        assert response == {"batchItemFailures": []}
+        assert response == NO_FAILURES
         self.delivered.extend(batch)
 
     def drain(self) -> None:

@@ -10,8 +10,8 @@ from friend_handlers.dead_letter import DLQ_URL_ENV
 from friend_handlers.logic.message import MAX_ID_LENGTH
 from friend_models import State
 
-from .conftest import TEST_TABLE_NAME, Aws, Fault, Logs
-from .harness import dead_letters, message, rows, sqs_event
+from .conftest import Aws, Fault, Logs
+from .harness import NO_FAILURES, dead_letters, message, put_row, rows, sqs_event
 
 
 def emitted_metrics(capsys: pytest.CaptureFixture[str]) -> dict[str, int]:
@@ -32,7 +32,7 @@ def test_actions_follow_the_transition_table(aws: Aws, lambda_context: LambdaCon
         message("bob", "ann", "Accept"),  # bob has no Pending row yet: ignored
         message("cat", "dan", "Unfriend"),  # not friends: ignored
     )
-    assert front.handler(event, lambda_context) == {"batchItemFailures": []}
+    assert front.handler(event, lambda_context) == NO_FAILURES
     assert rows(aws) == {("ann", "bob"): State.REQUESTED}
 
 
@@ -57,17 +57,9 @@ def test_each_action_changes_only_the_state_its_rule_allows(
     after: State | None,
 ) -> None:
     if seeded is not None:
-        aws.dynamodb.put_item(
-            TableName=TEST_TABLE_NAME,
-            Item={
-                "player_id": {"S": "ann"},
-                "friend_id": {"S": "bob"},
-                "state": {"S": seeded.value},
-                "last_updated": {"N": "1"},
-            },
-        )
+        put_row(aws, "ann", "bob", seeded)
     event = sqs_event(aws, message("ann", "bob", action))
-    assert front.handler(event, lambda_context) == {"batchItemFailures": []}
+    assert front.handler(event, lambda_context) == NO_FAILURES
     assert rows(aws).get(("ann", "bob")) == after
 
 
@@ -77,7 +69,7 @@ def test_a_duplicate_changes_nothing_and_is_counted_as_ignored(
     event = sqs_event(aws, message("ann", "bob", "Request"), message("ann", "bob", "Request"))
     capsys.readouterr()
 
-    assert front.handler(event, lambda_context) == {"batchItemFailures": []}
+    assert front.handler(event, lambda_context) == NO_FAILURES
 
     assert emitted_metrics(capsys) == {"RequestApplied": 1, "RequestIgnored": 1}
     handled = [log for log in log_lines() if log["message"] == "action handled"]
@@ -122,7 +114,7 @@ def test_an_invalid_message_goes_straight_to_the_dead_letter_queue(
 
     response = front.handler(event, lambda_context)
 
-    assert response == {"batchItemFailures": []}, "parked, so handled: never retried"
+    assert response == NO_FAILURES, "parked, so handled: never retried"
     (parked,) = dead_letters(aws)
     assert parked["Body"] == body
     attributes = parked["MessageAttributes"]
@@ -143,7 +135,7 @@ def test_the_longest_allowed_id_and_extra_fields_are_accepted(
     body = json.dumps(
         {"player_id": longest, "friend_id": "bob", "friend_action": "Request", "note": "hi"}
     )
-    assert front.handler(sqs_event(aws, body), lambda_context) == {"batchItemFailures": []}
+    assert front.handler(sqs_event(aws, body), lambda_context) == NO_FAILURES
     assert rows(aws) == {(longest, "bob"): State.REQUESTED}
     assert dead_letters(aws) == []
 

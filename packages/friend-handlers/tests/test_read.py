@@ -9,8 +9,8 @@ from friend_handlers import read
 from friend_handlers.logic.message import MAX_ID_LENGTH
 from friend_models import State
 
-from .conftest import TEST_TABLE_NAME, Aws, Fault
-from .harness import rest_event
+from .conftest import Aws, Fault
+from .harness import put_row, rest_event
 
 LIST = "/friends/{playerId}"
 IS_FRIEND = "/friends/isFriend/{playerId}/{friendId}"
@@ -18,15 +18,7 @@ IS_FRIEND = "/friends/isFriend/{playerId}/{friendId}"
 
 def _seed(aws: Aws, player: str, friends: dict[str, State]) -> None:
     for friend, state in friends.items():
-        aws.dynamodb.put_item(
-            TableName=TEST_TABLE_NAME,
-            Item={
-                "player_id": {"S": player},
-                "friend_id": {"S": friend},
-                "state": {"S": state.value},
-                "last_updated": {"N": "1700000000000"},
-            },
-        )
+        put_row(aws, player, friend, state, at=1700000000000)
 
 
 def _get(

@@ -8,20 +8,15 @@ from friend_handlers import accept_state, reject_state, request_state, unfriend_
 from friend_handlers.logic.reactions import MAX_ATTEMPTS
 from friend_models import Friend, State, now_millis
 
-from .conftest import TEST_TABLE_NAME, Aws, Fault
-from .harness import StreamReader, routes, rows, stream_event
+from .conftest import Aws, Fault
+from .harness import NO_FAILURES, StreamReader, put_row, routes, rows, stream_event
 
 
-def _put(aws: Aws, player: str, friend: str, state: State, at: int = 1) -> None:
-    aws.dynamodb.put_item(
-        TableName=TEST_TABLE_NAME,
-        Item={
-            "player_id": {"S": player},
-            "friend_id": {"S": friend},
-            "state": {"S": state.value},
-            "last_updated": {"N": str(at)},
-        },
-    )
+def _reader_after_seed(aws: Aws) -> StreamReader:
+    """A reader past every record written so far, so a test sees only what its change writes."""
+    reader = StreamReader(aws)
+    reader.read()
+    return reader
 
 
 def _records(reader: StreamReader, route: str) -> list[dict[str, Any]]:
@@ -56,15 +51,15 @@ def _conflict_on(player: str) -> Fault:
 
 def test_request_creates_the_pending_row_once(aws: Aws, lambda_context: LambdaContext) -> None:
     reader = StreamReader(aws)
-    _put(aws, "ann", "bob", State.REQUESTED)
+    put_row(aws, "ann", "bob", State.REQUESTED)
     (record,) = _records(reader, "request_state")
 
     event = stream_event([record])
-    assert request_state.handler(event, lambda_context) == {"batchItemFailures": []}
+    assert request_state.handler(event, lambda_context) == NO_FAILURES
     assert rows(aws) == {("ann", "bob"): State.REQUESTED, ("bob", "ann"): State.PENDING}
 
     # At-least-once delivery: the same record again changes nothing.
-    assert request_state.handler(event, lambda_context) == {"batchItemFailures": []}
+    assert request_state.handler(event, lambda_context) == NO_FAILURES
     assert rows(aws) == {("ann", "bob"): State.REQUESTED, ("bob", "ann"): State.PENDING}
 
 
@@ -74,12 +69,10 @@ def test_a_pending_row_is_never_dated_before_its_request(
     # The request was stamped by a host whose clock runs ahead of this one.
     ahead = now_millis() + 600_000
     reader = StreamReader(aws)
-    _put(aws, "ann", "bob", State.REQUESTED, at=ahead)
+    put_row(aws, "ann", "bob", State.REQUESTED, at=ahead)
     (record,) = _records(reader, "request_state")
 
-    assert request_state.handler(stream_event([record]), lambda_context) == {
-        "batchItemFailures": []
-    }
+    assert request_state.handler(stream_event([record]), lambda_context) == NO_FAILURES
     assert Friend.get("bob", "ann", consistent_read=True).last_updated >= ahead
 
 
@@ -87,15 +80,13 @@ def test_a_mutual_request_settles_both_rows_as_friends(
     aws: Aws, lambda_context: LambdaContext
 ) -> None:
     reader = StreamReader(aws)
-    _put(aws, "ann", "bob", State.REQUESTED)
-    _put(aws, "bob", "ann", State.REQUESTED)
+    put_row(aws, "ann", "bob", State.REQUESTED)
+    put_row(aws, "bob", "ann", State.REQUESTED)
     records = _records(reader, "request_state")
     assert len(records) == 2
 
     for record in records:
-        assert request_state.handler(stream_event([record]), lambda_context) == {
-            "batchItemFailures": []
-        }
+        assert request_state.handler(stream_event([record]), lambda_context) == NO_FAILURES
 
     assert rows(aws) == {("ann", "bob"): State.FRIENDS, ("bob", "ann"): State.FRIENDS}
     settle = [record for record in reader.read() if record["eventName"] == "MODIFY"]
@@ -107,15 +98,12 @@ def test_a_request_after_an_unfinished_unfriend_reopens_the_pair_as_pending(
     aws: Aws, lambda_context: LambdaContext
 ) -> None:
     # ann unfriended bob and asked again before the unfriend reached bob's row.
-    _put(aws, "bob", "ann", State.FRIENDS)
-    reader = StreamReader(aws)
-    reader.read()
-    _put(aws, "ann", "bob", State.REQUESTED)
+    put_row(aws, "bob", "ann", State.FRIENDS)
+    reader = _reader_after_seed(aws)
+    put_row(aws, "ann", "bob", State.REQUESTED)
     (record,) = _records(reader, "request_state")
 
-    assert request_state.handler(stream_event([record]), lambda_context) == {
-        "batchItemFailures": []
-    }
+    assert request_state.handler(stream_event([record]), lambda_context) == NO_FAILURES
     assert rows(aws) == {("ann", "bob"): State.REQUESTED, ("bob", "ann"): State.PENDING}
 
 
@@ -125,25 +113,21 @@ def test_a_request_already_accepted_is_left_to_accept_state(
     # A late copy of ann's request record arrives after bob accepted (at 20) but before the
     # acceptance reached ann's row: bob's Friends row is newer than the request, so it stays.
     reader = StreamReader(aws)
-    _put(aws, "ann", "bob", State.REQUESTED, at=10)
+    put_row(aws, "ann", "bob", State.REQUESTED, at=10)
     (record,) = _records(reader, "request_state")
-    _put(aws, "bob", "ann", State.FRIENDS, at=20)
+    put_row(aws, "bob", "ann", State.FRIENDS, at=20)
 
-    assert request_state.handler(stream_event([record]), lambda_context) == {
-        "batchItemFailures": []
-    }
+    assert request_state.handler(stream_event([record]), lambda_context) == NO_FAILURES
     assert rows(aws) == {("ann", "bob"): State.REQUESTED, ("bob", "ann"): State.FRIENDS}
 
 
 def test_a_late_request_record_changes_nothing(aws: Aws, lambda_context: LambdaContext) -> None:
     reader = StreamReader(aws)
-    _put(aws, "ann", "bob", State.REQUESTED)
+    put_row(aws, "ann", "bob", State.REQUESTED)
     (record,) = _records(reader, "request_state")
     Friend("ann", "bob").delete()  # the request is gone by the time its record arrives
 
-    assert request_state.handler(stream_event([record]), lambda_context) == {
-        "batchItemFailures": []
-    }
+    assert request_state.handler(stream_event([record]), lambda_context) == NO_FAILURES
     assert rows(aws) == {}
 
 
@@ -151,8 +135,8 @@ def test_a_transaction_conflict_is_retried(
     aws: Aws, lambda_context: LambdaContext, dynamodb_faults: list[Fault]
 ) -> None:
     reader = StreamReader(aws)
-    _put(aws, "ann", "bob", State.REQUESTED)
-    _put(aws, "bob", "ann", State.REQUESTED)
+    put_row(aws, "ann", "bob", State.REQUESTED)
+    put_row(aws, "bob", "ann", State.REQUESTED)
     record = _records(reader, "request_state")[0]
     conflicts = [_conflict_on("ann")] * 2
 
@@ -161,9 +145,7 @@ def test_a_transaction_conflict_is_retried(
 
     dynamodb_faults.append(twice)
 
-    assert request_state.handler(stream_event([record]), lambda_context) == {
-        "batchItemFailures": []
-    }
+    assert request_state.handler(stream_event([record]), lambda_context) == NO_FAILURES
     assert conflicts == []
     assert rows(aws) == {("ann", "bob"): State.FRIENDS, ("bob", "ann"): State.FRIENDS}
 
@@ -172,8 +154,8 @@ def test_endless_contention_fails_only_that_record(
     aws: Aws, lambda_context: LambdaContext, dynamodb_faults: list[Fault]
 ) -> None:
     reader = StreamReader(aws)
-    _put(aws, "ann", "bob", State.REQUESTED)
-    _put(aws, "cat", "dan", State.REQUESTED)
+    put_row(aws, "ann", "bob", State.REQUESTED)
+    put_row(aws, "cat", "dan", State.REQUESTED)
     records = _records(reader, "request_state")
     calls: list[str] = []
     conflict = _conflict_on("ann")
@@ -199,14 +181,13 @@ def test_endless_contention_fails_only_that_record(
 
 
 def test_accept_makes_the_requester_a_friend(aws: Aws, lambda_context: LambdaContext) -> None:
-    _put(aws, "ann", "bob", State.REQUESTED)
-    _put(aws, "bob", "ann", State.PENDING)
-    reader = StreamReader(aws)
-    reader.read()
+    put_row(aws, "ann", "bob", State.REQUESTED)
+    put_row(aws, "bob", "ann", State.PENDING)
+    reader = _reader_after_seed(aws)
     Friend("bob", "ann").update(actions=[Friend.state.set(State.FRIENDS)])
     (record,) = _records(reader, "accept_state")
 
-    assert accept_state.handler(stream_event([record]), lambda_context) == {"batchItemFailures": []}
+    assert accept_state.handler(stream_event([record]), lambda_context) == NO_FAILURES
     assert rows(aws) == {("ann", "bob"): State.FRIENDS, ("bob", "ann"): State.FRIENDS}
 
 
@@ -214,12 +195,11 @@ def test_accept_fails_the_record_on_an_unexpected_error(
     aws: Aws, lambda_context: LambdaContext, dynamodb_faults: list[Fault]
 ) -> None:
     # The original sample swallowed this error and lost the acceptance.
-    _put(aws, "ann", "bob", State.REQUESTED)
-    _put(aws, "bob", "ann", State.PENDING)
-    _put(aws, "cat", "dan", State.REQUESTED)
-    _put(aws, "dan", "cat", State.PENDING)
-    reader = StreamReader(aws)
-    reader.read()
+    put_row(aws, "ann", "bob", State.REQUESTED)
+    put_row(aws, "bob", "ann", State.PENDING)
+    put_row(aws, "cat", "dan", State.REQUESTED)
+    put_row(aws, "dan", "cat", State.PENDING)
+    reader = _reader_after_seed(aws)
     Friend("bob", "ann").update(actions=[Friend.state.set(State.FRIENDS)])
     Friend("dan", "cat").update(actions=[Friend.state.set(State.FRIENDS)])
     records = _records(reader, "accept_state")
@@ -240,45 +220,42 @@ def test_accept_fails_the_record_on_an_unexpected_error(
 
 
 def test_a_late_accept_record_changes_nothing(aws: Aws, lambda_context: LambdaContext) -> None:
-    _put(aws, "ann", "bob", State.REQUESTED)
-    _put(aws, "bob", "ann", State.PENDING)
-    reader = StreamReader(aws)
-    reader.read()
+    put_row(aws, "ann", "bob", State.REQUESTED)
+    put_row(aws, "bob", "ann", State.PENDING)
+    reader = _reader_after_seed(aws)
     Friend("bob", "ann").update(actions=[Friend.state.set(State.FRIENDS)])
     (record,) = _records(reader, "accept_state")
     Friend("bob", "ann").delete()  # bob unfriended before the acceptance was mirrored
 
-    assert accept_state.handler(stream_event([record]), lambda_context) == {"batchItemFailures": []}
+    assert accept_state.handler(stream_event([record]), lambda_context) == NO_FAILURES
     assert rows(aws) == {("ann", "bob"): State.REQUESTED}
 
 
 def test_reject_removes_the_request(aws: Aws, lambda_context: LambdaContext) -> None:
-    _put(aws, "ann", "bob", State.REQUESTED)
-    _put(aws, "bob", "ann", State.PENDING)
-    reader = StreamReader(aws)
-    reader.read()
+    put_row(aws, "ann", "bob", State.REQUESTED)
+    put_row(aws, "bob", "ann", State.PENDING)
+    reader = _reader_after_seed(aws)
     Friend("bob", "ann").delete()
     (record,) = _records(reader, "reject_state")
 
-    assert reject_state.handler(stream_event([record]), lambda_context) == {"batchItemFailures": []}
+    assert reject_state.handler(stream_event([record]), lambda_context) == NO_FAILURES
     assert rows(aws) == {}
 
 
 def test_a_duplicate_reject_record_leaves_a_new_request_alone(
     aws: Aws, lambda_context: LambdaContext
 ) -> None:
-    _put(aws, "ann", "bob", State.REQUESTED)
-    _put(aws, "bob", "ann", State.PENDING)
-    reader = StreamReader(aws)
-    reader.read()
+    put_row(aws, "ann", "bob", State.REQUESTED)
+    put_row(aws, "bob", "ann", State.PENDING)
+    reader = _reader_after_seed(aws)
     Friend("bob", "ann").delete()
     (record,) = _records(reader, "reject_state")
     event = stream_event([record])
-    assert reject_state.handler(event, lambda_context) == {"batchItemFailures": []}
-    _put(aws, "ann", "bob", State.REQUESTED)  # ann asks again
-    _put(aws, "bob", "ann", State.PENDING)
+    assert reject_state.handler(event, lambda_context) == NO_FAILURES
+    put_row(aws, "ann", "bob", State.REQUESTED)  # ann asks again
+    put_row(aws, "bob", "ann", State.PENDING)
 
-    assert reject_state.handler(event, lambda_context) == {"batchItemFailures": []}
+    assert reject_state.handler(event, lambda_context) == NO_FAILURES
     assert rows(aws) == {("ann", "bob"): State.REQUESTED, ("bob", "ann"): State.PENDING}
 
 
@@ -286,16 +263,13 @@ def test_an_unfriend_right_after_an_accept_ends_the_pair(
     aws: Aws, lambda_context: LambdaContext
 ) -> None:
     # bob accepted (at 20) and unfriended before accept_state reached ann's Requested row.
-    _put(aws, "ann", "bob", State.REQUESTED, at=10)
-    _put(aws, "bob", "ann", State.FRIENDS, at=20)
-    reader = StreamReader(aws)
-    reader.read()
+    put_row(aws, "ann", "bob", State.REQUESTED, at=10)
+    put_row(aws, "bob", "ann", State.FRIENDS, at=20)
+    reader = _reader_after_seed(aws)
     Friend("bob", "ann").delete()
     (record,) = _records(reader, "unfriend_state")
 
-    assert unfriend_state.handler(stream_event([record]), lambda_context) == {
-        "batchItemFailures": []
-    }
+    assert unfriend_state.handler(stream_event([record]), lambda_context) == NO_FAILURES
     assert rows(aws) == {}
 
 
@@ -303,54 +277,45 @@ def test_an_unfriend_record_leaves_a_newer_request_alone(
     aws: Aws, lambda_context: LambdaContext
 ) -> None:
     # Both unfriended; ann asked again (at 30) before bob's unfriend (row of 20) was mirrored.
-    _put(aws, "bob", "ann", State.FRIENDS, at=20)
-    reader = StreamReader(aws)
-    reader.read()
+    put_row(aws, "bob", "ann", State.FRIENDS, at=20)
+    reader = _reader_after_seed(aws)
     Friend("bob", "ann").delete()
     (record,) = _records(reader, "unfriend_state")
-    _put(aws, "ann", "bob", State.REQUESTED, at=30)
+    put_row(aws, "ann", "bob", State.REQUESTED, at=30)
 
-    assert unfriend_state.handler(stream_event([record]), lambda_context) == {
-        "batchItemFailures": []
-    }
+    assert unfriend_state.handler(stream_event([record]), lambda_context) == NO_FAILURES
     assert rows(aws) == {("ann", "bob"): State.REQUESTED}
 
 
 def test_unfriend_removes_the_other_row(aws: Aws, lambda_context: LambdaContext) -> None:
-    _put(aws, "ann", "bob", State.FRIENDS)
-    _put(aws, "bob", "ann", State.FRIENDS)
-    reader = StreamReader(aws)
-    reader.read()
+    put_row(aws, "ann", "bob", State.FRIENDS)
+    put_row(aws, "bob", "ann", State.FRIENDS)
+    reader = _reader_after_seed(aws)
     Friend("ann", "bob").delete()
     (record,) = _records(reader, "unfriend_state")
 
-    assert unfriend_state.handler(stream_event([record]), lambda_context) == {
-        "batchItemFailures": []
-    }
+    assert unfriend_state.handler(stream_event([record]), lambda_context) == NO_FAILURES
     assert rows(aws) == {}
 
 
 def test_a_late_unfriend_record_leaves_a_renewed_friendship_alone(
     aws: Aws, lambda_context: LambdaContext
 ) -> None:
-    _put(aws, "ann", "bob", State.FRIENDS)
-    _put(aws, "bob", "ann", State.FRIENDS)
-    reader = StreamReader(aws)
-    reader.read()
+    put_row(aws, "ann", "bob", State.FRIENDS)
+    put_row(aws, "bob", "ann", State.FRIENDS)
+    reader = _reader_after_seed(aws)
     Friend("ann", "bob").delete()
     (record,) = _records(reader, "unfriend_state")
-    _put(aws, "ann", "bob", State.FRIENDS)  # friends again before the record arrives
+    put_row(aws, "ann", "bob", State.FRIENDS)  # friends again before the record arrives
 
-    assert unfriend_state.handler(stream_event([record]), lambda_context) == {
-        "batchItemFailures": []
-    }
+    assert unfriend_state.handler(stream_event([record]), lambda_context) == NO_FAILURES
     assert rows(aws) == {("ann", "bob"): State.FRIENDS, ("bob", "ann"): State.FRIENDS}
 
 
 @pytest.mark.parametrize("image", ["OldImage", "NewImage"])
 def test_moto_images_are_normalised_to_what_aws_sends(aws: Aws, image: str) -> None:
     reader = StreamReader(aws)
-    _put(aws, "ann", "bob", State.REQUESTED)
+    put_row(aws, "ann", "bob", State.REQUESTED)
     Friend("ann", "bob").delete()
     insert, remove = reader.read()
     assert (insert["eventName"], remove["eventName"]) == ("INSERT", "REMOVE")
