@@ -36,9 +36,14 @@ class Layout:
         return self.package_dir / "node_modules" / ".bin"
 
     @property
+    def state_root(self) -> Path:
+        """The git-ignored folder under which every tool of the workspace keeps its state."""
+        return self.workspace_root / ".state"
+
+    @property
     def state_dir(self) -> Path:
         """Git-ignored runtime state of the integ command (logs, caches)."""
-        return self.workspace_root / ".state" / "integ"
+        return self.state_root / "integ"
 
     @property
     def synth_cache_dir(self) -> Path:

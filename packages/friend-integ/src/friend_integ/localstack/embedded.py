@@ -32,11 +32,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-_PACKAGE_ROOT = Path(__file__).resolve().parents[3]
-"""``packages/friend-integ``: holds the environment definition and the extension sources."""
+from friend_integ.paths import PACKAGE_DIR, Layout
 
-ENV_DEFINITION_DIR = _PACKAGE_ROOT / "localstack-env"
-EXTENSION_DIR = _PACKAGE_ROOT / "localstack-extension"
+ENV_DEFINITION_DIR = PACKAGE_DIR / "localstack-env"
+EXTENSION_DIR = PACKAGE_DIR / "localstack-extension"
 LOOPBACK = "127.0.0.1"
 DEFAULT_PORT = 4566
 HEALTH_PATH = "/_localstack/health"
@@ -70,11 +69,12 @@ class PortInUseError(LocalStackError):
 def default_state_dir() -> Path:
     """``<repo>/.state/localstack``, or ``$FRIEND_STATE_DIR/localstack`` when that is set.
 
-    The repository root is found from this file's location (the package is a workspace member
-    installed in place), so the default does not depend on the current directory.
+    The repository root is the one the integ command uses (:class:`~friend_integ.paths.Layout`,
+    found from the package's place in the source tree), so the default does not depend on the
+    current directory.
     """
     override = os.environ.get("FRIEND_STATE_DIR")
-    base = Path(override) if override else _PACKAGE_ROOT.parents[1] / ".state"
+    base = Path(override) if override else Layout().state_root
     return base.resolve() / "localstack"
 
 
@@ -274,7 +274,7 @@ class EmbeddedLocalStack:
     def _install_key(self) -> str:
         digest = hashlib.sha256()
         for path in _INSTALL_INPUTS:
-            digest.update(str(path.relative_to(_PACKAGE_ROOT)).encode())
+            digest.update(str(path.relative_to(PACKAGE_DIR)).encode())
             digest.update(path.read_bytes() if path.is_file() else b"(absent)")
         digest.update(" ".join(_python_request()).encode())
         digest.update(_INSTALL_RECIPE.encode())
