@@ -118,3 +118,15 @@ def wait_until_gone(pids: list[int], timeout: float = 10.0) -> list[int]:
     while (alive := [pid for pid in pids if process_alive(pid)]) and time.monotonic() < deadline:
         time.sleep(0.05)
     return alive
+
+
+def receive_all(sqs: Any, queue_url: str, count: int, timeout: float) -> list[dict[str, Any]]:
+    """Messages (deleted once read) until ``count`` arrived or ``timeout`` passed."""
+    received: list[dict[str, Any]] = []
+    deadline = time.monotonic() + timeout
+    while len(received) < count and time.monotonic() < deadline:
+        page = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=1)
+        for message in page.get("Messages", []):
+            received.append(message)
+            sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
+    return received

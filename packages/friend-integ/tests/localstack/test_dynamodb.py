@@ -17,25 +17,38 @@ import pytest
 from botocore.exceptions import ClientError
 from friend_integ.localstack import EmbeddedLocalStack, health
 
+from .dynamodb_support import ATTRIBUTES, KEY_SCHEMA, item, key
+
 Client = Any
 TableFactory = Callable[..., tuple[str, str | None]]
 
-_KEY_SCHEMA = [
-    {"AttributeName": "player_id", "KeyType": "HASH"},
-    {"AttributeName": "friend_id", "KeyType": "RANGE"},
-]
-_ATTRIBUTES = [
-    {"AttributeName": "player_id", "AttributeType": "S"},
-    {"AttributeName": "friend_id", "AttributeType": "S"},
-]
+
+def _set_state(table: str, player: str, friend: str, state: str) -> dict[str, Any]:
+    """``update_item`` arguments that set the row's state (and create the row if missing)."""
+    return {
+        "TableName": table,
+        "Key": key(player, friend),
+        "UpdateExpression": "SET #s = :s",
+        "ExpressionAttributeNames": {"#s": "state"},
+        "ExpressionAttributeValues": {":s": {"S": state}},
+    }
 
 
-def _key(player: str, friend: str) -> dict[str, Any]:
-    return {"player_id": {"S": player}, "friend_id": {"S": friend}}
-
-
-def _item(player: str, friend: str, state: str) -> dict[str, Any]:
-    return {**_key(player, friend), "state": {"S": state}}
+def _befriend_if_requested(table: str, player: str, friend: str) -> dict[str, Any]:
+    """A transaction item that turns a Requested row into Friends, and fails on any other."""
+    return {
+        "Update": {
+            "TableName": table,
+            "Key": key(player, friend),
+            "UpdateExpression": "SET #s = :friends",
+            "ConditionExpression": "#s = :requested",
+            "ExpressionAttributeNames": {"#s": "state"},
+            "ExpressionAttributeValues": {
+                ":friends": {"S": "Friends"},
+                ":requested": {"S": "Requested"},
+            },
+        }
+    }
 
 
 @pytest.fixture
@@ -57,8 +70,8 @@ def new_table(dynamodb: Client) -> TableFactory:
         stream = {"StreamEnabled": True, "StreamViewType": view_type} if view_type else None
         client.create_table(
             TableName=name,
-            KeySchema=_KEY_SCHEMA,
-            AttributeDefinitions=_ATTRIBUTES,
+            KeySchema=KEY_SCHEMA,
+            AttributeDefinitions=ATTRIBUTES,
             BillingMode="PAY_PER_REQUEST",
             **({"StreamSpecification": stream} if stream else {}),
         )
@@ -100,34 +113,28 @@ def test_stream_records_have_the_aws_shape(
     assert stream_arn is not None
     started = datetime.now(UTC).replace(microsecond=0)
 
-    dynamodb.put_item(TableName=name, Item=_item("ana", "bo", "Requested"))
-    dynamodb.put_item(TableName=name, Item=_item("ana", "bo", "Requested"))  # changes nothing
-    dynamodb.update_item(
-        TableName=name,
-        Key=_key("ana", "bo"),
-        UpdateExpression="SET #s = :s",
-        ExpressionAttributeNames={"#s": "state"},
-        ExpressionAttributeValues={":s": {"S": "Friends"}},
-    )
-    dynamodb.delete_item(TableName=name, Key=_key("ana", "bo"))
+    dynamodb.put_item(TableName=name, Item=item("ana", "bo", "Requested"))
+    dynamodb.put_item(TableName=name, Item=item("ana", "bo", "Requested"))  # changes nothing
+    dynamodb.update_item(**_set_state(name, "ana", "bo", "Friends"))
+    dynamodb.delete_item(TableName=name, Key=key("ana", "bo"))
 
     records = _read_stream(streams, stream_arn)
 
     assert [r["eventName"] for r in records] == ["INSERT", "MODIFY", "REMOVE"]
     insert, modify, remove = (r["dynamodb"] for r in records)
     assert "OldImage" not in insert
-    assert insert["NewImage"] == _item("ana", "bo", "Requested")
-    assert modify["OldImage"] == _item("ana", "bo", "Requested")
-    assert modify["NewImage"] == _item("ana", "bo", "Friends")
+    assert insert["NewImage"] == item("ana", "bo", "Requested")
+    assert modify["OldImage"] == item("ana", "bo", "Requested")
+    assert modify["NewImage"] == item("ana", "bo", "Friends")
     assert "NewImage" not in remove
-    assert remove["OldImage"] == _item("ana", "bo", "Friends")
+    assert remove["OldImage"] == item("ana", "bo", "Friends")
     for record in records:
         assert record["eventVersion"] == "1.1"
         assert record["eventSource"] == "aws:dynamodb"
         assert record["awsRegion"] == region
         assert len(record["eventID"]) >= 32
         body = record["dynamodb"]
-        assert body["Keys"] == _key("ana", "bo")
+        assert body["Keys"] == key("ana", "bo")
         assert body["StreamViewType"] == "NEW_AND_OLD_IMAGES"
         assert isinstance(body["SizeBytes"], int)
         created = body["ApproximateCreationDateTime"]
@@ -147,9 +154,9 @@ def test_view_types_carry_only_their_images(
     dynamodb: Client, streams: Client, new_table: TableFactory, view_type: str, images: set[str]
 ) -> None:
     name, stream_arn = new_table(view_type)
-    dynamodb.put_item(TableName=name, Item=_item("ana", "bo", "Requested"))
-    dynamodb.put_item(TableName=name, Item=_item("ana", "bo", "Pending"))
-    dynamodb.delete_item(TableName=name, Key=_key("ana", "bo"))
+    dynamodb.put_item(TableName=name, Item=item("ana", "bo", "Requested"))
+    dynamodb.put_item(TableName=name, Item=item("ana", "bo", "Pending"))
+    dynamodb.delete_item(TableName=name, Key=key("ana", "bo"))
 
     insert, modify, remove = (r["dynamodb"] for r in _read_stream(streams, stream_arn))
 
@@ -163,25 +170,19 @@ def test_update_that_creates_an_item_writes_one_insert(
     dynamodb: Client, streams: Client, new_table: TableFactory
 ) -> None:
     name, stream_arn = new_table()
-    dynamodb.update_item(
-        TableName=name,
-        Key=_key("ana", "bo"),
-        UpdateExpression="SET #s = :s",
-        ExpressionAttributeNames={"#s": "state"},
-        ExpressionAttributeValues={":s": {"S": "Pending"}},
-    )
+    dynamodb.update_item(**_set_state(name, "ana", "bo", "Pending"))
 
     records = _read_stream(streams, stream_arn)
 
     assert [r["eventName"] for r in records] == ["INSERT"]
-    assert records[0]["dynamodb"]["NewImage"] == _item("ana", "bo", "Pending")
+    assert records[0]["dynamodb"]["NewImage"] == item("ana", "bo", "Pending")
 
 
 def test_cancelled_transaction_leaves_no_trace_and_the_stream_keeps_flowing(
     dynamodb: Client, streams: Client, new_table: TableFactory
 ) -> None:
     name, stream_arn = new_table()
-    dynamodb.put_item(TableName=name, Item=_item("bo", "ana", "Pending"))
+    dynamodb.put_item(TableName=name, Item=item("bo", "ana", "Pending"))
     shard = streams.describe_stream(StreamArn=stream_arn)["StreamDescription"]["Shards"][0]
     iterator = streams.get_shard_iterator(
         StreamArn=stream_arn, ShardId=shard["ShardId"], ShardIteratorType="LATEST"
@@ -190,32 +191,20 @@ def test_cancelled_transaction_leaves_no_trace_and_the_stream_keeps_flowing(
     with pytest.raises(ClientError) as cancelled:
         dynamodb.transact_write_items(
             TransactItems=[
-                {"Put": {"TableName": name, "Item": _item("ana", "bo", "Friends")}},
-                {
-                    "Update": {
-                        "TableName": name,
-                        "Key": _key("bo", "ana"),
-                        "UpdateExpression": "SET #s = :friends",
-                        "ConditionExpression": "#s = :requested",
-                        "ExpressionAttributeNames": {"#s": "state"},
-                        "ExpressionAttributeValues": {
-                            ":friends": {"S": "Friends"},
-                            ":requested": {"S": "Requested"},
-                        },
-                    }
-                },
+                {"Put": {"TableName": name, "Item": item("ana", "bo", "Friends")}},
+                _befriend_if_requested(name, "bo", "ana"),
             ]
         )
     error = cancelled.value.response
     assert error["Error"]["Code"] == "TransactionCanceledException"
     assert [r["Code"] for r in error["CancellationReasons"]] == ["None", "ConditionalCheckFailed"]
-    assert "Item" not in dynamodb.get_item(TableName=name, Key=_key("ana", "bo"))
+    assert "Item" not in dynamodb.get_item(TableName=name, Key=key("ana", "bo"))
 
-    dynamodb.put_item(TableName=name, Item=_item("cy", "dee", "Requested"))
+    dynamodb.put_item(TableName=name, Item=item("cy", "dee", "Requested"))
 
     records = _read_stream(streams, stream_arn, iterator)
     assert [(r["eventName"], r["dynamodb"]["Keys"]) for r in records] == [
-        ("INSERT", _key("cy", "dee"))
+        ("INSERT", key("cy", "dee"))
     ]
 
 
@@ -223,24 +212,12 @@ def test_transaction_applies_all_writes_with_their_records(
     dynamodb: Client, streams: Client, new_table: TableFactory
 ) -> None:
     name, stream_arn = new_table()
-    dynamodb.put_item(TableName=name, Item=_item("ana", "bo", "Requested"))
-    dynamodb.put_item(TableName=name, Item=_item("bo", "ana", "Requested"))
+    dynamodb.put_item(TableName=name, Item=item("ana", "bo", "Requested"))
+    dynamodb.put_item(TableName=name, Item=item("bo", "ana", "Requested"))
 
     dynamodb.transact_write_items(
         TransactItems=[
-            {
-                "Update": {
-                    "TableName": name,
-                    "Key": _key(player, friend),
-                    "UpdateExpression": "SET #s = :friends",
-                    "ConditionExpression": "#s = :requested",
-                    "ExpressionAttributeNames": {"#s": "state"},
-                    "ExpressionAttributeValues": {
-                        ":friends": {"S": "Friends"},
-                        ":requested": {"S": "Requested"},
-                    },
-                }
-            }
+            _befriend_if_requested(name, player, friend)
             for player, friend in (("ana", "bo"), ("bo", "ana"))
         ]
     )
@@ -256,20 +233,20 @@ def test_conditional_write_fails_with_the_current_item(
     name, _ = new_table(None)
     dynamodb.put_item(
         TableName=name,
-        Item=_item("ana", "bo", "Requested"),
+        Item=item("ana", "bo", "Requested"),
         ConditionExpression="attribute_not_exists(player_id)",
     )
     with pytest.raises(ClientError) as failed:
         dynamodb.put_item(
             TableName=name,
-            Item=_item("ana", "bo", "Pending"),
+            Item=item("ana", "bo", "Pending"),
             ConditionExpression="attribute_not_exists(player_id)",
             ReturnValuesOnConditionCheckFailure="ALL_OLD",
         )
     assert failed.value.response["Error"]["Code"] == "ConditionalCheckFailedException"
-    assert failed.value.response["Item"] == _item("ana", "bo", "Requested")
-    stored = dynamodb.get_item(TableName=name, Key=_key("ana", "bo"))["Item"]
-    assert stored == _item("ana", "bo", "Requested")
+    assert failed.value.response["Item"] == item("ana", "bo", "Requested")
+    stored = dynamodb.get_item(TableName=name, Key=key("ana", "bo"))["Item"]
+    assert stored == item("ana", "bo", "Requested")
 
 
 def test_concurrent_conditional_writes_admit_exactly_one(
@@ -284,7 +261,7 @@ def test_concurrent_conditional_writes_admit_exactly_one(
         try:
             dynamodb.put_item(
                 TableName=name,
-                Item=_item("ana", "bo", state),
+                Item=item("ana", "bo", state),
                 ConditionExpression="attribute_not_exists(player_id)",
             )
             outcomes.append("written")
@@ -304,8 +281,8 @@ def test_query_paginates_a_players_rows(dynamodb: Client, new_table: TableFactor
     name, _ = new_table(None)
     friends = [f"f{i:02}" for i in range(7)]
     for friend in friends:
-        dynamodb.put_item(TableName=name, Item=_item("ana", friend, "Friends"))
-    dynamodb.put_item(TableName=name, Item=_item("bo", "ana", "Friends"))
+        dynamodb.put_item(TableName=name, Item=item("ana", friend, "Friends"))
+    dynamodb.put_item(TableName=name, Item=item("bo", "ana", "Friends"))
 
     seen: list[str] = []
     start: dict[str, Any] = {}
@@ -319,7 +296,7 @@ def test_query_paginates_a_players_rows(dynamodb: Client, new_table: TableFactor
             **start,
         )
         pages += 1
-        seen.extend(item["friend_id"]["S"] for item in page["Items"])
+        seen.extend(row["friend_id"]["S"] for row in page["Items"])
         if "LastEvaluatedKey" not in page:
             break
         start = {"ExclusiveStartKey": page["LastEvaluatedKey"]}
@@ -353,8 +330,8 @@ _CFN_TEMPLATE = {
         "Friend": {
             "Type": "AWS::DynamoDB::Table",
             "Properties": {
-                "KeySchema": _KEY_SCHEMA,
-                "AttributeDefinitions": _ATTRIBUTES,
+                "KeySchema": KEY_SCHEMA,
+                "AttributeDefinitions": ATTRIBUTES,
                 "BillingMode": "PAY_PER_REQUEST",
                 "StreamSpecification": {"StreamViewType": "NEW_AND_OLD_IMAGES"},
                 "PointInTimeRecoverySpecification": {"PointInTimeRecoveryEnabled": True},
@@ -384,7 +361,7 @@ def test_cloudformation_creates_a_streaming_table(
         assert table["LatestStreamArn"] == outputs["StreamArn"]
         assert table["BillingModeSummary"]["BillingMode"] == "PAY_PER_REQUEST"
 
-        dynamodb.put_item(TableName=outputs["TableName"], Item=_item("ana", "bo", "Requested"))
+        dynamodb.put_item(TableName=outputs["TableName"], Item=item("ana", "bo", "Requested"))
         records = _read_stream(streams, outputs["StreamArn"])
         assert [r["eventName"] for r in records] == ["INSERT"]
     finally:
@@ -407,7 +384,7 @@ def test_streams_are_read_as_fast_as_they_are_written(
         StreamArn=stream_arn, ShardId=shard["ShardId"], ShardIteratorType="LATEST"
     )["ShardIterator"]
     for index in range(3):
-        dynamodb.put_item(TableName=name, Item=_item("ana", f"f{index}", "Requested"))
+        dynamodb.put_item(TableName=name, Item=item("ana", f"f{index}", "Requested"))
         page = streams.get_records(ShardIterator=iterator)
         assert [r["dynamodb"]["Keys"]["friend_id"]["S"] for r in page["Records"]] == [f"f{index}"]
         iterator = page["NextShardIterator"]

@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import io
 import json
-import time
 import uuid
 import zipfile
 from collections.abc import Callable
 from typing import Any
+
+from .dynamodb_support import ATTRIBUTES, KEY_SCHEMA, item, key
+from .lambda_support import receive_all
 
 Client = Any
 
@@ -44,23 +46,9 @@ def _zip(source: str) -> bytes:
     return buffer.getvalue()
 
 
-def _key(player: str, friend: str) -> dict[str, Any]:
-    return {"player_id": {"S": player}, "friend_id": {"S": friend}}
-
-
-def _item(player: str, friend: str, state: str) -> dict[str, Any]:
-    return {**_key(player, friend), "state": {"S": state}}
-
-
 def _receive(sqs: Client, queue_url: str, count: int, timeout: float) -> list[Any]:
-    received: list[Any] = []
-    deadline = time.monotonic() + timeout
-    while len(received) < count and time.monotonic() < deadline:
-        page = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=1)
-        for message in page.get("Messages", []):
-            received.append(json.loads(message["Body"]))
-            sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
-    return received
+    """The forwarded records, decoded (see :func:`receive_all` for ``count`` and ``timeout``)."""
+    return [json.loads(message["Body"]) for message in receive_all(sqs, queue_url, count, timeout)]
 
 
 def test_filtered_mapping_delivers_matching_records_at_aws_shape(
@@ -71,14 +59,8 @@ def test_filtered_mapping_delivers_matching_records_at_aws_shape(
     table = f"Friend-{suffix}"
     stream_arn = dynamodb.create_table(
         TableName=table,
-        KeySchema=[
-            {"AttributeName": "player_id", "KeyType": "HASH"},
-            {"AttributeName": "friend_id", "KeyType": "RANGE"},
-        ],
-        AttributeDefinitions=[
-            {"AttributeName": "player_id", "AttributeType": "S"},
-            {"AttributeName": "friend_id", "AttributeType": "S"},
-        ],
+        KeySchema=KEY_SCHEMA,
+        AttributeDefinitions=ATTRIBUTES,
         BillingMode="PAY_PER_REQUEST",
         StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"},
     )["TableDescription"]["LatestStreamArn"]
@@ -103,13 +85,13 @@ def test_filtered_mapping_delivers_matching_records_at_aws_shape(
     )
     try:
         # In stream order: match, then five that must not match, then the match that ends it.
-        dynamodb.put_item(TableName=table, Item=_item("ana", "bo", "Requested"))
-        dynamodb.put_item(TableName=table, Item=_item("bo", "ana", "Pending"))
-        dynamodb.put_item(TableName=table, Item=_item("ana", "bo", "Friends"))
-        dynamodb.put_item(TableName=table, Item=_item("bo", "ana", "Friends"))
-        dynamodb.delete_item(TableName=table, Key=_key("bo", "ana"))
-        dynamodb.put_item(TableName=table, Item=_item("cy", "dee", "Pending"))
-        dynamodb.delete_item(TableName=table, Key=_key("cy", "dee"))
+        dynamodb.put_item(TableName=table, Item=item("ana", "bo", "Requested"))
+        dynamodb.put_item(TableName=table, Item=item("bo", "ana", "Pending"))
+        dynamodb.put_item(TableName=table, Item=item("ana", "bo", "Friends"))
+        dynamodb.put_item(TableName=table, Item=item("bo", "ana", "Friends"))
+        dynamodb.delete_item(TableName=table, Key=key("bo", "ana"))
+        dynamodb.put_item(TableName=table, Item=item("cy", "dee", "Pending"))
+        dynamodb.delete_item(TableName=table, Key=key("cy", "dee"))
 
         # Records of one shard arrive in order, so once the sentinel (the last write) has
         # arrived, every record before it has been filtered or delivered.
@@ -124,9 +106,9 @@ def test_filtered_mapping_delivers_matching_records_at_aws_shape(
     ]
     insert, remove = delivered
     assert "OldImage" not in insert["dynamodb"]
-    assert insert["dynamodb"]["NewImage"] == _item("ana", "bo", "Requested")
+    assert insert["dynamodb"]["NewImage"] == item("ana", "bo", "Requested")
     assert "NewImage" not in remove["dynamodb"]
-    assert remove["dynamodb"]["OldImage"] == _item("cy", "dee", "Pending")
+    assert remove["dynamodb"]["OldImage"] == item("cy", "dee", "Pending")
     for record in delivered:
         assert record["eventVersion"] == "1.1"
         assert record["eventSource"] == "aws:dynamodb"

@@ -9,15 +9,13 @@ filter never trigger it.
 from __future__ import annotations
 
 import json
-import time
 import uuid
 from collections.abc import Iterator
-from typing import Any
 
 import pytest
 
 from ..conftest import AwsClientFactory
-from .lambda_support import Functions
+from .lambda_support import Functions, receive_all
 
 MAX_RECEIVE_COUNT = 2
 # Only new items whose id starts with "good" pass: updates and poison items must not.
@@ -32,18 +30,6 @@ def functions(aws_client: AwsClientFactory) -> Iterator[Functions]:
     created = Functions(aws_client("lambda"))
     yield created
     created.delete_all()
-
-
-def receive_all(sqs: Any, queue_url: str, count: int, timeout: float) -> list[dict[str, Any]]:
-    """Messages (deleted once read) until ``count`` arrived or ``timeout`` passed."""
-    received: list[dict[str, Any]] = []
-    deadline = time.monotonic() + timeout
-    while len(received) < count and time.monotonic() < deadline:
-        page = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=1)
-        for message in page.get("Messages", []):
-            received.append(message)
-            sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
-    return received
 
 
 def test_sqs_partial_batch_failure_dlq_stream_filter_chain(
