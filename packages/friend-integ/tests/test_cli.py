@@ -101,6 +101,7 @@ def test_snapshot_only_passes_with_no_credentials_reachable(
     err = capsys.readouterr().err
     assert "PASS  snapshot integ_friends  1.5s" in err
     assert "result:  PASSED (exit 0)" in err
+    assert err.rstrip().endswith("integ: 1 passed, 0 failed")
     assert (layout.logs_dir).is_dir()
 
 
@@ -131,6 +132,7 @@ def test_failed_assertion_fails_the_run_and_shows_why(
     assert "FAIL  deploy   integ_friends-FriendMicroservices/DefaultTest" in err
     assert "Expected Count 1, got 0" in err
     assert "result:  FAILED (exit 1)" in err
+    assert err.rstrip().endswith("integ: 1 passed, 1 failed")
 
 
 def test_integ_runner_exit_code_alone_fails_the_run(

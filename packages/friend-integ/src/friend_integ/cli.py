@@ -611,6 +611,10 @@ def summary(run: Run, started_at: datetime, exit_code: int) -> list[str]:
         )
     verdict = {0: "PASSED", EXIT_INTERRUPTED: "INTERRUPTED"}.get(exit_code, "FAILED")
     lines.append(f"  result:  {verdict} (exit {exit_code})")
+    if run.parser is not None:
+        # The conventional closing line that CI systems and people scan for.
+        verdicts = [verdict for verdict, _ in run.parser.verdicts()]
+        lines.append(f"integ: {verdicts.count('PASS')} passed, {verdicts.count('FAIL')} failed")
     return lines
 
 
