@@ -17,6 +17,8 @@ from typing import Any
 import pytest
 
 from ..conftest import AwsClientFactory
+from .cloudformation_support import stack_events, wait_deleted, wait_settled
+from .lambda_support import receive_all
 
 FIXTURES = Path(__file__).parent / "fixtures" / "cfn"
 STACK_WAIT_SECONDS = 120.0
@@ -64,33 +66,15 @@ class Stacks:
 
     def delete(self, name: str) -> None:
         self.cloudformation.delete_stack(StackName=name)
-        deadline = time.monotonic() + STACK_WAIT_SECONDS
-        while time.monotonic() < deadline:
-            stacks = self.cloudformation.describe_stacks()["Stacks"]
-            if not any(
-                s["StackName"] == name and s["StackStatus"] != "DELETE_COMPLETE" for s in stacks
-            ):
-                self.created.remove(name)
-                return
-            time.sleep(0.1)
-        raise AssertionError(f"stack {name} was not deleted: {self.reasons(name)}")
+        if not wait_deleted(self.cloudformation, name, STACK_WAIT_SECONDS, poll=0.1):
+            raise AssertionError(f"stack {name} was not deleted: {self.reasons(name)}")
+        self.created.remove(name)
 
     def wait(self, name: str) -> dict[str, Any]:
-        deadline = time.monotonic() + STACK_WAIT_SECONDS
-        while time.monotonic() < deadline:
-            stack: dict[str, Any] = self.cloudformation.describe_stacks(StackName=name)["Stacks"][0]
-            if not stack["StackStatus"].endswith("_IN_PROGRESS"):
-                return stack
-            time.sleep(0.1)
-        raise AssertionError(f"stack {name} did not settle: {self.reasons(name)}")
+        return wait_settled(self.cloudformation, name, STACK_WAIT_SECONDS, poll=0.1)
 
     def reasons(self, name: str) -> list[tuple[str, str, str]]:
-        """(logical id, status, reason) of every stack event, oldest first."""
-        events = self.cloudformation.describe_stack_events(StackName=name)["StackEvents"]
-        return [
-            (e["LogicalResourceId"], e["ResourceStatus"], e.get("ResourceStatusReason", ""))
-            for e in reversed(events)
-        ]
+        return stack_events(self.cloudformation, name)
 
     def physical_id(self, name: str, logical_id: str) -> str:
         resource = self.cloudformation.describe_stack_resource(
@@ -127,15 +111,10 @@ class AuditQueue:
 
     def take(self, count: int, timeout: float = 30.0) -> list[dict[str, Any]]:
         """The next ``count`` requests reported, in the order they were sent."""
-        received: list[dict[str, Any]] = []
-        deadline = time.monotonic() + timeout
-        while len(received) < count and time.monotonic() < deadline:
-            answer = self.sqs.receive_message(
-                QueueUrl=self.url, MaxNumberOfMessages=10, WaitTimeSeconds=1
-            )
-            for message in answer.get("Messages", []):
-                received.append(json.loads(message["Body"]))
-                self.sqs.delete_message(QueueUrl=self.url, ReceiptHandle=message["ReceiptHandle"])
+        received = [
+            json.loads(message["Body"])
+            for message in receive_all(self.sqs, self.url, count, timeout)
+        ]
         assert len(received) == count, f"expected {count} requests, got {received}"
         return received
 

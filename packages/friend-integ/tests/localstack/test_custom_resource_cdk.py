@@ -30,6 +30,7 @@ from typing import Any
 import pytest
 
 from ..conftest import TEST_ACCOUNT, TEST_REGION, AwsClientFactory
+from .cloudformation_support import stack_events, wait_deleted, wait_settled
 
 APP = Path(__file__).parent / "fixtures" / "cfn" / "integ_assertions_app.py"
 SYNTH_TIMEOUT_SECONDS = 600
@@ -72,36 +73,15 @@ class CloudAssembly:
             Capabilities=["CAPABILITY_IAM", "CAPABILITY_NAMED_IAM", "CAPABILITY_AUTO_EXPAND"],
         )
         self.deployed.append(stack)
-        deadline = time.monotonic() + STACK_WAIT_SECONDS
-        while time.monotonic() < deadline:
-            described: dict[str, Any] = self.cloudformation.describe_stacks(StackName=stack)[
-                "Stacks"
-            ][0]
-            if not described["StackStatus"].endswith("_IN_PROGRESS"):
-                return described
-            time.sleep(0.2)
-        raise AssertionError(f"{stack} did not settle: {self.reasons(stack)}")
+        return wait_settled(self.cloudformation, stack, STACK_WAIT_SECONDS, poll=0.2)
 
     def reasons(self, stack: str) -> list[tuple[str, str, str]]:
-        events = self.cloudformation.describe_stack_events(StackName=stack)["StackEvents"]
-        return [
-            (e["LogicalResourceId"], e["ResourceStatus"], e.get("ResourceStatusReason", ""))
-            for e in reversed(events)
-        ]
+        return stack_events(self.cloudformation, stack)
 
     def destroy(self) -> None:
         for stack in reversed(self.deployed):
             self.cloudformation.delete_stack(StackName=stack)
-            deadline = time.monotonic() + STACK_WAIT_SECONDS
-            while time.monotonic() < deadline:
-                live = {
-                    s["StackName"]
-                    for s in self.cloudformation.describe_stacks()["Stacks"]
-                    if s["StackStatus"] != "DELETE_COMPLETE"
-                }
-                if stack not in live:
-                    break
-                time.sleep(0.2)
+            wait_deleted(self.cloudformation, stack, STACK_WAIT_SECONDS, poll=0.2)
 
 
 @pytest.fixture(scope="module")
