@@ -1,8 +1,8 @@
-"""Shared fixtures: one embedded LocalStack per test session, and boto3 clients for it.
+"""Shared fixtures: one embedded emulator of each kind per test session, and boto3 clients.
 
-The LocalStack runs on a free port (never the default 4566, which may be the user's own
-LocalStack) with its state under ``.state/localstack-tests``. Sessions running side by side
-share that folder's environment and keep their processes apart by port.
+Emulators run on free ports (never the default 4566, which may be the user's own emulator) with
+their state under ``.state/<emulator>-tests``. Sessions running side by side share that folder's
+environment and keep their processes apart by port.
 """
 
 from __future__ import annotations
@@ -15,7 +15,8 @@ from typing import Any
 import boto3
 import pytest
 from botocore.config import Config
-from friend_integ.localstack import EmbeddedLocalStack, default_state_dir
+from friend_integ.emulators import EMULATORS, EmbeddedLocalStack, Emulator, MiniStack, create
+from friend_integ.emulators import default_state_dir as emulator_state_dir
 
 TEST_REGION = "us-east-1"
 TEST_ACCOUNT = "000000000000"
@@ -31,14 +32,12 @@ def free_port() -> int:
         return port
 
 
-def state_dir_for_tests() -> Path:
-    return default_state_dir().parent / "localstack-tests"
+def state_dir_for_tests(key: str = EmbeddedLocalStack.key) -> Path:
+    return emulator_state_dir(f"{key}-tests")
 
 
-@pytest.fixture(scope="session")
-def localstack() -> Iterator[EmbeddedLocalStack]:
-    """A started, healthy LocalStack with the project's extension; stopped after the session."""
-    instance = EmbeddedLocalStack(port=free_port(), state_dir=state_dir_for_tests())
+def _started(key: str) -> Iterator[Emulator]:
+    instance = create(key, port=free_port(), state_dir=state_dir_for_tests(key))
     instance.start(timeout=120)
     try:
         yield instance
@@ -47,7 +46,26 @@ def localstack() -> Iterator[EmbeddedLocalStack]:
 
 
 @pytest.fixture(scope="session")
-def aws_client(localstack: EmbeddedLocalStack) -> AwsClientFactory:
+def localstack() -> Iterator[Emulator]:
+    """A started, healthy LocalStack with the project's extension; stopped after the session."""
+    yield from _started(EmbeddedLocalStack.key)
+
+
+@pytest.fixture(scope="session")
+def ministack() -> Iterator[Emulator]:
+    """A started MiniStack; stopped after the session."""
+    yield from _started(MiniStack.key)
+
+
+@pytest.fixture(scope="session", params=sorted(EMULATORS))
+def emulator(request: pytest.FixtureRequest) -> Emulator:
+    """Each embedded emulator in turn (the same instances as the fixtures named after them)."""
+    instance: Emulator = request.getfixturevalue(request.param)
+    return instance
+
+
+@pytest.fixture(scope="session")
+def aws_client(localstack: Emulator) -> AwsClientFactory:
     """``aws_client("dynamodb")``: a boto3 client for the session's LocalStack (us-east-1 unless
     ``region_name`` says otherwise).
 

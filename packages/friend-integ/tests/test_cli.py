@@ -3,7 +3,7 @@
 The stand-in records the arguments and environment it was started with and prints a report
 in integ-runner's format, so these tests check what the command hands integ-runner (flags,
 selection, a fail-closed environment) and how it turns the report into a summary and an exit
-code, without Node, LocalStack or AWS.
+code, without Node, an emulator or AWS.
 """
 
 import json
@@ -17,9 +17,7 @@ from typing import ClassVar
 
 import pytest
 from friend_integ import cli
-from friend_integ import localstack as friend_localstack
 from friend_integ.paths import Layout
-from friend_integ.targets import REQUIRED_SERVICES
 from friend_integ.tools import NodeTools
 
 FAKE_RUNNER = """\
@@ -154,7 +152,16 @@ def test_targets_are_mutually_exclusive() -> None:
         cli.parse_args(["--snapshot-only", "--endpoint", "http://127.0.0.1:4566"])
 
 
-def test_no_clean_keeps_localstack_for_inspection() -> None:
+def test_emulator_is_a_choice_of_the_embedded_target_only() -> None:
+    assert cli.parse_args([]).emulator is None
+    assert cli.parse_args(["--emulator", "localstack"]).emulator == "localstack"
+    with pytest.raises(SystemExit):
+        cli.parse_args(["--emulator", "docker"])
+    with pytest.raises(SystemExit):
+        cli.parse_args(["--emulator", "ministack", "--endpoint", "http://127.0.0.1:4566"])
+
+
+def test_no_clean_keeps_the_emulator_for_inspection() -> None:
     args = cli.parse_args(["--no-clean"])
     assert args.clean is False
     assert args.force is True
@@ -174,6 +181,8 @@ def test_aws_target_keeps_user_credentials_and_drops_endpoints(
     assert run.env["AWS_PROFILE"] == "deployer"
     assert "AWS_ENDPOINT_URL" not in run.env
     assert run.env["AWS_REGION"] == "us-east-1"
+    # The CDK deploys to the named account only, never to whatever a profile resolves to.
+    assert run.env["CDK_DEFAULT_ACCOUNT"] == "123456789012"
 
 
 def test_stack_names_come_from_the_committed_snapshots(layout: Layout) -> None:
@@ -241,7 +250,7 @@ def test_deploying_run_keeps_the_committed_snapshot_unless_it_changed(
     )
 
     def local_target(args: object, run: cli.Run) -> None:
-        run.target = cli.Target(cli.TargetKind.LOCALSTACK, "000000000000", endpoint="http://x:1")
+        run.target = cli.Target(cli.TargetKind.EMULATOR, "000000000000", endpoint="http://x:1")
         run.env = dict(os.environ)
 
     monkeypatch.setattr(cli, "choose_target", local_target)
@@ -252,11 +261,15 @@ def test_deploying_run_keeps_the_committed_snapshot_unless_it_changed(
 
 
 class FakeEmbedded:
-    """Stands in for EmbeddedLocalStack: records what the command asked of it."""
+    """Stands in for an embedded emulator: records what the command asked of it."""
 
     instances: ClassVar[list["FakeEmbedded"]] = []
+    running: ClassVar[set[tuple[str, int]]] = set()
+    """(emulator, port) pairs that an earlier run left running."""
 
-    def __init__(self, port: int = 4566) -> None:
+    def __init__(self, key: str, port: int) -> None:
+        self.key = key
+        self.title = key.capitalize()
         self.port = port
         self.endpoint = f"http://127.0.0.1:{port}"
         self.calls: list[str] = []
@@ -269,19 +282,42 @@ class FakeEmbedded:
         self.calls.append("start")
 
     def is_running(self) -> bool:
-        return False
+        return (self.key, self.port) in FakeEmbedded.running
+
+    def version(self) -> str:
+        return "9.9"
 
 
-HEALTHY = {"services": dict.fromkeys(REQUIRED_SERVICES, "available")}
+HEALTHY = {
+    "services": dict.fromkeys(
+        [
+            "apigateway",
+            "cloudformation",
+            "dynamodb",
+            "dynamodbstreams",
+            "iam",
+            "lambda",
+            "logs",
+            "s3",
+            "sqs",
+            "ssm",
+            "states",
+            "sts",
+        ],
+        "available",
+    )
+}
+"""A health report as MiniStack gives it (Step Functions listed as `states`)."""
 
 
 @pytest.fixture
-def fake_localstack(monkeypatch: pytest.MonkeyPatch) -> dict[str, object]:
-    """Health answers per endpoint (None: nothing listens), and the fake embedded class."""
+def fake_emulators(monkeypatch: pytest.MonkeyPatch) -> dict[str, object]:
+    """Health answers per endpoint (None: nothing listens); emulators are `FakeEmbedded`."""
     answers: dict[str, object] = {}
     FakeEmbedded.instances = []
-    monkeypatch.setattr(friend_localstack, "EmbeddedLocalStack", FakeEmbedded)
-    monkeypatch.setattr(friend_localstack, "health", answers.get)
+    FakeEmbedded.running = set()
+    monkeypatch.setattr(cli, "create", FakeEmbedded)
+    monkeypatch.setattr(cli, "health", answers.get)
     return answers
 
 
@@ -289,48 +325,80 @@ def _run(layout: Layout) -> cli.Run:
     return cli.Run(layout=layout, progress=cli.Progress(), log_dir=layout.logs_dir)
 
 
-def test_embedded_localstack_is_started_when_nothing_answers(
-    layout: Layout, fake_localstack: dict[str, object]
+@pytest.mark.parametrize(
+    ("argv", "expected"), [([], "ministack"), (["--emulator", "localstack"], "localstack")]
+)
+def test_embedded_emulator_is_started_when_nothing_answers(
+    layout: Layout, fake_emulators: dict[str, object], argv: list[str], expected: str
 ) -> None:
     run = _run(layout)
     original_start = FakeEmbedded.start
 
     def start_and_answer(self: FakeEmbedded, timeout: float = 60) -> None:
         original_start(self, timeout)
-        fake_localstack[self.endpoint] = HEALTHY
+        fake_emulators[self.endpoint] = HEALTHY
 
     FakeEmbedded.start = start_and_answer  # type: ignore[method-assign]
     try:
-        cli.choose_target(cli.parse_args(["--port", "4599"]), run)
+        cli.choose_target(cli.parse_args(["--port", "4599", *argv]), run)
     finally:
         FakeEmbedded.start = original_start  # type: ignore[method-assign]
 
+    started = FakeEmbedded.instances[0]
     assert run.target is not None and run.target.kind is cli.TargetKind.EMBEDDED
-    assert run.localstack is FakeEmbedded.instances[0]
-    assert FakeEmbedded.instances[0].calls == ["install", "start"]
+    assert run.emulator is started and started.key == expected
+    assert started.calls == ["install", "start"]
     assert run.env["AWS_ENDPOINT_URL"] == "http://127.0.0.1:4599"
+    assert run.target.describe().startswith(
+        f"embedded {started.title} 9.9 at http://127.0.0.1:4599"
+    )
 
 
-def test_a_localstack_that_already_answers_is_used_and_not_started(
-    layout: Layout, fake_localstack: dict[str, object]
+def test_an_emulator_that_already_answers_is_used_and_not_started(
+    layout: Layout, fake_emulators: dict[str, object]
 ) -> None:
-    fake_localstack["http://127.0.0.1:4566"] = HEALTHY
+    fake_emulators["http://127.0.0.1:4566"] = HEALTHY
     run = _run(layout)
 
     cli.choose_target(cli.parse_args([]), run)
 
-    assert run.target is not None and run.target.kind is cli.TargetKind.LOCALSTACK
-    assert run.localstack is None
-    assert FakeEmbedded.instances[0].calls == []
+    assert run.target is not None and run.target.kind is cli.TargetKind.EMULATOR
+    assert run.emulator is None and run.embedded_already_running is None
+    assert all(instance.calls == [] for instance in FakeEmbedded.instances)
+
+
+def test_an_embedded_emulator_left_running_is_reused_and_named(
+    layout: Layout, fake_emulators: dict[str, object]
+) -> None:
+    fake_emulators["http://127.0.0.1:4566"] = HEALTHY
+    FakeEmbedded.running = {("localstack", 4566)}
+    run = _run(layout)
+
+    cli.choose_target(cli.parse_args([]), run)
+
+    assert run.target is not None and run.target.kind is cli.TargetKind.EMBEDDED
+    assert run.embedded_already_running is not None
+    assert run.embedded_already_running.key == "localstack"
+    assert run.emulator is None  # not started here, so not stopped here
+
+
+def test_an_explicit_emulator_refuses_another_one_on_its_port(
+    layout: Layout, fake_emulators: dict[str, object]
+) -> None:
+    fake_emulators["http://127.0.0.1:4566"] = HEALTHY
+    FakeEmbedded.running = {("ministack", 4566)}
+
+    with pytest.raises(cli.TargetError, match="another emulator already answers"):
+        cli.choose_target(cli.parse_args(["--emulator", "localstack"]), _run(layout))
 
 
 def test_given_endpoint_must_be_healthy_and_complete(
-    layout: Layout, fake_localstack: dict[str, object]
+    layout: Layout, fake_emulators: dict[str, object]
 ) -> None:
-    with pytest.raises(cli.TargetError, match="no LocalStack answers"):
+    with pytest.raises(cli.TargetError, match="no emulator answers"):
         cli.choose_target(cli.parse_args(["--endpoint", "http://localhost:4510"]), _run(layout))
 
-    fake_localstack["http://127.0.0.1:4510"] = {"services": {"sqs": "running"}}
+    fake_emulators["http://127.0.0.1:4510"] = {"services": {"sqs": "running"}}
     with pytest.raises(cli.TargetError, match="lacks services"):
         cli.choose_target(cli.parse_args(["--endpoint", "http://localhost:4510"]), _run(layout))
     assert FakeEmbedded.instances == []  # an explicit endpoint is never started here

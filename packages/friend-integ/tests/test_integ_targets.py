@@ -1,6 +1,7 @@
-"""The environments the integ command hands its tools: LocalStack targets fail closed."""
+"""The environments the integ command hands its tools: emulator targets fail closed."""
 
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 from friend_integ.targets import (
@@ -11,6 +12,7 @@ from friend_integ.targets import (
     TargetKind,
     aws_environment,
     check_account,
+    check_cdk_profile,
     localstack_environment,
     missing_services,
     normalize_endpoint,
@@ -33,6 +35,8 @@ USER_ENV = {
     "AWS_IGNORE_CONFIGURED_ENDPOINT_URLS": "true",
     "AWS_REGION": "eu-west-1",
     "CDK_DEFAULT_ACCOUNT": "123456789012",
+    "HTTPS_PROXY": "http://proxy.corp:3128",
+    "NO_PROXY": "internal.corp",
 }
 
 
@@ -55,15 +59,43 @@ def test_localstack_environment_keeps_nothing_of_the_users_aws_setup(tmp_path: P
     assert env["PATH"] == "/usr/bin"
 
 
+@pytest.mark.parametrize("endpoint", ["http://127.0.0.1:4566", "http://ls.corp:4566"])
+def test_emulator_traffic_never_goes_through_a_proxy(tmp_path: Path, endpoint: str) -> None:
+    env = localstack_environment(USER_ENV, endpoint, tmp_path / "empty")
+
+    host = urlsplit(endpoint).hostname
+    for name in ("NO_PROXY", "no_proxy"):
+        bypassed = env[name].split(",")
+        assert {"internal.corp", "127.0.0.1", "localhost", "::1", host} <= set(bypassed)
+    # The proxy stays for what really goes out (package downloads during bundling).
+    assert env["HTTPS_PROXY"] == "http://proxy.corp:3128"
+
+
 def test_aws_environment_keeps_credentials_but_no_endpoint_override() -> None:
-    env = aws_environment(USER_ENV, "us-east-1")
+    env = aws_environment(USER_ENV, "us-east-1", "210987654321")
 
     assert env["AWS_PROFILE"] == "production"
     assert env["AWS_SESSION_TOKEN"] == "real-token"
     assert env["AWS_REGION"] == env["AWS_DEFAULT_REGION"] == "us-east-1"
     assert "AWS_ENDPOINT_URL_SQS" not in env
     assert "AWS_IGNORE_CONFIGURED_ENDPOINT_URLS" not in env
-    assert "CDK_DEFAULT_ACCOUNT" not in env
+    assert env["CDK_DEFAULT_ACCOUNT"] == "210987654321"  # the named account, not the user's
+    assert env["CDK_DEFAULT_REGION"] == "us-east-1"
+
+
+def test_a_cdk_profile_other_than_the_checked_one_is_refused(tmp_path: Path) -> None:
+    settings = tmp_path / ".cdk.json"
+    check_cdk_profile(settings, {})  # no settings file: nothing to refuse
+
+    settings.write_text('{"profile": "production"}')
+    with pytest.raises(TargetError, match="'production'"):
+        check_cdk_profile(settings, {})
+    with pytest.raises(TargetError, match="'production'"):
+        check_cdk_profile(settings, {"AWS_PROFILE": "staging"})
+    check_cdk_profile(settings, {"AWS_PROFILE": "production"})
+
+    settings.write_text('{"requireApproval": "never"}')
+    check_cdk_profile(settings, {})
 
 
 @pytest.mark.parametrize(
@@ -72,6 +104,7 @@ def test_aws_environment_keeps_credentials_but_no_endpoint_override() -> None:
         ("http://localhost:4566", "http://127.0.0.1:4566"),
         ("http://127.0.0.1:4510/", "http://127.0.0.1:4510"),
         ("https://ls.example.internal:443", "https://ls.example.internal:443"),
+        ("http://[::1]:4566", "http://[::1]:4566"),
     ],
 )
 def test_endpoint_is_normalized_to_what_the_cdk_toolkit_can_use(given: str, used: str) -> None:
@@ -96,17 +129,20 @@ def test_account_mismatch_is_refused() -> None:
 
 
 def test_a_localstack_target_must_answer_for_the_localstack_account() -> None:
-    target = Target(TargetKind.LOCALSTACK, LOCALSTACK_ACCOUNT, endpoint="http://127.0.0.1:4566")
+    target = Target(TargetKind.EMULATOR, LOCALSTACK_ACCOUNT, endpoint="http://127.0.0.1:4566")
     with pytest.raises(TargetError):
         check_account(target, "123456789012")
 
 
-def test_missing_services_reads_localstack_health() -> None:
-    services = dict.fromkeys(REQUIRED_SERVICES, "available")
-    services["lambda"] = "running"
-    assert missing_services({"services": services}) == []
+def test_missing_services_are_read_by_capability_under_any_known_name() -> None:
+    localstack = {name: "available" for names in REQUIRED_SERVICES.values() for name in names[:1]}
+    assert missing_services({"services": localstack}) == []
+    # MiniStack lists Step Functions under its endpoint prefix.
+    ministack = dict(localstack, states="running")
+    del ministack["stepfunctions"]
+    assert missing_services({"services": ministack}) == []
 
-    services["stepfunctions"] = "disabled"
-    del services["apigateway"]
-    assert missing_services({"services": services}) == ["apigateway", "stepfunctions"]
+    localstack["apigateway"] = "disabled"
+    del localstack["stepfunctions"]
+    assert missing_services({"services": localstack}) == ["API Gateway", "Step Functions"]
     assert missing_services({}) == list(REQUIRED_SERVICES)

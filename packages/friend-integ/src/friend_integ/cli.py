@@ -1,14 +1,15 @@
 """`integ`: deploy the stack, run the integ-runner tests against it, tear it down, report.
 
-    uv run --package friend-integ integ                  # embedded LocalStack (default)
-    uv run --package friend-integ integ --snapshot-only  # no deployment, no endpoint
-    uv run --package friend-integ integ --endpoint http://127.0.0.1:4566   # your LocalStack
+    uv run --package friend-integ integ                          # embedded MiniStack (default)
+    uv run --package friend-integ integ --emulator localstack     # embedded LocalStack
+    uv run --package friend-integ integ --snapshot-only          # no deployment, no endpoint
+    uv run --package friend-integ integ --endpoint http://127.0.0.1:4566   # your emulator
     uv run --package friend-integ integ --aws-account 123456789012         # real AWS
 
-Steps: install the pinned Node tools if needed; choose the target (start the embedded
-LocalStack when nothing answers at the endpoint); prove the target is what it claims (health,
-account); bootstrap it unless it is current; remove test stacks an earlier `--no-clean` run
-left; run integ-runner; stop what this run started; print a summary.
+Steps: install the pinned Node tools if needed; choose the target (start the embedded emulator
+when nothing answers at the endpoint); prove the target is what it claims (health, account);
+bootstrap it unless it is current; remove test stacks an earlier `--no-clean` run left; run
+integ-runner; stop what this run started; print a summary.
 """
 
 import argparse
@@ -32,6 +33,8 @@ from types import FrameType
 from typing import Any, NoReturn
 
 from friend_integ import bootstrap, tools
+from friend_integ.emulators import DEFAULT_EMULATOR, EMULATORS, Emulator, create, health
+from friend_integ.emulators.cli import stop_command
 from friend_integ.paths import Layout
 from friend_integ.progress import Progress
 from friend_integ.runner import Phase, ReportParser, RunnerOptions, Status, integ_runner_command
@@ -45,6 +48,7 @@ from friend_integ.targets import (
     TargetKind,
     aws_environment,
     check_account,
+    check_cdk_profile,
     localstack_environment,
     missing_services,
     normalize_endpoint,
@@ -64,8 +68,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="integ",
         description="Deploy the friend microservice, run its integration tests "
-        "(integ-runner), destroy it, and report. Default target: an embedded LocalStack "
-        "on this host (no Docker, no account).",
+        "(integ-runner), destroy it, and report. Default target: an embedded emulator "
+        "(MiniStack) on this host (no Docker, no account).",
         epilog="Arguments after `--` go to integ-runner unchanged.",
     )
     parser.add_argument(
@@ -83,8 +87,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     target.add_argument(
         "--endpoint",
         metavar="URL",
-        help="use the LocalStack already running at URL (e.g. your Docker LocalStack); "
-        "it is never started or stopped here",
+        help="use the LocalStack-compatible emulator already running at URL (your LocalStack "
+        "in Docker, your own MiniStack); it is never started or stopped here",
     )
     target.add_argument(
         "--aws-account",
@@ -92,21 +96,28 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         help="deploy to real AWS, in this account only (checked against your credentials)",
     )
     parser.add_argument(
+        "--emulator",
+        choices=sorted(EMULATORS),
+        default=None,
+        help=f"the embedded emulator to start when nothing answers at the port "
+        f"(default: {DEFAULT_EMULATOR})",
+    )
+    parser.add_argument(
         "--port",
         type=int,
         default=DEFAULT_PORT,
-        help="port of the embedded LocalStack (default: %(default)s)",
+        help="port of the embedded emulator (default: %(default)s)",
     )
     parser.add_argument(
-        "--keep-localstack",
+        "--keep-emulator",
         action="store_true",
-        help="leave the embedded LocalStack running after the run",
+        help="leave the embedded emulator running after the run",
     )
     parser.add_argument(
         "--no-clean",
         dest="clean",
         action="store_false",
-        help="keep the deployed stacks for inspection (implies --keep-localstack)",
+        help="keep the deployed stacks for inspection (implies --keep-emulator)",
     )
     parser.add_argument(
         "--force",
@@ -137,6 +148,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     args.extra = extra
     if args.aws_account is not None and not _ACCOUNT.match(args.aws_account):
         parser.error("--aws-account takes a 12-digit account id")
+    if args.emulator is not None and (args.endpoint or args.aws_account or args.snapshot_only):
+        parser.error("--emulator chooses the embedded emulator: not with another target")
     return args
 
 
@@ -149,16 +162,16 @@ class Run:
     log_dir: Path
     target: Target | None = None
     env: dict[str, str] = field(default_factory=dict)
-    localstack: Any = None
-    """The EmbeddedLocalStack this run started, if any (it stops it unless kept)."""
-    keep_localstack: bool = False
+    emulator: Emulator | None = None
+    """The embedded emulator this run started, if any (it stops it unless kept)."""
+    keep_emulator: bool = False
     timings: dict[str, float] = field(default_factory=dict)
     parser: ReportParser | None = None
     runner_exit: int | None = None
     kept_stacks: list[str] = field(default_factory=list)
     parser_tests: Sequence[str] = ()
-    embedded_already_running: Any = None
-    """An EmbeddedLocalStack that an earlier run started and left running, if in use."""
+    embedded_already_running: Emulator | None = None
+    """An embedded emulator that an earlier run started and left running, if in use."""
 
     def timed(self, name: str, started: float) -> float:
         seconds = time.monotonic() - started
@@ -198,7 +211,7 @@ def _empty_config(layout: Layout) -> Path:
 
 
 def choose_target(args: argparse.Namespace, run: Run) -> None:
-    """Decide the target and its environment; start the embedded LocalStack if needed."""
+    """Decide the target and its environment; start the embedded emulator if needed."""
     base = base_environment(run.layout)
     if args.snapshot_only:
         # No target, and no way to reach one: test credentials and a closed endpoint.
@@ -207,39 +220,59 @@ def choose_target(args: argparse.Namespace, run: Run) -> None:
         return
     if args.aws_account:
         run.target = Target(TargetKind.AWS, args.aws_account)
-        run.env = aws_environment(base, REGION)
+        run.env = aws_environment(base, REGION, args.aws_account)
         return
-    from friend_integ.localstack import EmbeddedLocalStack, health  # noqa: PLC0415
-
     if args.endpoint:
-        endpoint = normalize_endpoint(args.endpoint)
-        run.target = Target(TargetKind.LOCALSTACK, LOCALSTACK_ACCOUNT, endpoint=endpoint)
+        run.target = Target(
+            TargetKind.EMULATOR, LOCALSTACK_ACCOUNT, endpoint=normalize_endpoint(args.endpoint)
+        )
     else:
-        embedded = EmbeddedLocalStack(port=args.port)
-        endpoint = embedded.endpoint
-        if health(endpoint) is not None:
-            run.progress.step(f"LocalStack already answers at {endpoint}: using it as it is")
-            if embedded.is_running():
-                run.embedded_already_running = embedded
-            run.target = Target(TargetKind.LOCALSTACK, LOCALSTACK_ACCOUNT, endpoint=endpoint)
-        else:
-            started = time.monotonic()
-            run.progress.step("embedded LocalStack: checking its environment (installs once)")
-            embedded.install()
-            run.timed("LocalStack environment", started)
-            started = time.monotonic()
-            run.progress.step(f"embedded LocalStack: starting at {endpoint}")
-            run.localstack = embedded
-            embedded.start(timeout=90)
-            run.progress.detail(f"healthy after {run.timed('LocalStack start', started):.1f}s")
-            run.target = Target(TargetKind.EMBEDDED, LOCALSTACK_ACCOUNT, endpoint=endpoint)
+        run.target = _embedded_target(args, run)
+    endpoint = run.target.endpoint
+    assert endpoint is not None
     run.env = localstack_environment(base, endpoint, _empty_config(run.layout))
     answer = health(endpoint)
     if answer is None:
-        raise TargetError(f"no LocalStack answers at {endpoint}/_localstack/health")
+        raise TargetError(f"no emulator answers at {endpoint}/_localstack/health")
     missing = missing_services(answer)
     if missing:
-        raise TargetError(f"LocalStack at {endpoint} lacks services: {', '.join(missing)}")
+        raise TargetError(f"the emulator at {endpoint} lacks services: {', '.join(missing)}")
+
+
+def _embedded_target(args: argparse.Namespace, run: Run) -> Target:
+    """The embedded emulator at the port: one already running there, else one started now."""
+    wanted = create(args.emulator or DEFAULT_EMULATOR, port=args.port)
+    endpoint = wanted.endpoint
+    if health(endpoint) is not None:
+        running = [name for name in EMULATORS if create(name, port=args.port).is_running()]
+        if args.emulator is not None and running != [args.emulator]:
+            raise TargetError(
+                f"--emulator {args.emulator}: another emulator already answers at {endpoint}; "
+                "stop it or choose another --port"
+            )
+        if not running:
+            run.progress.step(f"an emulator already answers at {endpoint}: using it as it is")
+            return Target(TargetKind.EMULATOR, LOCALSTACK_ACCOUNT, endpoint=endpoint)
+        found = create(running[0], port=args.port)
+        run.progress.step(f"embedded {found.title} already runs at {endpoint}: using it")
+        run.embedded_already_running = found
+        return Target(TargetKind.EMBEDDED, LOCALSTACK_ACCOUNT, endpoint=endpoint, name=_name(found))
+    started = time.monotonic()
+    run.progress.step(f"embedded {wanted.title}: checking its environment (installs once)")
+    wanted.install()
+    run.timed(f"{wanted.title} environment", started)
+    started = time.monotonic()
+    run.progress.step(f"embedded {wanted.title}: starting at {endpoint}")
+    run.emulator = wanted
+    wanted.start(timeout=90)
+    run.progress.detail(f"ready after {run.timed(f'{wanted.title} start', started):.1f}s")
+    return Target(TargetKind.EMBEDDED, LOCALSTACK_ACCOUNT, endpoint=endpoint, name=_name(wanted))
+
+
+def _name(emulator: Emulator) -> str:
+    """How the target is named in progress and summary: which emulator, which version."""
+    version = emulator.version()
+    return f"embedded {emulator.title}" + (f" {version}" if version else "")
 
 
 def probe(run: Run, stacks: Sequence[str]) -> dict[str, Any]:
@@ -278,6 +311,8 @@ def verify_and_prepare(args: argparse.Namespace, run: Run, cdk_package: Path, cd
     assert run.target is not None
     started = time.monotonic()
     stacks = test_stacks(run.layout, args.tests)
+    if run.target.kind is TargetKind.AWS:
+        check_cdk_profile(Path(run.env.get("HOME", str(Path.home()))) / ".cdk.json", run.env)
     answer = probe(run, stacks)
     if "error" in answer:
         raise TargetError(f"{run.target.describe()} did not answer: {answer['error']}")
@@ -296,7 +331,7 @@ def verify_and_prepare(args: argparse.Namespace, run: Run, cdk_package: Path, cd
 
     leftovers = list(answer.get("stacks", {}))
     if leftovers:
-        if not run.target.is_localstack:
+        if not run.target.is_emulator:
             raise TargetError(
                 f"stacks from an earlier run exist in {run.target.describe()}: "
                 f"{', '.join(leftovers)}; delete them first (cdk destroy or the console)"
@@ -429,7 +464,7 @@ def _stack_reporter(run: Run) -> Callable[[str, str, str, float], None]:
 @contextlib.contextmanager
 def _shielded() -> Iterator[None]:
     """Let a cleanup finish: a second Ctrl-C (or `uv run` forwarding the first one again)
-    must not leave integ-runner or LocalStack half stopped. The cleanups are bounded."""
+    must not leave integ-runner or the emulator half stopped. The cleanups are bounded."""
     previous = {sig: signal.signal(sig, signal.SIG_IGN) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
         yield
@@ -577,10 +612,6 @@ def _result_lines(parser: ReportParser, assertions: int) -> list[str]:
     return lines
 
 
-def _stop_command(localstack: Any) -> str:
-    return f"uv run --package friend-integ friend-localstack stop --port {localstack.port}"
-
-
 def summary(run: Run, started_at: datetime, exit_code: int) -> list[str]:
     lines = ["", "Summary"]
     if run.target is not None:
@@ -598,16 +629,19 @@ def summary(run: Run, started_at: datetime, exit_code: int) -> list[str]:
             + f"; total {run.progress.elapsed():.1f}s"
         )
     lines.append(f"  logs:    {run.log_dir}")
-    if run.localstack is not None:
-        lines.append(f"  LocalStack log: {run.localstack.log_file}")
-    if run.target is not None and run.target.is_localstack and run.kept_stacks:
+    if run.emulator is not None:
+        lines.append(f"  {run.emulator.title} log: {run.emulator.log_file}")
+    if run.target is not None and run.target.is_emulator and run.kept_stacks:
         lines.extend("  " + hint for hint in _inspect_hints(run))
-    if run.localstack is not None and run.keep_localstack:
-        lines.append(f"  LocalStack: left running; stop it with: {_stop_command(run.localstack)}")
-    elif run.embedded_already_running is not None:
+    if run.emulator is not None and run.keep_emulator:
         lines.append(
-            "  LocalStack: the embedded one an earlier run left running; stop it with: "
-            + _stop_command(run.embedded_already_running)
+            f"  {run.emulator.title}: left running; stop it with: {stop_command(run.emulator)}"
+        )
+    elif run.embedded_already_running is not None:
+        left = run.embedded_already_running
+        lines.append(
+            f"  {left.title}: the embedded one an earlier run left running; stop it with: "
+            + stop_command(left)
         )
     verdict = {0: "PASSED", EXIT_INTERRUPTED: "INTERRUPTED"}.get(exit_code, "FAILED")
     lines.append(f"  result:  {verdict} (exit {exit_code})")
@@ -646,7 +680,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         layout=layout,
         progress=Progress(),
         log_dir=log_dir,
-        keep_localstack=args.keep_localstack or not args.clean,
+        keep_emulator=args.keep_emulator or not args.clean,
     )
     previous_handler = signal.signal(signal.SIGTERM, _interrupt)
     exit_code = 0
@@ -654,18 +688,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         exit_code = _run(args, run)
     except KeyboardInterrupt:
         run.progress.step("interrupted: stopping what this run started")
-        run.keep_localstack = False
+        run.keep_emulator = False
         exit_code = EXIT_INTERRUPTED
     except (TargetError, tools.ToolError, RuntimeError, OSError) as error:
         run.progress.step(f"error: {error}")
         exit_code = EXIT_SETUP
     finally:
-        if run.localstack is not None and not run.keep_localstack:
+        if run.emulator is not None and not run.keep_emulator:
             stop_started = time.monotonic()
-            run.progress.step("embedded LocalStack: stopping")
+            run.progress.step(f"embedded {run.emulator.title}: stopping")
             with _shielded():
-                run.localstack.stop()
-            run.timed("LocalStack stop", stop_started)
+                run.emulator.stop()
+            run.timed(f"{run.emulator.title} stop", stop_started)
         signal.signal(signal.SIGTERM, previous_handler)
     print("\n".join(summary(run, started_at, exit_code)), file=sys.stderr)
     return exit_code

@@ -7,6 +7,7 @@ real account. Real AWS is only ever used when the user names the account, and th
 credentials resolve to is checked against that name before anything else happens.
 """
 
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
@@ -34,8 +35,8 @@ _CDK_TARGET_VARIABLES = (
 
 
 class TargetKind(StrEnum):
-    EMBEDDED = "embedded LocalStack"
-    LOCALSTACK = "LocalStack"
+    EMBEDDED = "embedded emulator"
+    EMULATOR = "LocalStack-compatible emulator"
     AWS = "AWS"
     NONE = "no target (snapshot check only)"
 
@@ -48,14 +49,18 @@ class Target:
     account: str
     region: str = REGION
     endpoint: str | None = None
+    name: str | None = None
+    """What exactly runs there, when known (e.g. `embedded MiniStack 1.5.33`)."""
 
     @property
-    def is_localstack(self) -> bool:
-        return self.kind in (TargetKind.EMBEDDED, TargetKind.LOCALSTACK)
+    def is_emulator(self) -> bool:
+        return self.kind in (TargetKind.EMBEDDED, TargetKind.EMULATOR)
 
     def describe(self) -> str:
         where = f" at {self.endpoint}" if self.endpoint else ""
-        return f"{self.kind.value}{where}, account {self.account}, region {self.region}"
+        return (
+            f"{self.name or self.kind.value}{where}, account {self.account}, region {self.region}"
+        )
 
 
 class TargetError(Exception):
@@ -74,7 +79,26 @@ def normalize_endpoint(url: str) -> str:
     if parts.path not in ("", "/") or parts.query or parts.fragment:
         raise TargetError(f"endpoint must have no path or query, got {url!r}")
     host = "127.0.0.1" if parts.hostname == "localhost" else parts.hostname
+    if ":" in host:
+        host = f"[{host}]"  # an IPv6 literal keeps its brackets in a URL
     return urlunsplit((parts.scheme, f"{host}:{parts.port}", "", "", ""))
+
+
+LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
+
+
+def without_proxy_for(env: Mapping[str, str], endpoint: str) -> dict[str, str]:
+    """`env` with `NO_PROXY`/`no_proxy` extended by loopback and `endpoint`'s host.
+
+    The health check never uses a proxy; every tool must reach the same server, so a user's
+    `HTTP(S)_PROXY` stays in effect for the internet (package downloads) but never for the
+    emulator.
+    """
+    names = ("NO_PROXY", "no_proxy")
+    present = [item for name in names for item in env.get(name, "").split(",") if item]
+    hosts = [*present, *LOOPBACK_HOSTS, urlsplit(endpoint).hostname or ""]
+    bypass = ",".join(dict.fromkeys(filter(None, hosts)))
+    return dict(env) | dict.fromkeys(names, bypass)
 
 
 def _without_aws(base: Mapping[str, str]) -> dict[str, str]:
@@ -94,7 +118,7 @@ def localstack_environment(
     so neither `~/.aws/config` (profiles, credential processes, endpoints) nor
     `~/.aws/credentials` can contribute anything.
     """
-    env = _without_aws(base)
+    env = without_proxy_for(_without_aws(base), endpoint)
     env.update(
         {
             "AWS_ACCESS_KEY_ID": "test",
@@ -110,8 +134,9 @@ def localstack_environment(
     return env
 
 
-def aws_environment(base: Mapping[str, str], region: str) -> dict[str, str]:
-    """The environment for real AWS: the user's credentials, AWS's own endpoints, `region`."""
+def aws_environment(base: Mapping[str, str], region: str, account: str) -> dict[str, str]:
+    """The environment for real AWS: the user's credentials, AWS's own endpoints, `region`,
+    and `account` as the CDK's target account, so nothing is deployed anywhere else."""
     env = {
         key: value
         for key, value in base.items()
@@ -120,7 +145,30 @@ def aws_environment(base: Mapping[str, str], region: str) -> dict[str, str]:
     }
     env["AWS_REGION"] = region
     env["AWS_DEFAULT_REGION"] = region
+    env["CDK_DEFAULT_ACCOUNT"] = account
+    env["CDK_DEFAULT_REGION"] = region
     return env
+
+
+def check_cdk_profile(user_settings: Path, env: Mapping[str, str]) -> None:
+    """Refuse a `profile` in the CDK's user settings (`~/.cdk.json`) that is not the one checked.
+
+    The CDK CLI uses that profile's credentials over the environment's, so the account verified
+    with the environment's credentials would not be the one deployed to.
+    """
+    try:
+        settings = json.loads(user_settings.read_text())
+    except FileNotFoundError:
+        return
+    except ValueError as error:
+        raise TargetError(f"{user_settings} is not valid JSON: {error}") from error
+    profile = settings.get("profile") if isinstance(settings, dict) else None
+    if profile and profile != env.get("AWS_PROFILE"):
+        raise TargetError(
+            f"{user_settings} selects the AWS profile {profile!r}, but the account was checked "
+            f"with {env.get('AWS_PROFILE') or 'the default credentials'}: remove it, or set "
+            f"AWS_PROFILE={profile}"
+        )
 
 
 def check_account(target: Target, actual_account: str | None) -> None:
@@ -137,32 +185,37 @@ def check_account(target: Target, actual_account: str | None) -> None:
         )
 
 
-REQUIRED_SERVICES = (
-    "apigateway",
-    "cloudformation",
-    "dynamodb",
-    "dynamodbstreams",
-    "iam",
-    "lambda",
-    "logs",
-    "s3",
-    "sqs",
-    "ssm",
-    "stepfunctions",
-    "sts",
-)
-"""What the bootstrap stack, the stack under test and the assertion stack use."""
+REQUIRED_SERVICES: Mapping[str, tuple[str, ...]] = {
+    "API Gateway": ("apigateway",),
+    "CloudFormation": ("cloudformation",),
+    "DynamoDB": ("dynamodb",),
+    "DynamoDB Streams": ("dynamodbstreams",),
+    "IAM": ("iam",),
+    "Lambda": ("lambda",),
+    "CloudWatch Logs": ("logs",),
+    "S3": ("s3",),
+    "SQS": ("sqs",),
+    "SSM": ("ssm",),
+    # integ-tests-alpha's waiters run on Step Functions; its health key is the service's
+    # endpoint prefix (`states`) on some emulators, its SDK name on LocalStack.
+    "Step Functions": ("stepfunctions", "states"),
+    "STS": ("sts",),
+}
+"""Capabilities the bootstrap stack, the stack under test and the assertion stack use, each with
+the names a LocalStack-compatible health report may list it under."""
 
 
 def missing_services(health: Mapping[str, object]) -> list[str]:
-    """Services the run needs that a LocalStack health report does not offer.
+    """Capabilities the run needs that a LocalStack-compatible health report does not offer.
 
-    LocalStack reports each service as `available` (loads on first use), `running`, or
+    Emulators report each service as `available` (loads on first use), `running`, or
     `disabled`/`error`; only the first two can serve a deployment.
     """
     services = health.get("services")
     if not isinstance(services, Mapping):
         return list(REQUIRED_SERVICES)
     return [
-        name for name in REQUIRED_SERVICES if services.get(name) not in ("available", "running")
+        capability
+        for capability, names in REQUIRED_SERVICES.items()
+        if not any(services.get(name) in ("available", "running") for name in names)
     ]

@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
-from friend_integ.localstack import EmbeddedLocalStack, health
+from friend_integ.emulators import Emulator, health
 
 from .dynamodb_support import ATTRIBUTES, KEY_SCHEMA, item, key
 
@@ -97,7 +97,7 @@ def _read_stream(streams: Client, stream_arn: str, iterator: str | None = None) 
         iterator = page["NextShardIterator"]
 
 
-def test_health_lists_both_services(localstack: EmbeddedLocalStack) -> None:
+def test_health_lists_both_services(localstack: Emulator) -> None:
     services = (health(localstack.endpoint) or {})["services"]
     assert services["dynamodb"] in {"available", "running"}
     assert services["dynamodbstreams"] in {"available", "running"}

@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from friend_integ.localstack import EmbeddedLocalStack
+from friend_integ.emulators import Emulator
 
 from ..conftest import AwsClientFactory
 from .lambda_support import Functions, wait_until_gone
@@ -69,7 +69,7 @@ def receive_bodies(aws_client: AwsClientFactory, queue_url: str, count: int) -> 
 @pytest.mark.parametrize("runtime", PYTHON_RUNTIMES)
 def test_python_function_runs_on_its_runtime_with_the_lambda_environment(
     functions: Functions,
-    localstack: EmbeddedLocalStack,
+    localstack: Emulator,
     aws_client: AwsClientFactory,
     queue: str,
     runtime: str,

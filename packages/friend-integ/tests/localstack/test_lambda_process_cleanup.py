@@ -24,6 +24,7 @@ from .lambda_support import FIXTURES, process_alive, wait_until_gone
 
 EXECUTOR = (
     Path(__file__).parents[2]
+    / "emulators"
     / "localstack-extension"
     / "src"
     / "friend_localstack_ext"

@@ -1,13 +1,14 @@
-"""What the real Lambda runtimes ship besides the language: the AWS SDK, installed once.
+"""What the real Lambda runtimes ship besides the language: the AWS SDK, in one folder.
 
-Python functions get boto3 (pinned in ``python-runtime-requirements.txt``) and Node functions the
-AWS SDK v3 clients (pinned by the committed ``nodejs-runtime/package-lock.json``), as AWS's
-runtimes provide them. They are installed into a folder of our own under the state directory,
-never into LocalStack's environment (functions must not see LocalStack's packages), and
-reinstalled only when the pins change (a stamp file holds the hash of the pin file).
+Python functions get boto3 (pinned in ``python-runtime-requirements.txt``), installed here into
+``<deps dir>/python`` and reinstalled only when the pins change (a stamp file holds the hash of
+the pin file). Node functions get the AWS SDK v3 clients from ``<deps dir>/nodejs/node_modules``,
+which whoever launches LocalStack installs (the clients are pinned by the launcher, which gives
+them to every emulator it runs). Both live outside LocalStack's environment: functions must not
+see LocalStack's packages.
 
-Run ``python -m friend_localstack_ext.lambda_executor.deps <dir>`` to install both ahead of time
-(the lifecycle does this on install, so the first function creation does not wait for npm).
+Run ``python -m friend_localstack_ext.lambda_executor.deps <dir>`` to install boto3 ahead of time
+(the launcher does this on install, so the first function creation does not wait for it).
 """
 
 from __future__ import annotations
@@ -26,8 +27,6 @@ from pathlib import Path
 LOG = logging.getLogger(__name__)
 
 PYTHON_REQUIREMENTS = Path(__file__).parent / "python-runtime-requirements.txt"
-# The extension is installed editable from the repository: its Node manifest sits next to src/.
-NODEJS_RUNTIME_SOURCE = Path(__file__).resolve().parents[3] / "nodejs-runtime"
 DEPS_DIR_VARIABLE = "FRIEND_LAMBDA_RUNTIME_DEPS_DIR"
 
 
@@ -66,30 +65,15 @@ def ensure_python_packages(deps_dir: Path, python: Path) -> Path:
     return target
 
 
-def ensure_node_modules(deps_dir: Path, source: Path = NODEJS_RUNTIME_SOURCE) -> Path:
-    """``npm ci`` the committed lock of ``source`` into ``deps_dir/nodejs``; returns its modules."""
-    target = deps_dir / "nodejs"
-    lock = source / "package-lock.json"
-    if not lock.is_file():
-        raise RuntimeDepsError(f"Node runtime manifest not found: {lock}")
-    digest = _digest(lock)
-    with _locked(deps_dir, "nodejs"):
-        if _stamp(target) == digest and (target / "node_modules").is_dir():
-            return target / "node_modules"
-        shutil.rmtree(target, ignore_errors=True)
-        target.mkdir(parents=True)
-        shutil.copy2(source / "package.json", target / "package.json")
-        shutil.copy2(lock, target / "package-lock.json")
-        npm = shutil.which("npm")
-        if not npm:
-            raise RuntimeDepsError("npm not found on PATH: cannot install the AWS SDK for Node")
-        _run(
-            [npm, "ci", "--omit=dev", "--no-audit", "--no-fund", "--ignore-scripts"],
-            "the AWS SDK v3 clients for the Node runtimes",
-            cwd=target,
+def node_modules(deps_dir: Path) -> Path:
+    """The AWS SDK v3 clients for Node functions; a clear error when they were not installed."""
+    modules = deps_dir / "nodejs" / "node_modules"
+    if not modules.is_dir():
+        raise RuntimeDepsError(
+            f"the AWS SDK for Node functions is not installed at {modules}: "
+            "the launcher of LocalStack installs it there"
         )
-        _write_stamp(target, digest)
-    return target / "node_modules"
+    return modules
 
 
 def _run(command: list[str], what: str, cwd: Path | None = None) -> None:
@@ -129,14 +113,13 @@ def _write_stamp(target: Path, digest: str) -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Install both runtimes' SDKs into the given folder (default: the configured one)."""
+    """Install the Python runtimes' SDK into the given folder (default: the configured one)."""
     from .runtimes import find_python  # noqa: PLC0415
 
     args = sys.argv[1:] if argv is None else argv
     deps_dir = Path(args[0]) if args else default_deps_dir()
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     print(ensure_python_packages(deps_dir, find_python("3.13")))
-    print(ensure_node_modules(deps_dir))
 
 
 if __name__ == "__main__":

@@ -9,7 +9,7 @@ Run from the repository root (starts an embedded LocalStack on a free port and s
 or uses ``--endpoint`` of one already running):
 
     uv run --package friend-integ python \\
-        packages/friend-integ/localstack-extension/bench_propagation.py
+        packages/friend-integ/emulators/localstack-extension/bench_propagation.py
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import boto3
-from friend_integ.localstack import EmbeddedLocalStack
+from friend_integ.emulators import EmbeddedLocalStack
 
 ROLE = "arn:aws:iam::000000000000:role/bench"
 

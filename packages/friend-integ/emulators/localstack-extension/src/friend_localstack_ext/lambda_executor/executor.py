@@ -41,7 +41,7 @@ from localstack.services.lambda_.invocation.runtime_executor import (
     RuntimeExecutor,
 )
 
-from .deps import default_deps_dir, ensure_node_modules, ensure_python_packages
+from .deps import default_deps_dir, ensure_python_packages, node_modules
 from .output import OutputCapture
 from .runtime_api import PendingInvocation, RuntimeApiServer
 from .runtimes import (
@@ -70,6 +70,13 @@ _INIT_ONLY_VARIABLES = frozenset(
 )
 # Host variables a function process inherits (the rest of LocalStack's environment stays out).
 _INHERITED_VARIABLES = ("PATH", "LANG", "LC_ALL", "SSL_CERT_FILE", "SSL_CERT_DIR")
+_NO_HOST_CREDENTIALS = {
+    "AWS_EC2_METADATA_DISABLED": "true",
+    "AWS_CONFIG_FILE": os.devnull,
+    "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
+}
+"""Defaults that keep a function's SDK from finding the host's AWS files or instance metadata:
+the credentials it gets are the ones the emulator hands it, as on AWS."""
 # How long the output of an invocation may trail its result (both are flushed before the post).
 _OUTPUT_GRACE_SECONDS = 2.0
 
@@ -207,7 +214,7 @@ class SubprocessRuntimeExecutor(RuntimeExecutor):
         if spec.language == "python":
             ensure_python_packages(deps_dir, interpreter)
         else:
-            ensure_node_modules(deps_dir)
+            node_modules(deps_dir)
         if function_version.config.code:
             function_version.config.code.prepare_for_execution()
         for layer in function_version.config.layers:
@@ -351,8 +358,13 @@ class SubprocessRuntimeExecutor(RuntimeExecutor):
                 "AWS_LAMBDA_RUNTIME_API": self._api.address,
                 "AWS_EXECUTION_ENV": self._spec.execution_env,
                 "TMPDIR": str(self._tmp_dir),
+                # A home of its own: without one, an SDK resolves `~` through the password
+                # database to the user's real home and reads the user's ~/.aws.
+                "HOME": str(self._tmp_dir),
             }
         )
+        for name, value in _NO_HOST_CREDENTIALS.items():
+            env.setdefault(name, value)
         if self._spec.language == "python":
             site = f"python/lib/python{self._spec.version}/site-packages"
             paths = [task_root]
@@ -363,7 +375,7 @@ class SubprocessRuntimeExecutor(RuntimeExecutor):
             env["PYTHONDONTWRITEBYTECODE"] = "1"
         else:
             node_paths = [f"{root}/nodejs/node_modules" for root in layer_roots]
-            node_paths.append(str(deps_dir / "nodejs" / "node_modules"))
+            node_paths.append(str(node_modules(deps_dir)))
             env["NODE_PATH"] = os.pathsep.join(node_paths)
             if node_major_version(str(interpreter_for(self._spec))) != self._spec.version:
                 # The SDK warns about the host's Node, which is not the runtime the function asked

@@ -1,4 +1,4 @@
-"""The embedded LocalStack's lifecycle: loopback only, refuses a taken port, stops only its own."""
+"""Each embedded emulator's lifecycle: loopback only, refuses a taken port, stops only its own."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from pathlib import Path
 
 import boto3
 import pytest
-from friend_integ.localstack import EmbeddedLocalStack, PortInUseError, health
+from friend_integ.emulators import EMULATORS, Emulator, PortInUseError, create, health
 
 from ..conftest import free_port, state_dir_for_tests
 
@@ -25,7 +25,7 @@ def _listening_addresses(pid: int, port: int) -> set[str]:
     """Local addresses of ``pid``'s listening TCP sockets on ``port``, read from /proc.
 
     Goes through the process's own socket inodes, so an unrelated listener cannot be mistaken
-    for LocalStack's.
+    for the emulator's.
     """
     inodes = set()
     for fd in Path(f"/proc/{pid}/fd").iterdir():
@@ -50,60 +50,62 @@ def _alive(pid: int) -> bool:
     return bool(state) and not state.startswith("Z")
 
 
-def _pid(localstack: EmbeddedLocalStack) -> int:
-    pid: int = json.loads(localstack.pid_file.read_text())["pid"]
+def _pid(emulator: Emulator) -> int:
+    pid: int = json.loads(emulator.pid_file.read_text())["pid"]
     return pid
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads Linux's /proc")
-def test_gateway_listens_on_loopback_only(localstack: EmbeddedLocalStack) -> None:
+def test_gateway_listens_on_loopback_only(emulator: Emulator) -> None:
     # 0100007F is 127.0.0.1 in /proc's little-endian hex; 0.0.0.0 would be 00000000.
-    assert _listening_addresses(_pid(localstack), localstack.port) == {"0100007F"}
+    assert _listening_addresses(_pid(emulator), emulator.port) == {"0100007F"}
 
 
-def test_health_answers_for_localstack_and_none_elsewhere(localstack: EmbeddedLocalStack) -> None:
-    answer = health(localstack.endpoint)
+def test_health_answers_for_the_emulator_and_none_elsewhere(emulator: Emulator) -> None:
+    answer = health(emulator.endpoint)
     assert answer is not None
     assert answer["services"]["sqs"] in {"available", "running"}
     assert health(f"http://127.0.0.1:{free_port()}", timeout=0.5) is None
+    assert emulator.version()
 
 
-def test_start_again_reuses_the_running_process(localstack: EmbeddedLocalStack) -> None:
-    pid = _pid(localstack)
-    again = EmbeddedLocalStack(port=localstack.port, state_dir=localstack.state_dir)
+def test_start_again_reuses_the_running_process(emulator: Emulator) -> None:
+    pid = _pid(emulator)
+    again = create(emulator.key, port=emulator.port, state_dir=emulator.state_dir)
     again.start(timeout=5)
-    assert _pid(localstack) == pid
+    assert _pid(emulator) == pid
     assert again.is_running()
 
 
-def test_refuses_a_port_where_another_localstack_answers(
-    localstack: EmbeddedLocalStack, tmp_path: Path
-) -> None:
-    other = EmbeddedLocalStack(port=localstack.port, state_dir=tmp_path)
-    with pytest.raises(PortInUseError, match="already answers"):
-        other.start(timeout=5)
-    assert not (tmp_path / "venv").exists()
+def test_refuses_a_port_where_another_emulator_answers(emulator: Emulator, tmp_path: Path) -> None:
+    for key in EMULATORS:
+        other = create(key, port=emulator.port, state_dir=tmp_path / key)
+        with pytest.raises(PortInUseError, match="already answers"):
+            other.start(timeout=5)
+        assert not (tmp_path / key / "venv").exists()
 
 
-def test_refuses_a_port_taken_by_something_else(tmp_path: Path) -> None:
+@pytest.mark.parametrize("key", sorted(EMULATORS))
+def test_refuses_a_port_taken_by_something_else(key: str, tmp_path: Path) -> None:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as squatter:
         squatter.bind(("127.0.0.1", 0))
         squatter.listen()
         port = squatter.getsockname()[1]
         with pytest.raises(PortInUseError, match=f"port {port} .* in use"):
-            EmbeddedLocalStack(port=port, state_dir=tmp_path).start(timeout=5)
+            create(key, port=port, state_dir=tmp_path).start(timeout=5)
 
 
-def test_stop_ignores_a_pid_file_that_is_not_ours(tmp_path: Path) -> None:
+@pytest.mark.parametrize("key", sorted(EMULATORS))
+def test_stop_ignores_a_pid_file_that_is_not_ours(key: str, tmp_path: Path) -> None:
     bystander = subprocess.Popen(["sleep", "60"])
     try:
-        localstack = EmbeddedLocalStack(port=free_port(), state_dir=tmp_path)
-        localstack.pid_file.parent.mkdir(parents=True, exist_ok=True)
-        localstack.pid_file.write_text(json.dumps({"pid": bystander.pid}))
-        assert not localstack.is_running()
-        localstack.stop()
+        emulator = create(key, port=free_port(), state_dir=tmp_path)
+        emulator.pid_file.parent.mkdir(parents=True, exist_ok=True)
+        emulator.pid_file.write_text(json.dumps({"pid": bystander.pid}))
+        assert not emulator.is_running()
+        emulator.stop()
         assert bystander.poll() is None
-        assert not localstack.pid_file.exists()
+        assert not emulator.pid_file.exists()
     finally:
         bystander.send_signal(signal.SIGKILL)
         bystander.wait()
@@ -120,11 +122,11 @@ def handler(event, context):
 """
 
 
-def _start_stray_process(localstack: EmbeddedLocalStack) -> int:
-    """Have a Lambda function on ``localstack`` leave a detached process behind; its pid."""
+def _start_stray_process(emulator: Emulator) -> int:
+    """Have a Lambda function on ``emulator`` leave a detached process behind; its pid."""
     lambda_ = boto3.client(
         "lambda",
-        endpoint_url=localstack.endpoint,
+        endpoint_url=emulator.endpoint,
         region_name="us-east-1",
         aws_access_key_id="test",
         aws_secret_access_key="test",
@@ -145,28 +147,30 @@ def _start_stray_process(localstack: EmbeddedLocalStack) -> int:
     return pid
 
 
-def test_second_instance_starts_and_stops_without_touching_the_first(
-    localstack: EmbeddedLocalStack,
-) -> None:
-    second = EmbeddedLocalStack(port=free_port(), state_dir=state_dir_for_tests())
+_READY_IN_LOG = {"localstack": "Ready.", "ministack": "Ready"}
+
+
+def test_second_instance_starts_and_stops_without_touching_the_first(emulator: Emulator) -> None:
+    second = create(emulator.key, port=free_port(), state_dir=state_dir_for_tests(emulator.key))
     second.start(timeout=60)
     try:
         pid = _pid(second)
         assert health(second.endpoint) is not None
-        # Its own HOME: the plugin index LocalStack caches lands in the state folder.
-        assert list((second.run_dir / "home" / ".cache" / "plux").glob("*.entry_points.txt"))
+        if second.key == "localstack":
+            # Its own HOME: the plugin index LocalStack caches lands in the state folder.
+            assert list((second.run_dir / "home" / ".cache" / "plux").glob("*.entry_points.txt"))
         stray = _start_stray_process(second)
         assert _alive(stray)
         assert second.memory_rss_bytes() > 0
     finally:
         # As the CLI does: a new object that knows the process only from the pid file.
-        EmbeddedLocalStack(port=second.port, state_dir=second.state_dir).stop()
+        create(second.key, port=second.port, state_dir=second.state_dir).stop()
     assert not second.is_running()
     assert not second.pid_file.exists()
     assert not second.run_dir.exists()
     assert not _alive(pid)
     assert not _alive(stray)
     assert health(second.endpoint, timeout=0.5) is None
-    assert "Ready." in second.log_file.read_text()
+    assert _READY_IN_LOG[second.key] in second.log_file.read_text()
     second.stop()  # idempotent
-    assert health(localstack.endpoint) is not None
+    assert health(emulator.endpoint) is not None
