@@ -16,8 +16,10 @@ from pathlib import Path
 from typing import ClassVar
 
 import pytest
-from friend_integ import cli
+from friend_integ import cli, prepare, processes, snapshots, targets
 from friend_integ.paths import Layout
+from friend_integ.progress import Progress
+from friend_integ.run import Run
 from friend_integ.tools import NodeTools
 
 FAKE_RUNNER = """\
@@ -173,9 +175,9 @@ def test_aws_target_keeps_user_credentials_and_drops_endpoints(
 ) -> None:
     monkeypatch.setenv("AWS_PROFILE", "deployer")
     monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:4566")
-    run = cli.Run(layout=layout, progress=cli.Progress(), log_dir=layout.logs_dir)
+    run = Run(layout=layout, progress=Progress(), log_dir=layout.logs_dir)
 
-    cli.choose_target(cli.parse_args(["--aws-account", "123456789012"]), run)
+    prepare.choose_target(cli.parse_args(["--aws-account", "123456789012"]), run)
 
     assert run.target is not None and run.target.account == "123456789012"
     assert run.env["AWS_PROFILE"] == "deployer"
@@ -202,9 +204,9 @@ def test_stack_names_come_from_the_committed_snapshots(layout: Layout) -> None:
     )
 
     expected = ["CaseDefaultTestDeployAssert1234", "FriendMicroservicesInteg"]
-    assert cli.test_stacks(layout, []) == expected
-    assert cli.test_stacks(layout, ["integ_friends.py"]) == expected
-    assert cli.test_stacks(layout, ["integ_other.py"]) == []
+    assert snapshots.test_stacks(layout, []) == expected
+    assert snapshots.test_stacks(layout, ["integ_friends.py"]) == expected
+    assert snapshots.test_stacks(layout, ["integ_other.py"]) == []
 
 
 def test_assertion_count_comes_from_the_assertion_stack_of_the_snapshot(layout: Layout) -> None:
@@ -216,8 +218,8 @@ def test_assertion_count_comes_from_the_assertion_stack_of_the_snapshot(layout: 
     outputs = {"AssertionResultsQuery1": {}, "AssertionResultsHttp2": {}, "QueueUrl": {}}
     (snapshot / "A.template.json").write_text(json.dumps({"Outputs": outputs}))
 
-    assert cli.assertion_count(layout, []) == 2
-    assert cli.assertion_count(layout, ["integ_other.py"]) == 0
+    assert snapshots.assertion_count(layout, []) == 2
+    assert snapshots.assertion_count(layout, ["integ_other.py"]) == 0
 
 
 REWRITING_RUNNER_REPORT = """\
@@ -249,8 +251,10 @@ def test_deploying_run_keeps_the_committed_snapshot_unless_it_changed(
         )
     )
 
-    def local_target(args: object, run: cli.Run) -> None:
-        run.target = cli.Target(cli.TargetKind.EMULATOR, "000000000000", endpoint="http://x:1")
+    def local_target(args: object, run: Run) -> None:
+        run.target = targets.Target(
+            targets.TargetKind.EMULATOR, "000000000000", endpoint="http://x:1"
+        )
         run.env = dict(os.environ)
 
     monkeypatch.setattr(cli, "choose_target", local_target)
@@ -316,13 +320,13 @@ def fake_emulators(monkeypatch: pytest.MonkeyPatch) -> dict[str, object]:
     answers: dict[str, object] = {}
     FakeEmbedded.instances = []
     FakeEmbedded.running = set()
-    monkeypatch.setattr(cli, "create", FakeEmbedded)
-    monkeypatch.setattr(cli, "health", answers.get)
+    monkeypatch.setattr(prepare, "create", FakeEmbedded)
+    monkeypatch.setattr(prepare, "health", answers.get)
     return answers
 
 
-def _run(layout: Layout) -> cli.Run:
-    return cli.Run(layout=layout, progress=cli.Progress(), log_dir=layout.logs_dir)
+def _run(layout: Layout) -> Run:
+    return Run(layout=layout, progress=Progress(), log_dir=layout.logs_dir)
 
 
 @pytest.mark.parametrize(
@@ -340,12 +344,12 @@ def test_embedded_emulator_is_started_when_nothing_answers(
 
     FakeEmbedded.start = start_and_answer  # type: ignore[method-assign]
     try:
-        cli.choose_target(cli.parse_args(["--port", "4599", *argv]), run)
+        prepare.choose_target(cli.parse_args(["--port", "4599", *argv]), run)
     finally:
         FakeEmbedded.start = original_start  # type: ignore[method-assign]
 
     started = FakeEmbedded.instances[0]
-    assert run.target is not None and run.target.kind is cli.TargetKind.EMBEDDED
+    assert run.target is not None and run.target.kind is targets.TargetKind.EMBEDDED
     assert run.emulator is started and started.key == expected
     assert started.calls == ["install", "start"]
     assert run.env["AWS_ENDPOINT_URL"] == "http://127.0.0.1:4599"
@@ -360,9 +364,9 @@ def test_an_emulator_that_already_answers_is_used_and_not_started(
     fake_emulators["http://127.0.0.1:4566"] = HEALTHY
     run = _run(layout)
 
-    cli.choose_target(cli.parse_args([]), run)
+    prepare.choose_target(cli.parse_args([]), run)
 
-    assert run.target is not None and run.target.kind is cli.TargetKind.EMULATOR
+    assert run.target is not None and run.target.kind is targets.TargetKind.EMULATOR
     assert run.emulator is None and run.embedded_already_running is None
     assert all(instance.calls == [] for instance in FakeEmbedded.instances)
 
@@ -374,9 +378,9 @@ def test_an_embedded_emulator_left_running_is_reused_and_named(
     FakeEmbedded.running = {("localstack", 4566)}
     run = _run(layout)
 
-    cli.choose_target(cli.parse_args([]), run)
+    prepare.choose_target(cli.parse_args([]), run)
 
-    assert run.target is not None and run.target.kind is cli.TargetKind.EMBEDDED
+    assert run.target is not None and run.target.kind is targets.TargetKind.EMBEDDED
     assert run.embedded_already_running is not None
     assert run.embedded_already_running.key == "localstack"
     assert run.emulator is None  # not started here, so not stopped here
@@ -388,26 +392,25 @@ def test_an_explicit_emulator_refuses_another_one_on_its_port(
     fake_emulators["http://127.0.0.1:4566"] = HEALTHY
     FakeEmbedded.running = {("ministack", 4566)}
 
-    with pytest.raises(cli.TargetError, match="another emulator already answers"):
-        cli.choose_target(cli.parse_args(["--emulator", "localstack"]), _run(layout))
+    with pytest.raises(targets.TargetError, match="another emulator already answers"):
+        prepare.choose_target(cli.parse_args(["--emulator", "localstack"]), _run(layout))
 
 
 def test_given_endpoint_must_be_healthy_and_complete(
     layout: Layout, fake_emulators: dict[str, object]
 ) -> None:
-    with pytest.raises(cli.TargetError, match="no emulator answers"):
-        cli.choose_target(cli.parse_args(["--endpoint", "http://localhost:4510"]), _run(layout))
+    with pytest.raises(targets.TargetError, match="no emulator answers"):
+        prepare.choose_target(cli.parse_args(["--endpoint", "http://localhost:4510"]), _run(layout))
 
     fake_emulators["http://127.0.0.1:4510"] = {"services": {"sqs": "running"}}
-    with pytest.raises(cli.TargetError, match="lacks services"):
-        cli.choose_target(cli.parse_args(["--endpoint", "http://localhost:4510"]), _run(layout))
+    with pytest.raises(targets.TargetError, match="lacks services"):
+        prepare.choose_target(cli.parse_args(["--endpoint", "http://localhost:4510"]), _run(layout))
     assert FakeEmbedded.instances == []  # an explicit endpoint is never started here
 
 
 def test_interrupted_integ_runner_is_stopped_with_its_children(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(cli, "STOP_GRACE_SECONDS", 1.0)
     pids = tmp_path / "pids"
     process = subprocess.Popen(
         # A background job of a non-interactive shell ignores SIGINT, as a stubborn child of
@@ -420,8 +423,8 @@ def test_interrupted_integ_runner_is_stopped_with_its_children(
         time.sleep(0.05)
     child = int(pids.read_text())
 
-    cli._stop_group(process)
+    processes.stop_group(process, grace_seconds=1.0)
 
     assert process.poll() is not None
-    assert not cli._group_alive(process.pid)
-    assert not cli._group_alive(child)
+    assert not processes.group_alive(process.pid)
+    assert not processes.group_alive(child)

@@ -15,17 +15,9 @@ from typing import Any
 import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 
+from friend_integ.cloudformation import describe
+
 BOOTSTRAP_STACK = "CDKToolkit"
-
-
-def _stack(cloudformation: Any, name: str) -> dict[str, Any] | None:
-    try:
-        stacks = cloudformation.describe_stacks(StackName=name)["Stacks"]
-    except ClientError as error:
-        if "does not exist" in str(error):
-            return None
-        raise
-    return stacks[0] if stacks else None
 
 
 def probe(stack_names: list[str]) -> dict[str, Any]:
@@ -33,14 +25,14 @@ def probe(stack_names: list[str]) -> dict[str, Any]:
     session = boto3.session.Session()
     identity = session.client("sts").get_caller_identity()
     cloudformation = session.client("cloudformation")
-    bootstrap = _stack(cloudformation, BOOTSTRAP_STACK)
+    bootstrap = describe(cloudformation, BOOTSTRAP_STACK)
     version = None
     if bootstrap is not None:
         outputs = {o["OutputKey"]: o["OutputValue"] for o in bootstrap.get("Outputs", [])}
         version = int(outputs["BootstrapVersion"]) if "BootstrapVersion" in outputs else None
     stacks = {}
     for name in stack_names:
-        stack = _stack(cloudformation, name)
+        stack = describe(cloudformation, name)
         if stack is not None:
             stacks[name] = stack["StackStatus"]
     return {

@@ -8,6 +8,8 @@ credentials resolve to is checked against that name before anything else happens
 """
 
 import json
+import os
+import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
@@ -99,6 +101,27 @@ def without_proxy_for(env: Mapping[str, str], endpoint: str) -> dict[str, str]:
     hosts = [*present, *LOOPBACK_HOSTS, urlsplit(endpoint).hostname or ""]
     bypass = ",".join(dict.fromkeys(filter(None, hosts)))
     return dict(env) | dict.fromkeys(names, bypass)
+
+
+def base_environment() -> dict[str, str]:
+    """The user's environment plus what every tool of the run needs here."""
+    env = dict(os.environ)
+    env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
+    env.update(
+        {
+            # Node 20 works; its deprecation banners only bury the report.
+            "JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION": "1",
+            "JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION": "18,20",
+            "FORCE_COLOR": "0",
+            "NO_COLOR": "1",
+            "CDK_DISABLE_VERSION_CHECK": "1",
+            "CDK_DISABLE_CLI_TELEMETRY": "true",
+            # integ-runner sets this for deploys but not for snapshot checks; the same value
+            # in both keeps their syntheses identical (bundling is local, Docker is unused).
+            "CDK_DOCKER": "docker",
+        }
+    )
+    return env
 
 
 def _without_aws(base: Mapping[str, str]) -> dict[str, str]:

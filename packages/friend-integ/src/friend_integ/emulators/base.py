@@ -25,7 +25,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import ClassVar
 
-from friend_integ.emulators import processes
+from friend_integ import processes
 from friend_integ.emulators.health import health
 from friend_integ.paths import Layout
 

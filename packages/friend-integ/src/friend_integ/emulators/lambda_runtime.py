@@ -14,8 +14,8 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from friend_integ.emulators.base import EmulatorError, run_checked
-from friend_integ.emulators.processes import file_lock
 from friend_integ.paths import PACKAGE_DIR
+from friend_integ.processes import file_lock
 
 NODEJS_MANIFEST_DIR = PACKAGE_DIR / "emulators" / "lambda-runtime" / "nodejs"
 NODEJS_LOCK = NODEJS_MANIFEST_DIR / "package-lock.json"

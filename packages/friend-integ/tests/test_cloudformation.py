@@ -4,8 +4,8 @@ from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
-from friend_integ import watch
-from friend_integ.watch import StackWatcher, cloudformation_client
+from friend_integ import cloudformation
+from friend_integ.cloudformation import StackWatcher, client
 
 
 class FakeCloudFormation:
@@ -29,7 +29,7 @@ def test_each_change_is_reported_once_with_the_time_spent_before_it(
 ) -> None:
     ticks = [0.0, 1.0, 11.0, 12.0, 15.0]
     monkeypatch.setattr(
-        watch.time, "monotonic", lambda: ticks.pop(0) if len(ticks) > 1 else ticks[0]
+        cloudformation.time, "monotonic", lambda: ticks.pop(0) if len(ticks) > 1 else ticks[0]
     )
     client = FakeCloudFormation(
         {
@@ -56,13 +56,44 @@ def test_each_change_is_reported_once_with_the_time_spent_before_it(
 
 
 def test_client_targets_exactly_the_endpoint_and_credentials_given() -> None:
-    client = cloudformation_client(
+    cfn = client(
         {
             "AWS_ACCESS_KEY_ID": "test",
             "AWS_SECRET_ACCESS_KEY": "test",
             "AWS_ENDPOINT_URL": "http://127.0.0.1:4566",
         }
     )
-    assert client.meta.endpoint_url == "http://127.0.0.1:4566"
-    assert client.meta.region_name == "us-east-1"
-    assert client._request_signer._credentials.access_key == "test"
+    assert cfn.meta.endpoint_url == "http://127.0.0.1:4566"
+    assert cfn.meta.region_name == "us-east-1"
+    assert cfn._request_signer._credentials.access_key == "test"
+
+
+class DeletingCloudFormation:
+    """Records deletions and waits, in the order they are asked for."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, str]] = []
+
+    def delete_stack(self, StackName: str) -> None:
+        self.calls.append(("delete", StackName))
+
+    def get_waiter(self, name: str) -> "DeletingCloudFormation":
+        assert name == "stack_delete_complete"
+        return self
+
+    def wait(self, StackName: str, WaiterConfig: dict[str, int]) -> None:
+        self.calls.append(("gone", StackName))
+
+
+def test_stacks_are_deleted_one_after_the_other_in_the_given_order() -> None:
+    fake = DeletingCloudFormation()
+
+    cloudformation.delete_stacks(fake, ["Assertions", "Stack"])
+
+    # The assertion stack depends on the tested stack: it must be gone before the next delete.
+    assert fake.calls == [
+        ("delete", "Assertions"),
+        ("gone", "Assertions"),
+        ("delete", "Stack"),
+        ("gone", "Stack"),
+    ]

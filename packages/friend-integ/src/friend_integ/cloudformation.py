@@ -1,10 +1,5 @@
-"""Stack status changes while integ-runner works, as progress lines and as phase timings.
-
-integ-runner says nothing between "Running test" and the result, a minute or more that
-covers synthesis, two deployments, the assertions and the destroy. Polling CloudFormation for
-the test's stacks (names from the committed snapshot) shows which of these is under way, and
-the time between status changes gives the breakdown of a run.
-"""
+"""CloudFormation as the integ command sees it: a client for the run's target, stack status,
+deletion, and a watcher that turns status changes into progress lines and phase timings."""
 
 import contextlib
 import threading
@@ -17,14 +12,15 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from friend_integ.targets import REGION
 
+ABSENT = "ABSENT"
 POLL_SECONDS = 1.0
 
 
-def cloudformation_client(env: Mapping[str, str]) -> Any:
+def client(env: Mapping[str, str]) -> Any:
     """A CloudFormation client for the target that `env` describes.
 
     Credentials and endpoint are taken from `env` explicitly (never from this process's own
-    environment), so the watcher looks at exactly the target the tools deploy to.
+    environment), so the command looks at exactly the target the tools deploy to.
     """
     endpoint = env.get("AWS_ENDPOINT_URL") or f"https://cloudformation.{REGION}.amazonaws.com"
     if "AWS_ACCESS_KEY_ID" in env:
@@ -39,20 +35,48 @@ def cloudformation_client(env: Mapping[str, str]) -> Any:
     return session.client("cloudformation", endpoint_url=endpoint)
 
 
+def describe(cloudformation: Any, name: str) -> dict[str, Any] | None:
+    """The stack called `name`, or None when there is none."""
+    try:
+        stacks = cloudformation.describe_stacks(StackName=name)["Stacks"]
+    except ClientError as error:
+        if "does not exist" in str(error):
+            return None
+        raise
+    return stacks[0] if stacks else None
+
+
+def status(cloudformation: Any, name: str) -> str:
+    """The stack's status, or `ABSENT`."""
+    stack = describe(cloudformation, name)
+    return str(stack["StackStatus"]) if stack else ABSENT
+
+
+def delete_stacks(cloudformation: Any, names: Sequence[str]) -> None:
+    """Delete the stacks in order (assertion stacks first) and wait for each to go."""
+    waiter = cloudformation.get_waiter("stack_delete_complete")
+    for name in names:
+        cloudformation.delete_stack(StackName=name)
+        waiter.wait(StackName=name, WaiterConfig={"Delay": 1, "MaxAttempts": 300})
+
+
 class StackWatcher:
     """Reports each status change of the named stacks until stopped.
 
-    `report(stack, previous_status, status, seconds_in_previous_status)` is called from the
-    watcher's thread. A stack that does not exist has the status `ABSENT`.
+    integ-runner says nothing between "Running test" and the result, a minute or more that
+    covers synthesis, two deployments, the assertions and the destroy; polling the test's stacks
+    (names from the committed snapshot) shows which is under way, and the time between status
+    changes gives the breakdown of a run. `report(stack, previous_status, status,
+    seconds_in_previous_status)` is called from the watcher's thread.
     """
 
     def __init__(
         self,
-        client: Any,
+        cloudformation: Any,
         stacks: Sequence[str],
         report: Callable[[str, str, str, float], None],
     ) -> None:
-        self._client = client
+        self._client = cloudformation
         self._stacks = list(stacks)
         self._report = report
         self._stop = threading.Event()
@@ -69,29 +93,19 @@ class StackWatcher:
         if self._thread.is_alive():
             self._thread.join(timeout=5)
 
-    def _current(self, name: str) -> str:
-        try:
-            stacks = self._client.describe_stacks(StackName=name)["Stacks"]
-        except ClientError as error:
-            if "does not exist" in str(error):
-                return "ABSENT"
-            raise
-        status: str = stacks[0]["StackStatus"] if stacks else "ABSENT"
-        return status
-
     def poll(self) -> None:
         """Check every stack once and report what changed."""
         now = time.monotonic()
         for name in self._stacks:
-            status = self._current(name)
+            current = status(self._client, name)
             previous = self._status.get(name)
             if previous is None:
-                self._status[name] = (status, now)
-                if status != "ABSENT":
-                    self._report(name, "ABSENT", status, 0.0)
-            elif previous[0] != status:
-                self._status[name] = (status, now)
-                self._report(name, previous[0], status, now - previous[1])
+                self._status[name] = (current, now)
+                if current != ABSENT:
+                    self._report(name, ABSENT, current, 0.0)
+            elif previous[0] != current:
+                self._status[name] = (current, now)
+                self._report(name, previous[0], current, now - previous[1])
 
     def _loop(self) -> None:
         while not self._stop.is_set():

@@ -88,6 +88,48 @@ def stop_tree(leader: int, is_alive: Callable[[], bool], grace_seconds: float) -
             os.kill(pid, signal.SIGKILL)
 
 
+def group_alive(pgid: int) -> bool:
+    """Whether any live (not zombie) process is left in the process group `pgid`."""
+    proc = Path("/proc")
+    if not proc.is_dir():
+        try:
+            os.killpg(pgid, 0)
+        except ProcessLookupError:
+            return False
+        return True
+    for stat in proc.glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        # After the command name: state, ppid, pgrp.
+        if fields[0] != "Z" and int(fields[2]) == pgid:
+            return True
+    return False
+
+
+def stop_group(process: subprocess.Popen[str], grace_seconds: float) -> None:
+    """Stop the process group that `process` leads: it, its workers and their children.
+
+    SIGINT first (what Ctrl-C would have sent), then SIGTERM, then SIGKILL, each until the group
+    is empty or a grace period ends; a child that ignores one signal gets the next.
+    """
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGKILL):
+        try:
+            os.killpg(process.pid, sig)
+        except ProcessLookupError:
+            break
+        deadline = time.monotonic() + grace_seconds
+        while time.monotonic() < deadline:
+            process.poll()
+            if not group_alive(process.pid):
+                break
+            time.sleep(0.1)
+        if not group_alive(process.pid):
+            break
+    process.wait()
+
+
 def _wait(is_alive: Callable[[], bool], timeout: float) -> bool:
     deadline = time.monotonic() + timeout
     while is_alive():
