@@ -15,8 +15,7 @@ from pathlib import Path
 import boto3
 import pytest
 from friend_integ.emulators import EMULATORS, Emulator, PortInUseError, create, health
-
-from ..conftest import free_port, state_dir_for_tests
+from friend_integ.emulators.testing import free_port, state_dir_for_tests
 
 _TCP_LISTEN = "0A"
 

@@ -18,6 +18,7 @@ from friend_integ.emulators.base import (
     default_state_dir,
 )
 from friend_integ.emulators.health import health
+from friend_integ.emulators.install import InstallError
 from friend_integ.emulators.localstack import EmbeddedLocalStack
 from friend_integ.emulators.ministack import MiniStack
 
@@ -40,6 +41,7 @@ __all__ = [
     "EmbeddedLocalStack",
     "Emulator",
     "EmulatorError",
+    "InstallError",
     "MiniStack",
     "PortInUseError",
     "create",

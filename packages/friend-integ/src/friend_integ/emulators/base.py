@@ -18,7 +18,6 @@ import os
 import shutil
 import socket
 import subprocess
-import sys
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
@@ -27,6 +26,7 @@ from typing import ClassVar
 
 from friend_integ import processes
 from friend_integ.emulators.health import health
+from friend_integ.emulators.install import python_request
 from friend_integ.paths import Layout
 
 LOOPBACK = "127.0.0.1"
@@ -38,16 +38,6 @@ PASSED_ENVIRONMENT = ("PATH", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "SSL_CERT_FILE
 """The only variables of the caller's environment an emulator process gets (an allowlist):
 what locates programs, sets the locale and names trusted certificates. Credentials, AWS
 configuration, proxies and virtual environments never pass."""
-
-_NOT_FOR_INSTALLERS = (
-    "VIRTUAL_ENV",
-    "PYTHONPATH",
-    "PYTHONHOME",
-    "UV_PROJECT_ENVIRONMENT",
-    "UV_PROJECT",
-)
-"""Installers get the caller's environment (package indexes, proxies, certificates) except what
-would point them at the workspace's own environment."""
 
 
 class EmulatorError(RuntimeError):
@@ -65,50 +55,6 @@ def default_state_dir(name: str) -> Path:
     return base.resolve() / name
 
 
-def find_uv() -> str:
-    """The uv running us (``uv run`` exports ``UV``), else the one on PATH."""
-    uv = os.environ.get("UV") or shutil.which("uv")
-    if uv is None:
-        raise EmulatorError("uv is needed to build the emulator's environment: install uv")
-    return uv
-
-
-def python_request() -> list[str]:
-    """Which interpreter uv builds an environment with.
-
-    ``UV_PYTHON`` wins (uv reads it itself). Otherwise, when we run on 3.13 ourselves (the
-    workspace's Python), reuse that interpreter, which also works where uv cannot discover or
-    download one; else ask uv for any 3.13.
-    """
-    if os.environ.get("UV_PYTHON"):
-        return []
-    if sys.version_info[:2] == (3, 13):
-        return ["--python", sys.executable]
-    return ["--python", "3.13"]
-
-
-def run_checked(
-    command: Sequence[str],
-    what: str,
-    *,
-    env: Mapping[str, str] | None = None,
-    cwd: Path | None = None,
-) -> str:
-    """Run an install step and return its output; an :class:`EmulatorError` when it fails."""
-    result = subprocess.run(  # noqa: S603 - argument list, no shell
-        list(command),
-        capture_output=True,
-        text=True,
-        check=False,
-        env=None if env is None else dict(env),
-        cwd=cwd,
-    )
-    if result.returncode != 0:
-        output = (result.stderr or result.stdout).strip()[-4000:]
-        raise EmulatorError(f"{what} failed ({' '.join(command)}):\n{output}")
-    return result.stdout
-
-
 class Emulator(ABC):
     """One emulator process on ``127.0.0.1:<port>`` whose files live in ``state_dir``.
 
@@ -120,6 +66,8 @@ class Emulator(ABC):
     """Short name: the ``--emulator`` choice and the state folder's name."""
     title: ClassVar[str]
     """Name for people: progress lines and the summary."""
+    stop_grace_seconds: ClassVar[float] = STOP_GRACE_SECONDS
+    """How long a graceful shutdown may take before the process tree is killed."""
 
     def __init__(self, port: int = DEFAULT_PORT, state_dir: Path | None = None) -> None:
         self.port = port
@@ -252,7 +200,7 @@ class Emulator(ABC):
         """
         pid = self._recorded_pid()
         if pid is not None and self._is_ours(pid):
-            processes.stop_tree(pid, lambda: self._is_ours(pid), STOP_GRACE_SECONDS)
+            processes.stop_tree(pid, lambda: self._is_ours(pid), self.stop_grace_seconds)
             if self._process is not None:
                 self._process.wait()
         self.pid_file.unlink(missing_ok=True)
@@ -278,14 +226,6 @@ class Emulator(ABC):
         return str(version) if version else None
 
     # The environment ---------------------------------------------------------------------
-
-    def install_environment(self) -> dict[str, str]:
-        """For uv and npm: the caller's network settings, nothing of AWS or the workspace."""
-        return {
-            name: value
-            for name, value in os.environ.items()
-            if name not in _NOT_FOR_INSTALLERS and not name.startswith("AWS_")
-        }
 
     def environment(self) -> dict[str, str]:
         """The process environment: an allowlist of the caller's, a home and temp folder of its

@@ -19,6 +19,7 @@ from friend_integ.emulators import (
     EMULATORS,
     Emulator,
     EmulatorError,
+    InstallError,
     create,
     health,
 )
@@ -59,7 +60,7 @@ def main(argv: list[str] | None = None) -> int:
             _timed("stopped" if was_running else "not running; nothing to stop", emulator.stop)
         else:
             return _status(emulator)
-    except EmulatorError as error:
+    except (EmulatorError, InstallError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
     return 0

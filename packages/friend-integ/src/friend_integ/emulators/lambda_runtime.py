@@ -13,7 +13,7 @@ import shutil
 from collections.abc import Mapping
 from pathlib import Path
 
-from friend_integ.emulators.base import EmulatorError, run_checked
+from friend_integ.emulators.install import InstallError, run_checked
 from friend_integ.paths import PACKAGE_DIR
 from friend_integ.processes import file_lock
 
@@ -40,7 +40,7 @@ def install_node_sdk(runtime_dir: Path, env: Mapping[str, str]) -> Path:
             shutil.copy2(NODEJS_MANIFEST_DIR / name, target / name)
         npm = shutil.which("npm")
         if npm is None:
-            raise EmulatorError("npm not found: install Node.js 20 or newer (it brings npm)")
+            raise InstallError("npm not found: install Node.js 20 or newer (it brings npm)")
         run_checked(
             [npm, "ci", "--omit=dev", "--no-audit", "--no-fund", "--ignore-scripts"],
             "installing the AWS SDK v3 clients for Node functions",

@@ -17,15 +17,15 @@ import shutil
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from friend_integ.emulators.base import (
-    LOOPBACK,
-    Emulator,
-    EmulatorError,
+from friend_integ.emulators.base import LOOPBACK, Emulator
+from friend_integ.emulators.health import get_json
+from friend_integ.emulators.install import (
+    InstallError,
     find_uv,
+    install_environment,
     python_request,
     run_checked,
 )
-from friend_integ.emulators.health import get_json
 from friend_integ.emulators.lambda_runtime import NODEJS_LOCK, install_node_sdk
 from friend_integ.paths import PACKAGE_DIR
 
@@ -106,7 +106,7 @@ class EmbeddedLocalStack(Emulator):
         install_node_sdk(self.lambda_runtime_dir, self._install_environment())
 
     def _install_environment(self) -> dict[str, str]:
-        return self.install_environment() | {"npm_config_cache": str(self.npm_cache_dir)}
+        return install_environment() | {"npm_config_cache": str(self.npm_cache_dir)}
 
     def _build_service_catalog(self) -> None:
         """Build LocalStack's index of all AWS service specs once, as its Docker image does.
@@ -132,7 +132,7 @@ class EmbeddedLocalStack(Emulator):
             env=env,
         )
         if not any(self._catalog_dir.glob("service-catalog-*")):
-            raise EmulatorError(f"LocalStack wrote no service catalog under {self._catalog_dir}")
+            raise InstallError(f"LocalStack wrote no service catalog under {self._catalog_dir}")
 
     # Run ---------------------------------------------------------------------------------
 

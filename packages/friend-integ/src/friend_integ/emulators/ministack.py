@@ -16,7 +16,13 @@ import tempfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from friend_integ.emulators.base import Emulator, find_uv, python_request, run_checked
+from friend_integ.emulators.base import Emulator
+from friend_integ.emulators.install import (
+    find_uv,
+    install_environment,
+    python_request,
+    run_checked,
+)
 from friend_integ.emulators.lambda_runtime import NODEJS_LOCK, install_node_sdk
 from friend_integ.paths import PACKAGE_DIR
 
@@ -30,6 +36,9 @@ class MiniStack(Emulator):
 
     key = "ministack"
     title = "MiniStack"
+    # It keeps nothing across runs here (no persistence), and its shutdown can wait on busy
+    # worker threads after a deployment (20 s seen): a short grace, then the process tree goes.
+    stop_grace_seconds = 3.0
 
     @property
     def server_dir(self) -> Path:
@@ -44,7 +53,7 @@ class MiniStack(Emulator):
 
     def _install(self) -> None:
         uv = find_uv()
-        env = self.install_environment()
+        env = install_environment()
         run_checked(
             [uv, "venv", "--quiet", "--clear", *python_request(), str(self.venv_dir)],
             "creating MiniStack's environment",

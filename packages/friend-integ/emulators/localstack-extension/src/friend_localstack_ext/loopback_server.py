@@ -38,7 +38,8 @@ class LoopbackTwistedRuntimeServer(TwistedRuntimeServer):
             cert_file_name, key_file_name = ssl_creds
             context_factory = ssl.DefaultOpenSSLContextFactory(key_file_name, cert_file_name)
             context_factory.getContext().use_certificate_chain_file(cert_file_name)
-            protocol_factory = TLSMultiplexerFactory(context_factory, False, site)
+            # Both implement the expected zope interfaces, which mypy sees only with a plugin.
+            protocol_factory = TLSMultiplexerFactory(context_factory, False, site)  # type: ignore[arg-type]
 
         for host_and_port in listen:
             endpoint_type = (

@@ -16,8 +16,8 @@ from typing import Any
 
 import pytest
 from friend_integ.emulators import Emulator
+from friend_integ.emulators.testing import AwsClientFactory
 
-from ..conftest import AwsClientFactory
 from .lambda_support import Functions, wait_until_gone
 
 PYTHON_RUNTIMES = ["python3.13", "python3.12"]

@@ -15,8 +15,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from friend_integ.emulators.testing import AwsClientFactory
 
-from ..conftest import AwsClientFactory
 from .cloudformation_support import stack_events, wait_deleted, wait_settled
 from .lambda_support import receive_all
 

@@ -28,8 +28,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from friend_integ.emulators.testing import TEST_ACCOUNT, TEST_REGION, AwsClientFactory
 
-from ..conftest import TEST_ACCOUNT, TEST_REGION, AwsClientFactory
 from .cloudformation_support import stack_events, wait_deleted, wait_settled
 
 APP = Path(__file__).parent / "fixtures" / "cfn" / "integ_assertions_app.py"

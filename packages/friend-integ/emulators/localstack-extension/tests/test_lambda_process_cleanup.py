@@ -23,9 +23,7 @@ import pytest
 from .lambda_support import FIXTURES, process_alive, wait_until_gone
 
 EXECUTOR = (
-    Path(__file__).parents[2]
-    / "emulators"
-    / "localstack-extension"
+    Path(__file__).parents[1]
     / "src"
     / "friend_localstack_ext"
     / "lambda_executor"

@@ -13,8 +13,8 @@ import uuid
 from collections.abc import Iterator
 
 import pytest
+from friend_integ.emulators.testing import AwsClientFactory
 
-from ..conftest import AwsClientFactory
 from .lambda_support import Functions, receive_all
 
 MAX_RECEIVE_COUNT = 2

@@ -1,0 +1,65 @@
+"""Helpers for tests that run against an embedded emulator (the fixtures live in conftest.py).
+
+Test emulators run on free ports (never the default 4566, which may be the user's own emulator)
+with their state under ``.state/<emulator>-tests``; sessions side by side share that folder's
+environment and keep their processes apart by port.
+"""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import boto3
+from botocore.config import Config
+
+from friend_integ.emulators import Emulator, create, default_state_dir
+
+TEST_REGION = "us-east-1"
+TEST_ACCOUNT = "000000000000"
+
+AwsClientFactory = Callable[..., Any]
+
+
+def free_port() -> int:
+    """A loopback port that nothing listens on right now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+def state_dir_for_tests(key: str) -> Path:
+    return default_state_dir(f"{key}-tests")
+
+
+def started(key: str) -> Iterator[Emulator]:
+    """A started emulator on a free port, stopped when the generator is closed."""
+    instance = create(key, port=free_port(), state_dir=state_dir_for_tests(key))
+    instance.start(timeout=120)
+    try:
+        yield instance
+    finally:
+        instance.stop()
+
+
+def client_factory(endpoint: str) -> AwsClientFactory:
+    """``make("dynamodb")``: a boto3 client for ``endpoint`` (us-east-1 unless ``region_name``
+    says otherwise), with test credentials, so a user's profile or real account is never
+    reached whatever the environment holds."""
+
+    def make(service: str, region_name: str = TEST_REGION, **kwargs: Any) -> Any:
+        session: Any = boto3.session.Session()  # any service, chosen at run time
+        return session.client(
+            service,
+            endpoint_url=endpoint,
+            region_name=region_name,
+            aws_access_key_id="test",
+            aws_secret_access_key="test",  # noqa: S106 - the emulators' fixed test credentials
+            config=Config(retries={"max_attempts": 2, "mode": "standard"}),
+            **kwargs,
+        )
+
+    return make
