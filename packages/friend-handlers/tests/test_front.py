@@ -7,7 +7,7 @@ import pytest
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from friend_handlers import front
 from friend_handlers.dead_letter import DLQ_URL_ENV
-from friend_handlers.logic.message import MAX_ID_LENGTH
+from friend_handlers.logic.player_id import MAX_LENGTH
 from friend_models import State
 
 from .conftest import Aws, Fault, Logs
@@ -93,10 +93,13 @@ INVALID = [
     pytest.param(message("ann", "bob", "Poke"), "InvalidFields", id="unknown-action"),
     pytest.param(message("ann", "bob", "request"), "InvalidFields", id="action-case"),
     pytest.param(message("", "bob", "Request"), "InvalidFields", id="empty-id"),
-    pytest.param(
-        message("a" * (MAX_ID_LENGTH + 1), "bob", "Request"), "InvalidFields", id="long-id"
-    ),
+    pytest.param(message("a" * (MAX_LENGTH + 1), "bob", "Request"), "InvalidFields", id="long-id"),
+    pytest.param(message("ann\tcat", "bob", "Request"), "InvalidFields", id="control-character"),
+    pytest.param(message("ann", "   ", "Request"), "InvalidFields", id="only-spaces"),
+    pytest.param(message("ann", "bob\u200b", "Request"), "InvalidFields", id="zero-width"),
+    pytest.param(message("e\u0301", "bob", "Request"), "InvalidFields", id="not-nfc"),
     pytest.param(message("ann", "ann", "Request"), "SelfRequest", id="self-request"),
+    pytest.param(message("a", "a\u200b", "Request"), "InvalidFields", id="invisible-self-request"),
 ]
 
 
@@ -128,10 +131,12 @@ def test_an_invalid_message_goes_straight_to_the_dead_letter_queue(
     assert rows(aws) == {("cat", "dan"): State.REQUESTED}
 
 
+@pytest.mark.parametrize(
+    "longest", ["p" * MAX_LENGTH, "\N{GRINNING FACE}" * MAX_LENGTH], ids=["ascii", "emoji"]
+)
 def test_the_longest_allowed_id_and_extra_fields_are_accepted(
-    aws: Aws, lambda_context: LambdaContext
+    aws: Aws, lambda_context: LambdaContext, longest: str
 ) -> None:
-    longest = "p" * MAX_ID_LENGTH
     body = json.dumps(
         {"player_id": longest, "friend_id": "bob", "friend_action": "Request", "note": "hi"}
     )

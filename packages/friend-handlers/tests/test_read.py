@@ -6,7 +6,7 @@ from typing import Any
 import pytest
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from friend_handlers import read
-from friend_handlers.logic.message import MAX_ID_LENGTH
+from friend_handlers.logic.player_id import MAX_LENGTH
 from friend_models import State
 
 from .conftest import Aws, Fault
@@ -95,10 +95,10 @@ def test_is_friend_answers_for_any_pair(
         pytest.param(LIST, {"playerId": "ann"}, {"nextToken": "%%%"}, id="token-not-base64"),
         pytest.param(LIST, {"playerId": "ann"}, {"nextToken": "bm90IGpzb24="}, id="token-not-json"),
         pytest.param(LIST, {"playerId": "ann"}, {"nextToken": "WzFd"}, id="token-not-ours"),
-        pytest.param(LIST, {"playerId": "a" * (MAX_ID_LENGTH + 1)}, None, id="long-player"),
+        pytest.param(LIST, {"playerId": "a" * (MAX_LENGTH + 1)}, None, id="long-player"),
         pytest.param(
             IS_FRIEND,
-            {"playerId": "ann", "friendId": "b" * (MAX_ID_LENGTH + 1)},
+            {"playerId": "ann", "friendId": "b" * (MAX_LENGTH + 1)},
             None,
             id="long-friend",
         ),
@@ -120,7 +120,7 @@ def test_bad_input_gets_400_with_a_json_message(
 def test_a_token_round_trips_only_through_the_api() -> None:
     assert read.decode_token(read.encode_token("bob")) == "bob"
     with pytest.raises(read.InvalidNextTokenError):
-        read.decode_token(read.encode_token("b" * (MAX_ID_LENGTH + 1)))
+        read.decode_token(read.encode_token("b" * (MAX_LENGTH + 1)))
 
 
 def test_a_dynamodb_failure_is_a_json_503(

@@ -25,7 +25,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from pynamodb.exceptions import PynamoDBException
 
 from friend_handlers import dal
-from friend_handlers.logic.message import MAX_ID_LENGTH
+from friend_handlers.logic.player_id import MAX_LENGTH, PlayerId
 from friend_handlers.observability import logger, metrics, tracer
 
 DEFAULT_LIMIT = 20
@@ -33,7 +33,7 @@ MAX_LIMIT = 100
 BAD_REQUEST_METRIC = "BadRequest"
 UNAVAILABLE_METRIC = "TableUnavailable"
 
-type PlayerIdPath = Annotated[str, Path(min_length=1, max_length=MAX_ID_LENGTH)]
+type PlayerIdPath = Annotated[PlayerId, Path()]
 
 
 class FriendView(BaseModel):
@@ -74,7 +74,7 @@ def decode_token(token: str) -> str:
     except (binascii.Error, UnicodeError, ValueError) as error:
         raise InvalidNextTokenError("nextToken is not valid") from error
     after = decoded.get("after") if isinstance(decoded, dict) else None
-    if not isinstance(after, str) or not 0 < len(after) <= MAX_ID_LENGTH:
+    if not isinstance(after, str) or not 0 < len(after) <= MAX_LENGTH:
         raise InvalidNextTokenError("nextToken is not valid")
     return after
 
