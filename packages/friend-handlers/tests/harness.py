@@ -11,7 +11,8 @@
 - Routing: each stream record goes to the handler whose ``STREAM_FILTERS`` pattern matches, as
   evaluated by moto's EventBridge pattern matcher (Lambda event filtering uses EventBridge
   pattern syntax), never by a matcher written here.
-- REST events: API Gateway REST (v1) proxy events with every field the service sends.
+- REST events: API Gateway REST (v1) proxy events with every field the service sends, the path
+  and path parameters percent-encoded as API Gateway REST delivers them.
 """
 
 import json
@@ -20,6 +21,7 @@ import uuid
 from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any
+from urllib.parse import quote
 
 from friend_handlers import accept_state, front, reject_state, request_state, unfriend_state
 from friend_handlers.filters import STREAM_FILTERS
@@ -188,11 +190,22 @@ def rest_event(
     resource: str,
     path_parameters: Mapping[str, str],
     query: Mapping[str, str] | None = None,
+    *,
+    encoded: bool = False,
 ) -> dict[str, Any]:
-    """A GET on ``resource`` (API Gateway's template, e.g. ``/friends/{playerId}``)."""
+    """A GET on ``resource`` (API Gateway's template, e.g. ``/friends/{playerId}``).
+
+    A client percent-encodes each id into its path segment (every UTF-8 byte outside RFC 3986's
+    unreserved characters), and API Gateway REST hands ``path`` and
+    ``pathParameters`` on still encoded, as received. ``encoded=True``: the values are already
+    the segments as a client sent them (to send malformed or partial encodings).
+    """
+    segments = {
+        name: value if encoded else quote(value, safe="") for name, value in path_parameters.items()
+    }
     path = resource
-    for name, value in path_parameters.items():
-        path = path.replace("{" + name + "}", value)
+    for name, segment in segments.items():
+        path = path.replace("{" + name + "}", segment)
     request_id = str(uuid.uuid4())
     return {
         "version": "1.0",
@@ -230,7 +243,7 @@ def rest_event(
             "resourcePath": resource,
             "stage": "prod",
         },
-        "pathParameters": dict(path_parameters),
+        "pathParameters": segments,
         "stageVariables": None,
         "body": None,
         "isBase64Encoded": False,

@@ -22,9 +22,14 @@ def _seed(aws: Aws, player: str, friends: dict[str, State]) -> None:
 
 
 def _get(
-    context: LambdaContext, resource: str, params: dict[str, str], query: dict[str, str] | None
+    context: LambdaContext,
+    resource: str,
+    params: dict[str, str],
+    query: dict[str, str] | None,
+    *,
+    encoded: bool = False,
 ) -> tuple[int, Any]:
-    response = read.handler(rest_event(resource, params, query), context)
+    response = read.handler(rest_event(resource, params, query, encoded=encoded), context)
     assert response["multiValueHeaders"]["Content-Type"] == ["application/json"]
     return response["statusCode"], json.loads(response["body"])
 
@@ -115,6 +120,82 @@ def test_bad_input_gets_400_with_a_json_message(
     assert status == 400
     assert isinstance(body["message"], str)
     assert body["message"]
+
+
+UNUSUAL_IDS = [
+    pytest.param("Zo\u00eb \u00dcnal", id="accents-and-space"),
+    pytest.param("\N{VIDEO GAME}player", id="emoji"),
+    pytest.param("a/b", id="slash"),
+    pytest.param("a#b?c=d&e", id="hash-and-query-characters"),
+    pytest.param("100%", id="percent"),
+    pytest.param("%C3%A9", id="literal-escape"),
+    pytest.param("a+b", id="plus"),
+    pytest.param("\u00e9" * MAX_LENGTH, id="longest-non-ascii"),
+]
+
+
+@pytest.mark.parametrize("player", UNUSUAL_IDS)
+def test_encoded_ids_are_decoded_once(aws: Aws, lambda_context: LambdaContext, player: str) -> None:
+    """The rows of ``player`` (and only those) answer a request that encodes it correctly."""
+    _seed(aws, player, {"bob": State.FRIENDS})
+    _seed(aws, "\u00e9", {"decoy": State.FRIENDS})
+    _seed(aws, "%C3%A9" if player != "%C3%A9" else "%25C3%25A9", {"decoy": State.FRIENDS})
+
+    status, body = _get(lambda_context, LIST, {"playerId": player}, None)
+    assert status == 200, body
+    assert [(item["player_id"], item["friend_id"]) for item in body["items"]] == [(player, "bob")]
+
+    status, body = _get(lambda_context, IS_FRIEND, {"playerId": player, "friendId": "bob"}, None)
+    assert (status, body["player_id"], body["isFriend"]) == (200, player, True)
+    status, body = _get(lambda_context, IS_FRIEND, {"playerId": "bob", "friendId": player}, None)
+    assert (status, body["friend_id"], body["isFriend"]) == (200, player, False)
+
+
+def test_a_literal_escape_and_the_character_it_encodes_are_two_players(
+    aws: Aws, lambda_context: LambdaContext
+) -> None:
+    _seed(aws, "\u00e9", {"accented": State.FRIENDS})
+    _seed(aws, "%C3%A9", {"literal": State.FRIENDS})
+    for player, friend in (("\u00e9", "accented"), ("%C3%A9", "literal")):
+        status, body = _get(lambda_context, LIST, {"playerId": player}, None)
+        assert (status, [item["friend_id"] for item in body["items"]]) == (200, [friend])
+
+
+def test_an_encoded_slash_in_a_segment_is_part_of_the_id(
+    aws: Aws, lambda_context: LambdaContext
+) -> None:
+    """API Gateway REST routes on the encoded path, so ``%2F`` stays inside its segment; what
+    the function receives there it decodes like any other escape."""
+    _seed(aws, "a/b", {"c": State.FRIENDS})
+    status, body = _get(
+        lambda_context, IS_FRIEND, {"playerId": "a%2Fb", "friendId": "c"}, None, encoded=True
+    )
+    assert (status, body["player_id"], body["isFriend"]) == (200, "a/b", True)
+
+
+@pytest.mark.parametrize(
+    "segment",
+    [
+        pytest.param("ann%0A", id="control-character"),
+        pytest.param("%20%20", id="only-spaces"),
+        pytest.param("%20ann", id="leading-space"),
+        pytest.param("ann%E2%80%8B", id="zero-width-space"),
+        pytest.param("e%CC%81", id="not-nfc"),
+        pytest.param("%C3", id="not-utf8"),
+        pytest.param("ann%ZZ", id="malformed-escape"),
+        pytest.param("%C3%A9" * (MAX_LENGTH + 1), id="too-long-decoded"),
+    ],
+)
+@pytest.mark.parametrize("resource", [LIST, IS_FRIEND])
+def test_an_id_outside_the_grammar_gets_400(
+    aws: Aws, lambda_context: LambdaContext, resource: str, segment: str
+) -> None:
+    params = (
+        {"playerId": segment, "friendId": "bob"} if resource == IS_FRIEND else {"playerId": segment}
+    )
+    status, body = _get(lambda_context, resource, params, None, encoded=True)
+    assert status == 400
+    assert "player_id" in body["message"]
 
 
 def test_a_token_round_trips_only_through_the_api() -> None:

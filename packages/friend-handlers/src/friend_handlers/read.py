@@ -5,6 +5,10 @@
 - ``GET /friends/isFriend/{playerId}/{friendId}``: the pair's answer; a missing pair is an answer
   (``isFriend: false, state: null``), not an error.
 
+Ids arrive percent-encoded in the path (API Gateway REST passes the path on as the client sent
+it); each is decoded once, by its parameter type :data:`PlayerIdPath`, before the id grammar of
+:mod:`friend_handlers.logic.player_id` checks it.
+
 Bad input is answered with 400 and a JSON ``{"message": ...}``, never with a 5xx; a DynamoDB
 failure with a JSON 503.
 """
@@ -12,7 +16,9 @@ failure with a JSON 503.
 import base64
 import binascii
 import json
+import re
 from typing import Annotated, Any
+from urllib.parse import unquote
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
@@ -21,7 +27,7 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from friend_models import State
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 from pynamodb.exceptions import PynamoDBException
 
 from friend_handlers import dal
@@ -33,7 +39,28 @@ MAX_LIMIT = 100
 BAD_REQUEST_METRIC = "BadRequest"
 UNAVAILABLE_METRIC = "TableUnavailable"
 
-type PlayerIdPath = Annotated[PlayerId, Path()]
+_STRAY_PERCENT = re.compile(r"%(?![0-9A-Fa-f]{2})")
+
+
+def percent_decoded(segment: str) -> str:
+    """The text of one path segment, which API Gateway REST hands over percent-encoded as the
+    client sent it (HTTP APIs decode; REST APIs do not).
+
+    Routing happens on the encoded path, so an encoded ``/`` (``%2F``) stays inside its segment
+    and decodes to part of the id. Decoding is strict: the bytes must be UTF-8 and every ``%``
+    must start an escape (a literal ``%`` travels as ``%25``), otherwise the id is refused
+    rather than guessed.
+    """
+    if _STRAY_PERCENT.search(segment):
+        raise ValueError("a '%' in a path segment must start an escape such as %25")
+    try:
+        return unquote(segment, errors="strict")
+    except UnicodeDecodeError as error:
+        raise ValueError("a percent-encoded path segment must be UTF-8") from error
+
+
+type PlayerIdPath = Annotated[PlayerId, BeforeValidator(percent_decoded), Path()]
+"""A player id in the path: decoded here, once, then checked against the id grammar."""
 
 
 class FriendView(BaseModel):

@@ -34,18 +34,20 @@ def check_player_id(value: str) -> str:
     """``value`` when it is a valid player id, else :class:`ValueError` saying which rule it
     breaks (the message is shown to the client, so it names the offending character)."""
     if not 1 <= len(value) <= MAX_LENGTH:
-        raise ValueError(f"a player id has 1 to {MAX_LENGTH} characters, not {len(value)}")
+        raise ValueError(f"a player id must have 1 to {MAX_LENGTH} characters, not {len(value)}")
     for character in value:
         if not character.isprintable():
             category = unicodedata.category(character)
             raise ValueError(
-                f"a player id has only printable characters, not U+{ord(character):04X} "
+                f"a player id must have only printable characters, not U+{ord(character):04X} "
                 f"(category {category})"
             )
     if not unicodedata.is_normalized("NFC", value):
-        raise ValueError("a player id is in Unicode normalization form NFC")
+        raise ValueError(
+            "a player id must be in Unicode normalization form NFC (composed characters)"
+        )
     if value.startswith(" ") or value.endswith(" "):
-        raise ValueError("a player id neither starts nor ends with a space")
+        raise ValueError("a player id must not start or end with a space")
     return value
 
 
