@@ -253,18 +253,30 @@ def rest_event(
 # The whole chain ------------------------------------------------------------------------------
 
 
-def put_row(aws: Aws, player: str, friend: str, state: State, at: int = 1) -> None:
+def put_row(aws: Aws, player: str, friend: str, state: str, at: int = 1) -> None:
     """Write one row with the plain client, not the model: the handlers must cope with rows as
-    any writer stores them, and the write reaches the stream like any other."""
-    aws.dynamodb.put_item(
-        TableName=TEST_TABLE_NAME,
-        Item={
-            "player_id": {"S": player},
-            "friend_id": {"S": friend},
-            "state": {"S": state.value},
-            "last_updated": {"N": str(at)},
-        },
-    )
+    any writer stores them (even a state this code does not know), and the write reaches the
+    stream like any other."""
+    aws.dynamodb.put_item(TableName=TEST_TABLE_NAME, Item=_item(player, friend, state, at))
+
+
+def put_rows(aws: Aws, player: str, friends: Mapping[str, State], at: int = 1) -> None:
+    """Many rows of one player at once (DynamoDB batches of 25), written like :func:`put_row`."""
+    requests = [
+        {"PutRequest": {"Item": _item(player, friend, state, at)}}
+        for friend, state in friends.items()
+    ]
+    for start in range(0, len(requests), 25):
+        aws.dynamodb.batch_write_item(RequestItems={TEST_TABLE_NAME: requests[start : start + 25]})
+
+
+def _item(player: str, friend: str, state: str, at: int) -> dict[str, Any]:
+    return {
+        "player_id": {"S": player},
+        "friend_id": {"S": friend},
+        "state": {"S": str(state)},
+        "last_updated": {"N": str(at)},
+    }
 
 
 def rows(aws: Aws) -> dict[tuple[str, str], State]:

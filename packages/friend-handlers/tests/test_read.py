@@ -1,6 +1,7 @@
 """The read API on API Gateway REST proxy events."""
 
 import json
+from collections import Counter
 from typing import Any
 
 import pytest
@@ -10,7 +11,7 @@ from friend_handlers.logic.player_id import MAX_LENGTH
 from friend_models import State
 
 from .conftest import Aws, Fault
-from .harness import put_row, rest_event
+from .harness import put_row, put_rows, rest_event
 
 LIST = "/friends/{playerId}"
 IS_FRIEND = "/friends/isFriend/{playerId}/{friendId}"
@@ -196,6 +197,69 @@ def test_an_id_outside_the_grammar_gets_400(
     status, body = _get(lambda_context, resource, params, None, encoded=True)
     assert status == 400
     assert "player_id" in body["message"]
+
+
+MANY = 1500
+"""Rows of one busy player: far more than one DynamoDB page of a filtered list."""
+
+
+def _many_rows(aws: Aws) -> dict[str, State]:
+    """``MANY`` rows of ann, every seventh of them Friends, the rest Pending."""
+    friends = {f"f{n:04}": State.FRIENDS if n % 7 == 3 else State.PENDING for n in range(MANY)}
+    put_rows(aws, "ann", friends, at=1700000000000)
+    return friends
+
+
+def test_one_request_makes_one_dynamodb_call_whatever_the_filter(
+    aws: Aws, lambda_context: LambdaContext, dynamodb_calls: Counter[str]
+) -> None:
+    put_rows(aws, "ann", {f"f{n:04}": State.PENDING for n in range(MANY)})
+    dynamodb_calls.clear()
+
+    status, body = _get(
+        lambda_context, LIST, {"playerId": "ann"}, {"limit": "1", "state": "Friends"}
+    )
+
+    assert status == 200
+    assert body["items"] == [], "nothing matches"
+    assert body["nextToken"] is not None, "an empty page, but the rows are not all read yet"
+    assert dynamodb_calls == {"Query": 1}
+
+
+@pytest.mark.parametrize(
+    ("limit", "state"),
+    [(1, "Friends"), (7, "Friends"), (100, "Pending"), (100, None), (3, None)],
+)
+def test_paging_with_the_tokens_returns_exactly_the_matching_rows(
+    aws: Aws,
+    lambda_context: LambdaContext,
+    dynamodb_calls: Counter[str],
+    limit: int,
+    state: str | None,
+) -> None:
+    friends = _many_rows(aws)
+    expected = [friend for friend, each in friends.items() if state in (None, each.value)]
+    query = {"limit": str(limit)} | ({} if state is None else {"state": state})
+    seen: list[str] = []
+    requests = 0
+    token: str | None = None
+    while True:
+        dynamodb_calls.clear()
+        page_query = query if token is None else query | {"nextToken": token}
+        status, body = _get(lambda_context, LIST, {"playerId": "ann"}, page_query)
+        requests += 1
+        assert status == 200
+        assert dynamodb_calls == {"Query": 1}
+        assert len(body["items"]) <= limit
+        assert {item["state"] for item in body["items"]} <= {state} if state else True
+        seen.extend(item["friend_id"] for item in body["items"])
+        token = body["nextToken"]
+        if token is None:
+            break
+        assert requests <= MANY, "the tokens must make progress"
+    assert seen == expected
+    reads_per_request = limit if state is None else read.FILTERED_ROWS_READ
+    assert requests <= MANY // reads_per_request + len(expected) // limit + 2
 
 
 def test_a_token_round_trips_only_through_the_api() -> None:

@@ -146,29 +146,44 @@ def _apply_together(changes: tuple[Change, ...]) -> bool:
     return True
 
 
-def rows_of(
-    player_id: str, *, limit: int, after_friend_id: str | None, state: State | None
-) -> tuple[list[Friend], str | None]:
-    """Up to ``limit`` rows of ``player_id`` in ``friend_id`` order, starting after
-    ``after_friend_id``, and the ``friend_id`` to continue after (``None`` at the end).
+class RowsPage(NamedTuple):
+    """One page of a player's rows, and where the next page starts."""
 
-    A state filter is applied by DynamoDB after reading, so PynamoDB keeps reading pages until
-    ``limit`` matching rows are found or the player's rows end. As with DynamoDB itself, a full
-    last page may still hand out a continuation that then yields an empty page.
+    rows: list[Friend]
+    after: str | None
+    """The ``friend_id`` to continue after; ``None`` once every row has been read."""
+
+
+def rows_of(
+    player_id: str,
+    *,
+    limit: int,
+    read_at_most: int,
+    after_friend_id: str | None,
+    state: State | None,
+) -> RowsPage:
+    """Rows of ``player_id`` in ``friend_id`` order after ``after_friend_id``, with exactly one
+    DynamoDB Query, so the work of a call is bounded whatever the filter matches.
+
+    The Query reads at most ``read_at_most`` rows (DynamoDB's ``Limit``, counted before the
+    state filter, which DynamoDB applies after reading); of those that match, the first
+    ``limit`` are returned. The page may thus be short or empty while ``after`` is not
+    ``None``: rows remain to be read, not necessarily rows that match.
     """
     start = (
         None
         if after_friend_id is None
         else {PLAYER_ID: {"S": player_id}, FRIEND_ID: {"S": after_friend_id}}
     )
-    results = Friend.query(
+    query = Friend.query(
         player_id,
-        limit=limit,
+        page_size=read_at_most,
         last_evaluated_key=start,
         filter_condition=None if state is None else Friend.state == state,
     )
-    rows = list(results)
-    last_key = results.last_evaluated_key
-    if not last_key:
-        return rows, None
-    return rows, str(last_key[FRIEND_ID]["S"])
+    page = next(query.page_iter)
+    rows = [Friend.from_raw_data(item) for item in page.get("Items", [])]
+    if len(rows) > limit:
+        return RowsPage(rows[:limit], rows[limit - 1].friend_id)
+    last_key = page.get("LastEvaluatedKey")
+    return RowsPage(rows, None if last_key is None else str(last_key[FRIEND_ID]["S"]))
