@@ -18,11 +18,13 @@
 import json
 import random
 import uuid
+from collections import Counter
 from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any
 from urllib.parse import quote
 
+import pytest
 from friend_handlers import accept_state, front, reject_state, request_state, unfriend_state
 from friend_handlers.filters import STREAM_FILTERS
 from friend_models import Friend, State
@@ -248,6 +250,18 @@ def rest_event(
         "body": None,
         "isBase64Encoded": False,
     }
+
+
+def emitted_metrics(capsys: pytest.CaptureFixture[str]) -> dict[str, int]:
+    """The EMF metric values the invocations printed, summed by name (Powertools prints EMF to
+    stdout, one line per invocation)."""
+    metrics: Counter[str] = Counter()
+    for line in capsys.readouterr().out.splitlines():
+        entry = json.loads(line)
+        for definition in entry["_aws"]["CloudWatchMetrics"][0]["Metrics"]:
+            value = entry[definition["Name"]]
+            metrics[definition["Name"]] += int(sum(value) if isinstance(value, list) else value)
+    return dict(metrics)
 
 
 # The whole chain ------------------------------------------------------------------------------

@@ -11,18 +11,7 @@ from friend_handlers.logic.player_id import MAX_LENGTH
 from friend_models import State
 
 from .conftest import Aws, Fault, Logs
-from .harness import NO_FAILURES, dead_letters, message, put_row, rows, sqs_event
-
-
-def emitted_metrics(capsys: pytest.CaptureFixture[str]) -> dict[str, int]:
-    """The EMF metric values the invocation printed (Powertools prints EMF to stdout)."""
-    metrics: dict[str, int] = {}
-    for line in capsys.readouterr().out.splitlines():
-        entry = json.loads(line)
-        for definition in entry["_aws"]["CloudWatchMetrics"][0]["Metrics"]:
-            value = entry[definition["Name"]]
-            metrics[definition["Name"]] = int(sum(value) if isinstance(value, list) else value)
-    return metrics
+from .harness import NO_FAILURES, dead_letters, emitted_metrics, message, put_row, rows, sqs_event
 
 
 def test_actions_follow_the_transition_table(aws: Aws, lambda_context: LambdaContext) -> None:

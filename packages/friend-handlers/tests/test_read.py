@@ -10,8 +10,8 @@ from friend_handlers import read
 from friend_handlers.logic.player_id import MAX_LENGTH
 from friend_models import State
 
-from .conftest import Aws, Fault
-from .harness import put_row, put_rows, rest_event
+from .conftest import Aws, Fault, Logs
+from .harness import emitted_metrics, put_row, put_rows, rest_event
 
 LIST = "/friends/{playerId}"
 IS_FRIEND = "/friends/isFriend/{playerId}/{friendId}"
@@ -260,6 +260,56 @@ def test_paging_with_the_tokens_returns_exactly_the_matching_rows(
     assert seen == expected
     reads_per_request = limit if state is None else read.FILTERED_ROWS_READ
     assert requests <= MANY // reads_per_request + len(expected) // limit + 2
+
+
+def test_a_row_with_an_unknown_state_is_left_out_logged_and_counted(
+    aws: Aws, lambda_context: LambdaContext, capsys: pytest.CaptureFixture[str], log_lines: Logs
+) -> None:
+    _seed(aws, "ann", {"bob": State.FRIENDS, "dan": State.PENDING})
+    put_row(aws, "ann", "cat", "Enemies", at=1700000000000)
+    capsys.readouterr()
+
+    listed = _get(lambda_context, LIST, {"playerId": "ann"}, None)
+    pair = _get(lambda_context, IS_FRIEND, {"playerId": "ann", "friendId": "cat"}, None)
+    friends = _get(lambda_context, LIST, {"playerId": "ann"}, {"state": "Friends"})
+
+    assert listed[0] == 200
+    assert [item["friend_id"] for item in listed[1]["items"]] == ["bob", "dan"]
+    assert listed[1]["nextToken"] is None
+    assert pair == (
+        200,
+        {"player_id": "ann", "friend_id": "cat", "isFriend": False, "state": None},
+    )
+    assert friends[0] == 200
+    assert [item["friend_id"] for item in friends[1]["items"]] == ["bob"]
+    assert emitted_metrics(capsys) == {
+        "FriendsListed": 2,
+        "IsFriendAnswered": 1,
+        "UnreadableRowSkipped": 2,
+    }
+    warnings = [log for log in log_lines() if log["level"] == "WARNING"]
+    assert [(log["player_id"], log["friend_id"]) for log in warnings] == [("ann", "cat")] * 2
+    assert all("Enemies" in log["problem"] for log in warnings)
+
+
+def test_paging_skips_unknown_states_without_losing_a_row(
+    aws: Aws, lambda_context: LambdaContext
+) -> None:
+    friends = {f"f{n}": State.FRIENDS for n in range(9)}
+    _seed(aws, "ann", friends)
+    for odd in ("f0", "f2", "f3", "f8"):
+        put_row(aws, "ann", odd, "Blocked", at=1700000000000)
+    for limit in ("1", "2", "3"):
+        seen: list[str] = []
+        query = {"limit": limit}
+        while True:
+            status, body = _get(lambda_context, LIST, {"playerId": "ann"}, query)
+            assert status == 200
+            seen.extend(item["friend_id"] for item in body["items"])
+            if body["nextToken"] is None:
+                break
+            query = {"limit": limit, "nextToken": body["nextToken"]}
+        assert seen == ["f1", "f4", "f5", "f6", "f7"]
 
 
 def test_a_token_round_trips_only_through_the_api() -> None:

@@ -63,12 +63,31 @@ class TransactionConflictError(Exception):
     """Another transaction touched the same rows at the same time; trying again may succeed."""
 
 
+class UnreadableRow(NamedTuple):
+    """A row that does not fit the model, e.g. a ``state`` this code does not know (written by
+    a newer version or by hand). Readers of the API leave it out instead of failing."""
+
+    edge: Edge
+    problem: str
+
+
+class UnreadableRowError(ValueError):
+    """The row exists but does not fit the model (see :class:`UnreadableRow`)."""
+
+    def __init__(self, row: UnreadableRow) -> None:
+        super().__init__(f"row {row.edge} is unreadable: {row.problem}")
+        self.row = row
+
+
 def row_of(edge: Edge) -> Friend | None:
-    """The current row (strongly consistent read), ``None`` when absent."""
+    """The current row (strongly consistent read), ``None`` when absent; raises
+    :class:`UnreadableRowError` when it does not fit the model."""
     try:
         return Friend.get(*edge, consistent_read=True)
     except DoesNotExist:
         return None
+    except ValueError as error:
+        raise UnreadableRowError(UnreadableRow(edge, str(error))) from error
 
 
 def state_of(edge: Edge) -> State | None:
@@ -152,6 +171,8 @@ class RowsPage(NamedTuple):
     rows: list[Friend]
     after: str | None
     """The ``friend_id`` to continue after; ``None`` once every row has been read."""
+    unreadable: list[UnreadableRow]
+    """Rows read but left out because they do not fit the model."""
 
 
 def rows_of(
@@ -168,7 +189,8 @@ def rows_of(
     The Query reads at most ``read_at_most`` rows (DynamoDB's ``Limit``, counted before the
     state filter, which DynamoDB applies after reading); of those that match, the first
     ``limit`` are returned. The page may thus be short or empty while ``after`` is not
-    ``None``: rows remain to be read, not necessarily rows that match.
+    ``None``: rows remain to be read, not necessarily rows that match. Rows that do not fit
+    the model are left out and reported in :attr:`RowsPage.unreadable`.
     """
     start = (
         None
@@ -182,8 +204,16 @@ def rows_of(
         filter_condition=None if state is None else Friend.state == state,
     )
     page = next(query.page_iter)
-    rows = [Friend.from_raw_data(item) for item in page.get("Items", [])]
-    if len(rows) > limit:
-        return RowsPage(rows[:limit], rows[limit - 1].friend_id)
+    rows: list[Friend] = []
+    unreadable: list[UnreadableRow] = []
+    for item in page.get("Items", []):
+        if len(rows) == limit:  # more rows were read than asked for: continue after the last
+            return RowsPage(rows, rows[-1].friend_id, unreadable)
+        try:
+            rows.append(Friend.from_raw_data(item))
+        except ValueError as error:
+            edge = Edge(item[PLAYER_ID]["S"], item[FRIEND_ID]["S"])
+            unreadable.append(UnreadableRow(edge, str(error)))
     last_key = page.get("LastEvaluatedKey")
-    return RowsPage(rows, None if last_key is None else str(last_key[FRIEND_ID]["S"]))
+    after = None if last_key is None else str(last_key[FRIEND_ID]["S"])
+    return RowsPage(rows, after, unreadable)

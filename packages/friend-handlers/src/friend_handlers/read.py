@@ -12,7 +12,8 @@ it); each is decoded once, by its parameter type :data:`PlayerIdPath`, before th
 :mod:`friend_handlers.logic.player_id` checks it.
 
 Bad input is answered with 400 and a JSON ``{"message": ...}``, never with a 5xx; a DynamoDB
-failure with a JSON 503.
+failure with a JSON 503. A row that does not fit the model (an unknown ``state``) is left out of
+the answer, logged and counted (``UnreadableRowSkipped``).
 """
 
 import base64
@@ -46,6 +47,7 @@ with a short or empty page and a ``nextToken``. 200 rows of about 100 bytes are 
 2.5 read capacity units (eventually consistent) and a few milliseconds."""
 BAD_REQUEST_METRIC = "BadRequest"
 UNAVAILABLE_METRIC = "TableUnavailable"
+UNREADABLE_ROW_METRIC = "UnreadableRowSkipped"
 
 _STRAY_PERCENT = re.compile(r"%(?![0-9A-Fa-f]{2})")
 
@@ -126,13 +128,15 @@ def list_friends(
     state: Annotated[State | None, Query()] = None,
 ) -> dict[str, Any]:
     after = None if next_token is None else decode_token(next_token)
-    rows, last = dal.rows_of(
+    rows, last, unreadable = dal.rows_of(
         player_id,
         limit=limit,
         read_at_most=limit if state is None else FILTERED_ROWS_READ,
         after_friend_id=after,
         state=state,
     )
+    for row in unreadable:
+        _skip(row)
     metrics.add_metric(name="FriendsListed", unit=MetricUnit.Count, value=1)
     page = FriendPage(
         items=[FriendView.model_validate(row.to_dict()) for row in rows],
@@ -144,7 +148,11 @@ def list_friends(
 @app.get("/friends/isFriend/<player_id>/<friend_id>")
 @tracer.capture_method
 def is_friend(player_id: PlayerIdPath, friend_id: PlayerIdPath) -> dict[str, Any]:
-    state = dal.state_of(dal.Edge(player_id, friend_id))
+    try:
+        state = dal.state_of(dal.Edge(player_id, friend_id))
+    except dal.UnreadableRowError as error:
+        _skip(error.row)
+        state = None
     metrics.add_metric(name="IsFriendAnswered", unit=MetricUnit.Count, value=1)
     answer = IsFriendAnswer(
         player_id=player_id,
@@ -153,6 +161,20 @@ def is_friend(player_id: PlayerIdPath, friend_id: PlayerIdPath) -> dict[str, Any
         state=state,
     )
     return answer.model_dump(mode="json", by_alias=True)
+
+
+def _skip(row: dal.UnreadableRow) -> None:
+    """Answer without a row that does not fit the model (one bad row must not turn every answer
+    about its player into a server error), but never silently: it is logged and counted."""
+    logger.warning(
+        "unreadable row skipped",
+        extra={
+            "player_id": row.edge.player_id,
+            "friend_id": row.edge.friend_id,
+            "problem": row.problem,
+        },
+    )
+    metrics.add_metric(name=UNREADABLE_ROW_METRIC, unit=MetricUnit.Count, value=1)
 
 
 def _json_error(status_code: int, message: str) -> Response[str]:
