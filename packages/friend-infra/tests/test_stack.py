@@ -14,7 +14,7 @@ from friend_infra import stack as stack_module
 from friend_infra.app import nag_findings
 from friend_infra.functions import TABLE_ACTIONS
 from friend_infra.stack import FriendMicroservicesStack
-from friend_models import FRIEND_ID, PLAYER_ID, TABLE_NAME_ENV
+from friend_models import CALL_BUDGET_SECONDS, FRIEND_ID, PLAYER_ID, TABLE_NAME_ENV
 
 STREAM_HANDLERS = tuple(STREAM_FILTERS)
 
@@ -138,6 +138,25 @@ def test_function_environment(synthesized: Synthesized) -> None:
         if name == "front":
             expected[DLQ_URL_ENV] = dlq
         assert variables == expected
+
+
+ANSWER_MARGIN_SECONDS = 1
+"""Time a handler needs after its last DynamoDB call failed: build the answer, flush metrics."""
+
+
+@pytest.mark.parametrize("handler", HANDLERS)
+def test_a_slow_table_fails_a_call_before_the_function_times_out(
+    synthesized: Synthesized, handler: str
+) -> None:
+    """A DynamoDB call gives up within CALL_BUDGET_SECONDS (friend-models' client settings).
+    Every function outlasts one call, so a table that does not answer ends in the handler's own
+    answer (the read API's JSON 503; a failed record for the queue and stream functions) rather
+    than a Lambda timeout, which API Gateway would turn into a bare 5xx. A read request makes
+    exactly one call (one Query or one GetItem), so for the read API this is the whole request;
+    a batch function may still time out on a later record of a slow batch, and then the queue or
+    stream retries the whole batch (nothing is lost)."""
+    function = synthesized.resources("AWS::Lambda::Function")[synthesized.function_id(handler)]
+    assert function["Properties"]["Timeout"] >= CALL_BUDGET_SECONDS + ANSWER_MARGIN_SECONDS
 
 
 def test_log_groups_have_retention(synthesized: Synthesized) -> None:
