@@ -15,6 +15,8 @@ from .harness import emitted_metrics, put_row, put_rows, rest_event
 
 LIST = "/friends/{playerId}"
 IS_FRIEND = "/friends/isFriend/{playerId}/{friendId}"
+PLAYER_FRIENDS = "/players/{playerId}/friends"
+PLAYER_FRIEND = "/players/{playerId}/friends/{friendId}"
 
 
 def _seed(aws: Aws, player: str, friends: dict[str, State]) -> None:
@@ -187,12 +189,14 @@ def test_an_encoded_slash_in_a_segment_is_part_of_the_id(
         pytest.param("%C3%A9" * (MAX_LENGTH + 1), id="too-long-decoded"),
     ],
 )
-@pytest.mark.parametrize("resource", [LIST, IS_FRIEND])
+@pytest.mark.parametrize("resource", [LIST, IS_FRIEND, PLAYER_FRIENDS, PLAYER_FRIEND])
 def test_an_id_outside_the_grammar_gets_400(
     aws: Aws, lambda_context: LambdaContext, resource: str, segment: str
 ) -> None:
     params = (
-        {"playerId": segment, "friendId": "bob"} if resource == IS_FRIEND else {"playerId": segment}
+        {"playerId": segment}
+        if resource in (LIST, PLAYER_FRIENDS)
+        else {"playerId": segment, "friendId": "bob"}
     )
     status, body = _get(lambda_context, resource, params, None, encoded=True)
     assert status == 400
@@ -310,6 +314,54 @@ def test_paging_skips_unknown_states_without_losing_a_row(
                 break
             query = {"limit": limit, "nextToken": body["nextToken"]}
         assert seen == ["f1", "f4", "f5", "f6", "f7"]
+
+
+@pytest.mark.parametrize(
+    "query",
+    [None, {"limit": "2"}, {"state": "Pending"}, {"limit": "1", "state": "Friends"}],
+)
+def test_the_players_list_route_answers_as_the_seeds(
+    aws: Aws, lambda_context: LambdaContext, query: dict[str, str] | None
+) -> None:
+    _seed(aws, "ann", {"bob": State.PENDING, "cat": State.FRIENDS, "dan": State.PENDING})
+    seed = _get(lambda_context, LIST, {"playerId": "ann"}, query)
+    players = _get(lambda_context, PLAYER_FRIENDS, {"playerId": "ann"}, query)
+    assert seed[0] == 200
+    assert players == seed
+    if seed[1]["nextToken"] is not None:
+        following = (query or {}) | {"nextToken": seed[1]["nextToken"]}
+        assert _get(lambda_context, PLAYER_FRIENDS, {"playerId": "ann"}, following) == _get(
+            lambda_context, LIST, {"playerId": "ann"}, following
+        )
+
+
+@pytest.mark.parametrize("friend", ["bob", "zed"])
+def test_the_players_pair_route_answers_as_the_seeds(
+    aws: Aws, lambda_context: LambdaContext, friend: str
+) -> None:
+    _seed(aws, "ann", {"bob": State.FRIENDS})
+    params = {"playerId": "ann", "friendId": friend}
+    seed = _get(lambda_context, IS_FRIEND, params, None)
+    assert seed[0] == 200
+    assert _get(lambda_context, PLAYER_FRIEND, params, None) == seed
+
+
+@pytest.mark.parametrize("player", ["isFriend", "players", "friends"])
+def test_a_player_named_like_a_path_part_is_listed_on_the_players_routes(
+    aws: Aws, lambda_context: LambdaContext, player: str
+) -> None:
+    """API Gateway answers ``GET /friends/isFriend`` itself (the static resource shadows
+    ``{playerId}``); under ``/players`` every id reaches the function."""
+    _seed(aws, player, {"bob": State.FRIENDS})
+    status, body = _get(lambda_context, PLAYER_FRIENDS, {"playerId": player}, None)
+    assert (status, [(i["player_id"], i["friend_id"]) for i in body["items"]]) == (
+        200,
+        [(player, "bob")],
+    )
+    status, body = _get(
+        lambda_context, PLAYER_FRIEND, {"playerId": player, "friendId": "bob"}, None
+    )
+    assert (status, body["player_id"], body["isFriend"]) == (200, player, True)
 
 
 def test_a_token_round_trips_only_through_the_api() -> None:

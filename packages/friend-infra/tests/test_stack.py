@@ -311,7 +311,8 @@ def test_roles_use_no_managed_policies_and_only_required_wildcards(
                 }
 
 
-def test_read_api_has_exactly_the_two_routes(synthesized: Synthesized) -> None:
+def _api_paths(synthesized: Synthesized) -> dict[str, str]:
+    """Logical id of each API Gateway resource -> its full path (``/friends/{playerId}``)."""
     resources = synthesized.resources("AWS::ApiGateway::Resource")
     parts = {rid: r["Properties"]["PathPart"] for rid, r in resources.items()}
     parents = {rid: r["Properties"]["ParentId"] for rid, r in resources.items()}
@@ -321,19 +322,46 @@ def test_read_api_has_exactly_the_two_routes(synthesized: Synthesized) -> None:
         prefix = path(parent["Ref"]) if "Ref" in parent else ""
         return f"{prefix}/{parts[resource_id]}"
 
+    return {resource_id: path(resource_id) for resource_id in resources}
+
+
+def test_read_api_has_exactly_the_four_routes_with_validated_ids(
+    synthesized: Synthesized,
+) -> None:
+    paths = _api_paths(synthesized)
     read_function = synthesized.function_id("read")
-    routes = set()
+    routes = {}
     for method in synthesized.resources("AWS::ApiGateway::Method").values():
         props = method["Properties"]
-        routes.add((props["HttpMethod"], path(props["ResourceId"]["Ref"])))
         assert props["Integration"]["Type"] == "AWS_PROXY"
         assert read_function in json.dumps(props["Integration"]["Uri"])
         assert props["RequestValidatorId"]
-        assert all(props["RequestParameters"].values())
+        routes[(props["HttpMethod"], paths[props["ResourceId"]["Ref"]])] = props[
+            "RequestParameters"
+        ]
+    player = {"method.request.path.playerId": True}
+    pair = player | {"method.request.path.friendId": True}
     assert routes == {
-        ("GET", "/friends/{playerId}"),
-        ("GET", "/friends/isFriend/{playerId}/{friendId}"),
+        ("GET", "/friends/{playerId}"): player,
+        ("GET", "/friends/isFriend/{playerId}/{friendId}"): pair,
+        ("GET", "/players/{playerId}/friends"): player,
+        ("GET", "/players/{playerId}/friends/{friendId}"): pair,
     }
+
+
+def test_under_players_no_static_path_part_shadows_an_id(synthesized: Synthesized) -> None:
+    """API Gateway prefers a static resource to a path parameter beside it, which is why a
+    player named ``isFriend`` cannot be listed at ``/friends/{playerId}``. Under ``/players``
+    every path parameter is its parent's only child, so every id reaches the function."""
+    paths = set(_api_paths(synthesized).values())
+    players = {path for path in paths if path.startswith("/players/")}
+    assert "/players/{playerId}/friends/{friendId}" in players
+    for path in players:
+        parent, last = path.rsplit("/", 1)
+        siblings = {each for each in paths if each.rsplit("/", 1)[0] == parent}
+        if last.startswith("{"):
+            assert siblings == {path}, f"{siblings - {path}} shadow {path}"
+    assert {"/friends/isFriend", "/friends/{playerId}"} <= paths, "the seed's shadowing, kept"
 
 
 def test_read_api_stage_throttles_and_logs_access(synthesized: Synthesized) -> None:

@@ -1,11 +1,16 @@
 """Read API entry point (API Gateway REST).
 
-- ``GET /friends/{playerId}``: the player's rows, paginated (``limit`` 1..100, opaque
-  ``nextToken``), optionally only those in one ``state``. Each request is one DynamoDB Query of
-  bounded size, so with a filter a page may be short or even empty while ``nextToken`` is not
-  null; the list ends when ``nextToken`` is null.
-- ``GET /friends/isFriend/{playerId}/{friendId}``: the pair's answer; a missing pair is an answer
-  (``isFriend: false, state: null``), not an error.
+Each answer has two routes: ``/players/{playerId}/friends[/{friendId}]``, where every valid id
+routes, and the seed's ``/friends/...`` routes, where API Gateway's static ``isFriend`` resource
+shadows a player of that name.
+
+- ``GET /players/{playerId}/friends`` (or ``/friends/{playerId}``): the player's rows,
+  paginated (``limit`` 1..100, opaque ``nextToken``), optionally only those in one ``state``.
+  Each request is one DynamoDB Query of bounded size, so with a filter a page may be short or
+  even empty while ``nextToken`` is not null; the list ends when ``nextToken`` is null.
+- ``GET /players/{playerId}/friends/{friendId}`` (or ``/friends/isFriend/{playerId}/{friendId}``):
+  the pair's answer; a missing pair is an answer (``isFriend: false, state: null``), not an
+  error.
 
 Ids arrive percent-encoded in the path (API Gateway REST passes the path on as the client sent
 it); each is decoded once, by its parameter type :data:`PlayerIdPath`, before the id grammar of
@@ -119,6 +124,7 @@ def decode_token(token: str) -> str:
 app = APIGatewayRestResolver(enable_validation=True)
 
 
+@app.get("/players/<player_id>/friends")
 @app.get("/friends/<player_id>")
 @tracer.capture_method
 def list_friends(
@@ -145,6 +151,7 @@ def list_friends(
     return page.model_dump(mode="json", by_alias=True)
 
 
+@app.get("/players/<player_id>/friends/<friend_id>")
 @app.get("/friends/isFriend/<player_id>/<friend_id>")
 @tracer.capture_method
 def is_friend(player_id: PlayerIdPath, friend_id: PlayerIdPath) -> dict[str, Any]:
