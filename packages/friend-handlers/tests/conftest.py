@@ -8,6 +8,7 @@ import io
 import json
 import logging
 import os
+from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -148,6 +149,21 @@ def dynamodb_faults(aws: Aws) -> Iterator[list[Fault]]:
     client.meta.events.register("before-call.dynamodb", before_call, unique_id="test-faults")
     yield faults
     client.meta.events.unregister("before-call.dynamodb", unique_id="test-faults")
+
+
+@pytest.fixture
+def dynamodb_calls(aws: Aws) -> Iterator[Counter[str]]:
+    """How many calls of each DynamoDB operation the handlers' own client makes (one per API
+    call, whatever botocore retries inside it), counted from now on."""
+    calls: Counter[str] = Counter()
+    client = Friend._get_connection().connection.client
+
+    def count(model: Any, **_: Any) -> None:
+        calls[model.name] += 1
+
+    client.meta.events.register("before-call.dynamodb", count, unique_id="test-calls")
+    yield calls
+    client.meta.events.unregister("before-call.dynamodb", unique_id="test-calls")
 
 
 type Logs = Callable[[], list[dict[str, Any]]]

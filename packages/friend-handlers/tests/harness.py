@@ -11,16 +11,20 @@
 - Routing: each stream record goes to the handler whose ``STREAM_FILTERS`` pattern matches, as
   evaluated by moto's EventBridge pattern matcher (Lambda event filtering uses EventBridge
   pattern syntax), never by a matcher written here.
-- REST events: API Gateway REST (v1) proxy events with every field the service sends.
+- REST events: API Gateway REST (v1) proxy events with every field the service sends, the path
+  and path parameters percent-encoded as API Gateway REST delivers them.
 """
 
 import json
 import random
 import uuid
+from collections import Counter
 from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any
+from urllib.parse import quote
 
+import pytest
 from friend_handlers import accept_state, front, reject_state, request_state, unfriend_state
 from friend_handlers.filters import STREAM_FILTERS
 from friend_models import Friend, State
@@ -188,11 +192,22 @@ def rest_event(
     resource: str,
     path_parameters: Mapping[str, str],
     query: Mapping[str, str] | None = None,
+    *,
+    encoded: bool = False,
 ) -> dict[str, Any]:
-    """A GET on ``resource`` (API Gateway's template, e.g. ``/friends/{playerId}``)."""
+    """A GET on ``resource`` (API Gateway's template, e.g. ``/friends/{playerId}``).
+
+    A client percent-encodes each id into its path segment (every UTF-8 byte outside RFC 3986's
+    unreserved characters), and API Gateway REST hands ``path`` and
+    ``pathParameters`` on still encoded, as received. ``encoded=True``: the values are already
+    the segments as a client sent them (to send malformed or partial encodings).
+    """
+    segments = {
+        name: value if encoded else quote(value, safe="") for name, value in path_parameters.items()
+    }
     path = resource
-    for name, value in path_parameters.items():
-        path = path.replace("{" + name + "}", value)
+    for name, segment in segments.items():
+        path = path.replace("{" + name + "}", segment)
     request_id = str(uuid.uuid4())
     return {
         "version": "1.0",
@@ -230,28 +245,52 @@ def rest_event(
             "resourcePath": resource,
             "stage": "prod",
         },
-        "pathParameters": dict(path_parameters),
+        "pathParameters": segments,
         "stageVariables": None,
         "body": None,
         "isBase64Encoded": False,
     }
 
 
+def emitted_metrics(capsys: pytest.CaptureFixture[str]) -> dict[str, int]:
+    """The EMF metric values the invocations printed, summed by name (Powertools prints EMF to
+    stdout, one line per invocation)."""
+    metrics: Counter[str] = Counter()
+    for line in capsys.readouterr().out.splitlines():
+        entry = json.loads(line)
+        for definition in entry["_aws"]["CloudWatchMetrics"][0]["Metrics"]:
+            value = entry[definition["Name"]]
+            metrics[definition["Name"]] += int(sum(value) if isinstance(value, list) else value)
+    return dict(metrics)
+
+
 # The whole chain ------------------------------------------------------------------------------
 
 
-def put_row(aws: Aws, player: str, friend: str, state: State, at: int = 1) -> None:
+def put_row(aws: Aws, player: str, friend: str, state: str, at: int = 1) -> None:
     """Write one row with the plain client, not the model: the handlers must cope with rows as
-    any writer stores them, and the write reaches the stream like any other."""
-    aws.dynamodb.put_item(
-        TableName=TEST_TABLE_NAME,
-        Item={
-            "player_id": {"S": player},
-            "friend_id": {"S": friend},
-            "state": {"S": state.value},
-            "last_updated": {"N": str(at)},
-        },
-    )
+    any writer stores them (even a state this code does not know), and the write reaches the
+    stream like any other."""
+    aws.dynamodb.put_item(TableName=TEST_TABLE_NAME, Item=_item(player, friend, state, at))
+
+
+def put_rows(aws: Aws, player: str, friends: Mapping[str, State], at: int = 1) -> None:
+    """Many rows of one player at once (DynamoDB batches of 25), written like :func:`put_row`."""
+    requests = [
+        {"PutRequest": {"Item": _item(player, friend, state, at)}}
+        for friend, state in friends.items()
+    ]
+    for start in range(0, len(requests), 25):
+        aws.dynamodb.batch_write_item(RequestItems={TEST_TABLE_NAME: requests[start : start + 25]})
+
+
+def _item(player: str, friend: str, state: str, at: int) -> dict[str, Any]:
+    return {
+        "player_id": {"S": player},
+        "friend_id": {"S": friend},
+        "state": {"S": str(state)},
+        "last_updated": {"N": str(at)},
+    }
 
 
 def rows(aws: Aws) -> dict[tuple[str, str], State]:

@@ -7,22 +7,11 @@ import pytest
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from friend_handlers import front
 from friend_handlers.dead_letter import DLQ_URL_ENV
-from friend_handlers.logic.message import MAX_ID_LENGTH
+from friend_handlers.logic.player_id import MAX_LENGTH
 from friend_models import State
 
 from .conftest import Aws, Fault, Logs
-from .harness import NO_FAILURES, dead_letters, message, put_row, rows, sqs_event
-
-
-def emitted_metrics(capsys: pytest.CaptureFixture[str]) -> dict[str, int]:
-    """The EMF metric values the invocation printed (Powertools prints EMF to stdout)."""
-    metrics: dict[str, int] = {}
-    for line in capsys.readouterr().out.splitlines():
-        entry = json.loads(line)
-        for definition in entry["_aws"]["CloudWatchMetrics"][0]["Metrics"]:
-            value = entry[definition["Name"]]
-            metrics[definition["Name"]] = int(sum(value) if isinstance(value, list) else value)
-    return metrics
+from .harness import NO_FAILURES, dead_letters, emitted_metrics, message, put_row, rows, sqs_event
 
 
 def test_actions_follow_the_transition_table(aws: Aws, lambda_context: LambdaContext) -> None:
@@ -93,10 +82,13 @@ INVALID = [
     pytest.param(message("ann", "bob", "Poke"), "InvalidFields", id="unknown-action"),
     pytest.param(message("ann", "bob", "request"), "InvalidFields", id="action-case"),
     pytest.param(message("", "bob", "Request"), "InvalidFields", id="empty-id"),
-    pytest.param(
-        message("a" * (MAX_ID_LENGTH + 1), "bob", "Request"), "InvalidFields", id="long-id"
-    ),
+    pytest.param(message("a" * (MAX_LENGTH + 1), "bob", "Request"), "InvalidFields", id="long-id"),
+    pytest.param(message("ann\tcat", "bob", "Request"), "InvalidFields", id="control-character"),
+    pytest.param(message("ann", "   ", "Request"), "InvalidFields", id="only-spaces"),
+    pytest.param(message("ann", "bob\u200b", "Request"), "InvalidFields", id="zero-width"),
+    pytest.param(message("e\u0301", "bob", "Request"), "InvalidFields", id="not-nfc"),
     pytest.param(message("ann", "ann", "Request"), "SelfRequest", id="self-request"),
+    pytest.param(message("a", "a\u200b", "Request"), "InvalidFields", id="invisible-self-request"),
 ]
 
 
@@ -128,10 +120,12 @@ def test_an_invalid_message_goes_straight_to_the_dead_letter_queue(
     assert rows(aws) == {("cat", "dan"): State.REQUESTED}
 
 
+@pytest.mark.parametrize(
+    "longest", ["p" * MAX_LENGTH, "\N{GRINNING FACE}" * MAX_LENGTH], ids=["ascii", "emoji"]
+)
 def test_the_longest_allowed_id_and_extra_fields_are_accepted(
-    aws: Aws, lambda_context: LambdaContext
+    aws: Aws, lambda_context: LambdaContext, longest: str
 ) -> None:
-    longest = "p" * MAX_ID_LENGTH
     body = json.dumps(
         {"player_id": longest, "friend_id": "bob", "friend_action": "Request", "note": "hi"}
     )

@@ -14,7 +14,7 @@ from friend_infra import stack as stack_module
 from friend_infra.app import nag_findings
 from friend_infra.functions import TABLE_ACTIONS
 from friend_infra.stack import FriendMicroservicesStack
-from friend_models import FRIEND_ID, PLAYER_ID, TABLE_NAME_ENV
+from friend_models import CALL_BUDGET_SECONDS, FRIEND_ID, PLAYER_ID, TABLE_NAME_ENV
 
 STREAM_HANDLERS = tuple(STREAM_FILTERS)
 
@@ -138,6 +138,25 @@ def test_function_environment(synthesized: Synthesized) -> None:
         if name == "front":
             expected[DLQ_URL_ENV] = dlq
         assert variables == expected
+
+
+ANSWER_MARGIN_SECONDS = 1
+"""Time a handler needs after its last DynamoDB call failed: build the answer, flush metrics."""
+
+
+@pytest.mark.parametrize("handler", HANDLERS)
+def test_a_slow_table_fails_a_call_before_the_function_times_out(
+    synthesized: Synthesized, handler: str
+) -> None:
+    """A DynamoDB call gives up within CALL_BUDGET_SECONDS (friend-models' client settings).
+    Every function outlasts one call, so a table that does not answer ends in the handler's own
+    answer (the read API's JSON 503; a failed record for the queue and stream functions) rather
+    than a Lambda timeout, which API Gateway would turn into a bare 5xx. A read request makes
+    exactly one call (one Query or one GetItem), so for the read API this is the whole request;
+    a batch function may still time out on a later record of a slow batch, and then the queue or
+    stream retries the whole batch (nothing is lost)."""
+    function = synthesized.resources("AWS::Lambda::Function")[synthesized.function_id(handler)]
+    assert function["Properties"]["Timeout"] >= CALL_BUDGET_SECONDS + ANSWER_MARGIN_SECONDS
 
 
 def test_log_groups_have_retention(synthesized: Synthesized) -> None:
@@ -292,7 +311,8 @@ def test_roles_use_no_managed_policies_and_only_required_wildcards(
                 }
 
 
-def test_read_api_has_exactly_the_two_routes(synthesized: Synthesized) -> None:
+def _api_paths(synthesized: Synthesized) -> dict[str, str]:
+    """Logical id of each API Gateway resource -> its full path (``/friends/{playerId}``)."""
     resources = synthesized.resources("AWS::ApiGateway::Resource")
     parts = {rid: r["Properties"]["PathPart"] for rid, r in resources.items()}
     parents = {rid: r["Properties"]["ParentId"] for rid, r in resources.items()}
@@ -302,19 +322,46 @@ def test_read_api_has_exactly_the_two_routes(synthesized: Synthesized) -> None:
         prefix = path(parent["Ref"]) if "Ref" in parent else ""
         return f"{prefix}/{parts[resource_id]}"
 
+    return {resource_id: path(resource_id) for resource_id in resources}
+
+
+def test_read_api_has_exactly_the_four_routes_with_validated_ids(
+    synthesized: Synthesized,
+) -> None:
+    paths = _api_paths(synthesized)
     read_function = synthesized.function_id("read")
-    routes = set()
+    routes = {}
     for method in synthesized.resources("AWS::ApiGateway::Method").values():
         props = method["Properties"]
-        routes.add((props["HttpMethod"], path(props["ResourceId"]["Ref"])))
         assert props["Integration"]["Type"] == "AWS_PROXY"
         assert read_function in json.dumps(props["Integration"]["Uri"])
         assert props["RequestValidatorId"]
-        assert all(props["RequestParameters"].values())
+        routes[(props["HttpMethod"], paths[props["ResourceId"]["Ref"]])] = props[
+            "RequestParameters"
+        ]
+    player = {"method.request.path.playerId": True}
+    pair = player | {"method.request.path.friendId": True}
     assert routes == {
-        ("GET", "/friends/{playerId}"),
-        ("GET", "/friends/isFriend/{playerId}/{friendId}"),
+        ("GET", "/friends/{playerId}"): player,
+        ("GET", "/friends/isFriend/{playerId}/{friendId}"): pair,
+        ("GET", "/players/{playerId}/friends"): player,
+        ("GET", "/players/{playerId}/friends/{friendId}"): pair,
     }
+
+
+def test_under_players_no_static_path_part_shadows_an_id(synthesized: Synthesized) -> None:
+    """API Gateway prefers a static resource to a path parameter beside it, which is why a
+    player named ``isFriend`` cannot be listed at ``/friends/{playerId}``. Under ``/players``
+    every path parameter is its parent's only child, so every id reaches the function."""
+    paths = set(_api_paths(synthesized).values())
+    players = {path for path in paths if path.startswith("/players/")}
+    assert "/players/{playerId}/friends/{friendId}" in players
+    for path in players:
+        parent, last = path.rsplit("/", 1)
+        siblings = {each for each in paths if each.rsplit("/", 1)[0] == parent}
+        if last.startswith("{"):
+            assert siblings == {path}, f"{siblings - {path}} shadow {path}"
+    assert {"/friends/isFriend", "/friends/{playerId}"} <= paths, "the seed's shadowing, kept"
 
 
 def test_read_api_stage_throttles_and_logs_access(synthesized: Synthesized) -> None:

@@ -10,6 +10,7 @@ that hold on AWS, where event source mappings can take tens of seconds to delive
 """
 
 import json
+from urllib.parse import quote
 
 from aws_cdk import App, Aws, CfnCondition, Duration, Fn, RemovalPolicy, Stack
 from aws_cdk import cloud_assembly_schema as cas
@@ -171,6 +172,60 @@ accepted.next(
         ExpectedResult.object_like(
             {"status": 200, "body": {FRIEND_ID: "mallory", "isFriend": False}}
         ),
+    )
+)
+
+# Ids travel percent-encoded in the path, as any client sends them: a name with accents and a
+# space, and a player named `isFriend`, whom the seed's `/friends/{playerId}` cannot list (the
+# static `/friends/isFriend` resource shadows it) but the `/players/...` routes can.
+ZOE = "Zo\u00eb \u00dcnal"
+ZOE_IN_PATH = quote(ZOE, safe="")  # Zo%C3%AB%20%C3%9Cnal
+(
+    send(ZOE, "isFriend", "Request")
+    .next(row_becomes("isFriend", ZOE, State.PENDING))
+    .next(send("isFriend", ZOE, "Accept"))
+    .next(row_becomes(ZOE, "isFriend", State.FRIENDS))
+    .next(
+        eventually(
+            get(f"friends/{ZOE_IN_PATH}"),
+            ExpectedResult.object_like(
+                {
+                    "status": 200,
+                    "body": {
+                        "items": [
+                            Match.object_like(
+                                {PLAYER_ID: ZOE, FRIEND_ID: "isFriend", STATE: State.FRIENDS.value}
+                            )
+                        ]
+                    },
+                }
+            ),
+        )
+    )
+    .next(
+        eventually(
+            get("players/isFriend/friends"),
+            ExpectedResult.object_like(
+                {
+                    "status": 200,
+                    "body": {
+                        "items": [
+                            Match.object_like(
+                                {PLAYER_ID: "isFriend", FRIEND_ID: ZOE, STATE: State.FRIENDS.value}
+                            )
+                        ]
+                    },
+                }
+            ),
+        )
+    )
+    .next(
+        eventually(
+            get(f"players/{ZOE_IN_PATH}/friends/isFriend"),
+            ExpectedResult.object_like(
+                {"status": 200, "body": {PLAYER_ID: ZOE, FRIEND_ID: "isFriend", "isFriend": True}}
+            ),
+        )
     )
 )
 

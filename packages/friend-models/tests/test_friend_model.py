@@ -9,10 +9,14 @@ from typing import Any
 
 import pytest
 from friend_models import (
+    CALL_BUDGET_SECONDS,
+    CONNECT_TIMEOUT_SECONDS,
     DEFAULT_TABLE_NAME,
     FRIEND_ID,
     LAST_UPDATED,
+    MAX_RETRY_ATTEMPTS,
     PLAYER_ID,
+    READ_TIMEOUT_SECONDS,
     STATE,
     TABLE_NAME_ENV,
     Friend,
@@ -168,3 +172,15 @@ def test_condition_check_guards_a_write_on_another_row(dynamodb: Any) -> None:
         )
 
     assert _raw(dynamodb, "bob", "ann") is None
+
+
+def test_the_client_gives_up_within_the_call_budget() -> None:
+    """The model's own client carries the timeouts and retries the budget is computed from, so
+    a table that does not answer fails a call within CALL_BUDGET_SECONDS."""
+    config = Friend._get_connection().connection.client.meta.config
+    assert config.connect_timeout == CONNECT_TIMEOUT_SECONDS
+    assert config.read_timeout == READ_TIMEOUT_SECONDS
+    assert config.retries == {"total_max_attempts": 1 + MAX_RETRY_ATTEMPTS, "mode": "standard"}
+    attempts = (1 + MAX_RETRY_ATTEMPTS) * (CONNECT_TIMEOUT_SECONDS + READ_TIMEOUT_SECONDS)
+    backoffs = sum(2 ** (n - 1) for n in range(1, MAX_RETRY_ATTEMPTS + 1))
+    assert attempts + backoffs == CALL_BUDGET_SECONDS

@@ -63,12 +63,31 @@ class TransactionConflictError(Exception):
     """Another transaction touched the same rows at the same time; trying again may succeed."""
 
 
+class UnreadableRow(NamedTuple):
+    """A row that does not fit the model, e.g. a ``state`` this code does not know (written by
+    a newer version or by hand). Readers of the API leave it out instead of failing."""
+
+    edge: Edge
+    problem: str
+
+
+class UnreadableRowError(ValueError):
+    """The row exists but does not fit the model (see :class:`UnreadableRow`)."""
+
+    def __init__(self, row: UnreadableRow) -> None:
+        super().__init__(f"row {row.edge} is unreadable: {row.problem}")
+        self.row = row
+
+
 def row_of(edge: Edge) -> Friend | None:
-    """The current row (strongly consistent read), ``None`` when absent."""
+    """The current row (strongly consistent read), ``None`` when absent; raises
+    :class:`UnreadableRowError` when it does not fit the model."""
     try:
         return Friend.get(*edge, consistent_read=True)
     except DoesNotExist:
         return None
+    except ValueError as error:
+        raise UnreadableRowError(UnreadableRow(edge, str(error))) from error
 
 
 def state_of(edge: Edge) -> State | None:
@@ -146,29 +165,55 @@ def _apply_together(changes: tuple[Change, ...]) -> bool:
     return True
 
 
-def rows_of(
-    player_id: str, *, limit: int, after_friend_id: str | None, state: State | None
-) -> tuple[list[Friend], str | None]:
-    """Up to ``limit`` rows of ``player_id`` in ``friend_id`` order, starting after
-    ``after_friend_id``, and the ``friend_id`` to continue after (``None`` at the end).
+class RowsPage(NamedTuple):
+    """One page of a player's rows, and where the next page starts."""
 
-    A state filter is applied by DynamoDB after reading, so PynamoDB keeps reading pages until
-    ``limit`` matching rows are found or the player's rows end. As with DynamoDB itself, a full
-    last page may still hand out a continuation that then yields an empty page.
+    rows: list[Friend]
+    after: str | None
+    """The ``friend_id`` to continue after; ``None`` once every row has been read."""
+    unreadable: list[UnreadableRow]
+    """Rows read but left out because they do not fit the model."""
+
+
+def rows_of(
+    player_id: str,
+    *,
+    limit: int,
+    read_at_most: int,
+    after_friend_id: str | None,
+    state: State | None,
+) -> RowsPage:
+    """Rows of ``player_id`` in ``friend_id`` order after ``after_friend_id``, with exactly one
+    DynamoDB Query, so the work of a call is bounded whatever the filter matches.
+
+    The Query reads at most ``read_at_most`` rows (DynamoDB's ``Limit``, counted before the
+    state filter, which DynamoDB applies after reading); of those that match, the first
+    ``limit`` are returned. The page may thus be short or empty while ``after`` is not
+    ``None``: rows remain to be read, not necessarily rows that match. Rows that do not fit
+    the model are left out and reported in :attr:`RowsPage.unreadable`.
     """
     start = (
         None
         if after_friend_id is None
         else {PLAYER_ID: {"S": player_id}, FRIEND_ID: {"S": after_friend_id}}
     )
-    results = Friend.query(
+    query = Friend.query(
         player_id,
-        limit=limit,
+        page_size=read_at_most,
         last_evaluated_key=start,
         filter_condition=None if state is None else Friend.state == state,
     )
-    rows = list(results)
-    last_key = results.last_evaluated_key
-    if not last_key:
-        return rows, None
-    return rows, str(last_key[FRIEND_ID]["S"])
+    page = next(query.page_iter)
+    rows: list[Friend] = []
+    unreadable: list[UnreadableRow] = []
+    for item in page.get("Items", []):
+        if len(rows) == limit:  # more rows were read than asked for: continue after the last
+            return RowsPage(rows, rows[-1].friend_id, unreadable)
+        try:
+            rows.append(Friend.from_raw_data(item))
+        except ValueError as error:
+            edge = Edge(item[PLAYER_ID]["S"], item[FRIEND_ID]["S"])
+            unreadable.append(UnreadableRow(edge, str(error)))
+    last_key = page.get("LastEvaluatedKey")
+    after = None if last_key is None else str(last_key[FRIEND_ID]["S"])
+    return RowsPage(rows, after, unreadable)

@@ -1,18 +1,32 @@
 """Read API entry point (API Gateway REST).
 
-- ``GET /friends/{playerId}``: the player's rows, paginated (``limit`` 1..100, opaque
-  ``nextToken``), optionally only those in one ``state``.
-- ``GET /friends/isFriend/{playerId}/{friendId}``: the pair's answer; a missing pair is an answer
-  (``isFriend: false, state: null``), not an error.
+Each answer has two routes: ``/players/{playerId}/friends[/{friendId}]``, where every valid id
+routes, and the seed's ``/friends/...`` routes, where API Gateway's static ``isFriend`` resource
+shadows a player of that name.
+
+- ``GET /players/{playerId}/friends`` (or ``/friends/{playerId}``): the player's rows,
+  paginated (``limit`` 1..100, opaque ``nextToken``), optionally only those in one ``state``.
+  Each request is one DynamoDB Query of bounded size, so with a filter a page may be short or
+  even empty while ``nextToken`` is not null; the list ends when ``nextToken`` is null.
+- ``GET /players/{playerId}/friends/{friendId}`` (or ``/friends/isFriend/{playerId}/{friendId}``):
+  the pair's answer; a missing pair is an answer (``isFriend: false, state: null``), not an
+  error.
+
+Ids arrive percent-encoded in the path (API Gateway REST passes the path on as the client sent
+it); each is decoded once, by its parameter type :data:`PlayerIdPath`, before the id grammar of
+:mod:`friend_handlers.logic.player_id` checks it.
 
 Bad input is answered with 400 and a JSON ``{"message": ...}``, never with a 5xx; a DynamoDB
-failure with a JSON 503.
+failure with a JSON 503. A row that does not fit the model (an unknown ``state``) is left out of
+the answer, logged and counted (``UnreadableRowSkipped``).
 """
 
 import base64
 import binascii
 import json
+import re
 from typing import Annotated, Any
+from urllib.parse import unquote
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
@@ -21,19 +35,47 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from friend_models import State
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 from pynamodb.exceptions import PynamoDBException
 
 from friend_handlers import dal
-from friend_handlers.logic.message import MAX_ID_LENGTH
+from friend_handlers.logic.player_id import MAX_LENGTH, PlayerId
 from friend_handlers.observability import logger, metrics, tracer
 
 DEFAULT_LIMIT = 20
 MAX_LIMIT = 100
+FILTERED_ROWS_READ = 200
+"""Rows one request with a ``state`` filter reads (DynamoDB filters after reading). Every list
+request is one DynamoDB Query of at most this many rows (``limit`` rows without a filter), so a
+request costs the same whether the filter matches every row or none; a sparse filter answers
+with a short or empty page and a ``nextToken``. 200 rows of about 100 bytes are some 20 KB:
+2.5 read capacity units (eventually consistent) and a few milliseconds."""
 BAD_REQUEST_METRIC = "BadRequest"
 UNAVAILABLE_METRIC = "TableUnavailable"
+UNREADABLE_ROW_METRIC = "UnreadableRowSkipped"
 
-type PlayerIdPath = Annotated[str, Path(min_length=1, max_length=MAX_ID_LENGTH)]
+_STRAY_PERCENT = re.compile(r"%(?![0-9A-Fa-f]{2})")
+
+
+def percent_decoded(segment: str) -> str:
+    """The text of one path segment, which API Gateway REST hands over percent-encoded as the
+    client sent it (HTTP APIs decode; REST APIs do not).
+
+    Routing happens on the encoded path, so an encoded ``/`` (``%2F``) stays inside its segment
+    and decodes to part of the id. Decoding is strict: the bytes must be UTF-8 and every ``%``
+    must start an escape (a literal ``%`` travels as ``%25``), otherwise the id is refused
+    rather than guessed.
+    """
+    if _STRAY_PERCENT.search(segment):
+        raise ValueError("a '%' in a path segment must start an escape such as %25")
+    try:
+        return unquote(segment, errors="strict")
+    except UnicodeDecodeError as error:
+        raise ValueError("a percent-encoded path segment must be UTF-8") from error
+
+
+type PlayerIdPath = Annotated[PlayerId, BeforeValidator(percent_decoded), Path()]
+"""A player id in the path: decoded here, once, then checked against the id grammar."""
 
 
 class FriendView(BaseModel):
@@ -74,7 +116,7 @@ def decode_token(token: str) -> str:
     except (binascii.Error, UnicodeError, ValueError) as error:
         raise InvalidNextTokenError("nextToken is not valid") from error
     after = decoded.get("after") if isinstance(decoded, dict) else None
-    if not isinstance(after, str) or not 0 < len(after) <= MAX_ID_LENGTH:
+    if not isinstance(after, str) or not 0 < len(after) <= MAX_LENGTH:
         raise InvalidNextTokenError("nextToken is not valid")
     return after
 
@@ -82,6 +124,7 @@ def decode_token(token: str) -> str:
 app = APIGatewayRestResolver(enable_validation=True)
 
 
+@app.get("/players/<player_id>/friends")
 @app.get("/friends/<player_id>")
 @tracer.capture_method
 def list_friends(
@@ -91,7 +134,15 @@ def list_friends(
     state: Annotated[State | None, Query()] = None,
 ) -> dict[str, Any]:
     after = None if next_token is None else decode_token(next_token)
-    rows, last = dal.rows_of(player_id, limit=limit, after_friend_id=after, state=state)
+    rows, last, unreadable = dal.rows_of(
+        player_id,
+        limit=limit,
+        read_at_most=limit if state is None else FILTERED_ROWS_READ,
+        after_friend_id=after,
+        state=state,
+    )
+    for row in unreadable:
+        _skip(row)
     metrics.add_metric(name="FriendsListed", unit=MetricUnit.Count, value=1)
     page = FriendPage(
         items=[FriendView.model_validate(row.to_dict()) for row in rows],
@@ -100,10 +151,15 @@ def list_friends(
     return page.model_dump(mode="json", by_alias=True)
 
 
+@app.get("/players/<player_id>/friends/<friend_id>")
 @app.get("/friends/isFriend/<player_id>/<friend_id>")
 @tracer.capture_method
 def is_friend(player_id: PlayerIdPath, friend_id: PlayerIdPath) -> dict[str, Any]:
-    state = dal.state_of(dal.Edge(player_id, friend_id))
+    try:
+        state = dal.state_of(dal.Edge(player_id, friend_id))
+    except dal.UnreadableRowError as error:
+        _skip(error.row)
+        state = None
     metrics.add_metric(name="IsFriendAnswered", unit=MetricUnit.Count, value=1)
     answer = IsFriendAnswer(
         player_id=player_id,
@@ -112,6 +168,20 @@ def is_friend(player_id: PlayerIdPath, friend_id: PlayerIdPath) -> dict[str, Any
         state=state,
     )
     return answer.model_dump(mode="json", by_alias=True)
+
+
+def _skip(row: dal.UnreadableRow) -> None:
+    """Answer without a row that does not fit the model (one bad row must not turn every answer
+    about its player into a server error), but never silently: it is logged and counted."""
+    logger.warning(
+        "unreadable row skipped",
+        extra={
+            "player_id": row.edge.player_id,
+            "friend_id": row.edge.friend_id,
+            "problem": row.problem,
+        },
+    )
+    metrics.add_metric(name=UNREADABLE_ROW_METRIC, unit=MetricUnit.Count, value=1)
 
 
 def _json_error(status_code: int, message: str) -> Response[str]:

@@ -1,6 +1,12 @@
-"""The read API: a REST API with exactly the two GET routes of the design.
+"""The read API: a REST API with exactly four declared GET routes.
 
-Two declared routes instead of a catch-all proxy: API Gateway answers anything else itself (403/
+- ``GET /players/{playerId}/friends`` and ``GET /players/{playerId}/friends/{friendId}``: the
+  player's rows and the answer for one pair, for every valid id;
+- ``GET /friends/{playerId}`` and ``GET /friends/isFriend/{playerId}/{friendId}``: the seed's
+  routes with the same answers, kept for existing clients (a player named ``isFriend`` is
+  shadowed there by the static resource).
+
+Declared routes instead of a catch-all proxy: API Gateway answers anything else itself (403/
 404) without invoking the function, and the path parameters are validated before it is invoked.
 """
 
@@ -20,7 +26,7 @@ THROTTLING_BURST_LIMIT = 200
 
 
 class ReadApi(Construct):
-    """``GET /friends/{playerId}`` and ``GET /friends/isFriend/{playerId}/{friendId}``."""
+    """The four GET routes of the read API, all served by one function."""
 
     def __init__(
         self,
@@ -68,24 +74,33 @@ class ReadApi(Construct):
         )
         integration = apigw.LambdaIntegration(function, allow_test_invoke=False)
 
+        def get(resource: apigw.IResource, *path_parameters: str) -> None:
+            resource.add_method(
+                "GET",
+                integration,
+                request_parameters={
+                    f"method.request.path.{name}": True for name in path_parameters
+                },
+                request_validator=validator,
+            )
+
+        # The seed's routes, kept for existing clients. Their static `isFriend` resource shadows
+        # `{playerId}`: a player named `isFriend` cannot be listed there (API Gateway answers 403).
         friends = self.rest_api.root.add_resource("friends")
-        friends.add_resource("{playerId}").add_method(
-            "GET",
-            integration,
-            request_parameters={"method.request.path.playerId": True},
-            request_validator=validator,
+        get(friends.add_resource("{playerId}"), "playerId")
+        get(
+            friends.add_resource("isFriend").add_resource("{playerId}").add_resource("{friendId}"),
+            "playerId",
+            "friendId",
         )
-        friends.add_resource("isFriend").add_resource("{playerId}").add_resource(
-            "{friendId}"
-        ).add_method(
-            "GET",
-            integration,
-            request_parameters={
-                "method.request.path.playerId": True,
-                "method.request.path.friendId": True,
-            },
-            request_validator=validator,
+        # The same two answers where no static path part sits beside an id: every valid id routes.
+        player_friends = (
+            self.rest_api.root.add_resource("players")
+            .add_resource("{playerId}")
+            .add_resource("friends")
         )
+        get(player_friends, "playerId")
+        get(player_friends.add_resource("{friendId}"), "playerId", "friendId")
 
         Validations.of(self.rest_api).acknowledge(
             Acknowledgment(

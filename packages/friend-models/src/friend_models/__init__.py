@@ -5,10 +5,14 @@ Infrastructure builds the table from these names, handlers read and write it thr
 """
 
 from friend_models.model import (
+    CALL_BUDGET_SECONDS,
+    CONNECT_TIMEOUT_SECONDS,
     DEFAULT_TABLE_NAME,
     FRIEND_ID,
     LAST_UPDATED,
+    MAX_RETRY_ATTEMPTS,
     PLAYER_ID,
+    READ_TIMEOUT_SECONDS,
     STATE,
     TABLE_NAME_ENV,
     Friend,
@@ -19,10 +23,14 @@ from friend_models.model import (
 )
 
 __all__ = [
+    "CALL_BUDGET_SECONDS",
+    "CONNECT_TIMEOUT_SECONDS",
     "DEFAULT_TABLE_NAME",
     "FRIEND_ID",
     "LAST_UPDATED",
+    "MAX_RETRY_ATTEMPTS",
     "PLAYER_ID",
+    "READ_TIMEOUT_SECONDS",
     "STATE",
     "TABLE_NAME_ENV",
     "Friend",

@@ -2,7 +2,9 @@
 
 Region and endpoint are not set here: botocore reads them from the standard AWS environment
 (``AWS_REGION``/``AWS_DEFAULT_REGION``, ``AWS_ENDPOINT_URL``), so the same model talks to AWS,
-LocalStack or moto. Only the table name is ours to configure, because the stack names the table.
+LocalStack or moto. Ours to configure: the table name, because the stack names the table, and
+the client's timeouts and retries, because they must fit inside the functions' timeouts (one
+place: every handler reads and writes through this model's connection).
 """
 
 import os
@@ -54,11 +56,36 @@ def now_millis() -> int:
     return time.time_ns() // 1_000_000
 
 
+CONNECT_TIMEOUT_SECONDS = 1
+"""Time to open a connection to DynamoDB before the attempt fails (PynamoDB's default: 15 s)."""
+READ_TIMEOUT_SECONDS = 2
+"""Time to wait for each read of DynamoDB's answer (PynamoDB's default: 30 s). DynamoDB answers
+in milliseconds; waiting longer only lets a Lambda time out before the handler can answer."""
+MAX_RETRY_ATTEMPTS = 1
+"""Retries of a failed attempt (timeout, throttling, 5xx) inside one call (default: 3)."""
+RETRY_BACKOFF_CAP_SECONDS = 20
+"""botocore's standard retry mode, which PynamoDB uses, sleeps a random part of
+``min(2 ** (n - 1), 20)`` seconds before retry ``n`` (that scale is for throttling; other errors
+back off from 25 ms)."""
+
+CALL_BUDGET_SECONDS = (1 + MAX_RETRY_ATTEMPTS) * (
+    CONNECT_TIMEOUT_SECONDS + READ_TIMEOUT_SECONDS
+) + sum(min(2 ** (n - 1), RETRY_BACKOFF_CAP_SECONDS) for n in range(1, MAX_RETRY_ATTEMPTS + 1))
+"""The longest one DynamoDB call through :class:`Friend` can take before it raises, when the
+table does not answer: every attempt times out, with the longest backoff between attempts (here
+2 * (1 + 2) + 1 = 7 s). Each function's timeout must leave room for it, so that a slow table ends
+in the handler's own answer (the read API's JSON 503, a failed batch record) and not in a Lambda
+timeout, which API Gateway turns into a bare 5xx."""
+
+
 class Friend(Model):
     """One directed edge of the friend graph: ``player_id``'s view of ``friend_id``."""
 
     class Meta:
         table_name = os.environ.get(TABLE_NAME_ENV, DEFAULT_TABLE_NAME)
+        connect_timeout_seconds = CONNECT_TIMEOUT_SECONDS
+        read_timeout_seconds = READ_TIMEOUT_SECONDS
+        max_retry_attempts = MAX_RETRY_ATTEMPTS
 
     player_id = UnicodeAttribute(hash_key=True, attr_name=PLAYER_ID)
     friend_id = UnicodeAttribute(range_key=True, attr_name=FRIEND_ID)

@@ -3,27 +3,23 @@
 ``{"player_id": "<id>", "friend_id": "<id>", "friend_action": "<action>"}`` where the action is
 one of ``Request``, ``Accept``, ``Reject``, ``Unfriend``.
 
-Validation is strict (ids must be JSON strings, the action one of four values) so that a message
-the service cannot act on is recognised once, at the door, and parked with its reason instead of
-failing later or being retried forever.
+Validation is strict (ids must be JSON strings in the grammar of :mod:`.player_id`, the action
+one of four values) so that a message the service cannot act on is recognised once, at the door,
+and parked with its reason instead of failing later or being retried forever.
 """
 
 from enum import StrEnum
-from typing import Annotated, Self
+from typing import Self
 
-from pydantic import BaseModel, ConfigDict, StringConstraints, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
 from pydantic_core import PydanticCustomError
 
-MAX_ID_LENGTH = 128
-"""Longest accepted player id. Ids are DynamoDB key parts and travel in URLs; 128 characters is
-far more than any game's player ids and keeps keys, logs and metrics bounded."""
+from friend_handlers.logic.player_id import PlayerId
 
 MAX_DETAIL_LENGTH = 1024
 """Longest explanation attached to a parked message (it must fit an SQS message attribute)."""
 
 SELF_REQUEST = "self_request"
-
-type PlayerId = Annotated[str, StringConstraints(min_length=1, max_length=MAX_ID_LENGTH)]
 
 
 class FriendAction(StrEnum):

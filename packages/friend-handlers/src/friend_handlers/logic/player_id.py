@@ -1,0 +1,55 @@
+"""Which strings name a player: the one grammar of player ids, for the queue and the read API.
+
+An id is a key of the Friend table, travels in URLs, logs and metrics, and two ids are compared
+for equality (a self-request is refused that way). Two ids that look alike must therefore be the
+same string, and an id must be something a person can read back. A valid id:
+
+- has 1 to :data:`MAX_LENGTH` characters, counted on the decoded text (code points; never the
+  bytes of its UTF-8 form or of its percent-encoded form in a URL);
+- is printable in every character (:meth:`str.isprintable`): no control characters (tab, line
+  feed, NUL...), no format characters (zero-width space and joiners, word joiner, byte order
+  mark, bidirectional marks), no line or paragraph separators, no space other than U+0020, no
+  surrogates, private-use or unassigned code points (unassigned in the Unicode version of the
+  running Python: a code point assigned later is refused until the runtime knows it, since its
+  normalization is not yet stable);
+- is in Unicode normalization form NFC, so "é" has one spelling (U+00E9) and never also "e"
+  followed by U+0301;
+- neither starts nor ends with a space (which also refuses an id of spaces only).
+
+Invalid ids are refused, never repaired: silently normalizing or trimming would make the
+service store and answer under a different id than the one the client sent.
+"""
+
+import unicodedata
+from typing import Annotated
+
+from pydantic import AfterValidator
+
+MAX_LENGTH = 128
+"""Longest accepted id, in characters. Far more than any game's player ids, and it keeps keys
+(at most 512 bytes of UTF-8, well within DynamoDB's key limits), logs and metrics bounded."""
+
+
+def check_player_id(value: str) -> str:
+    """``value`` when it is a valid player id, else :class:`ValueError` saying which rule it
+    breaks (the message is shown to the client, so it names the offending character)."""
+    if not 1 <= len(value) <= MAX_LENGTH:
+        raise ValueError(f"a player id must have 1 to {MAX_LENGTH} characters, not {len(value)}")
+    for character in value:
+        if not character.isprintable():
+            category = unicodedata.category(character)
+            raise ValueError(
+                f"a player id must have only printable characters, not U+{ord(character):04X} "
+                f"(category {category})"
+            )
+    if not unicodedata.is_normalized("NFC", value):
+        raise ValueError(
+            "a player id must be in Unicode normalization form NFC (composed characters)"
+        )
+    if value.startswith(" ") or value.endswith(" "):
+        raise ValueError("a player id must not start or end with a space")
+    return value
+
+
+type PlayerId = Annotated[str, AfterValidator(check_player_id)]
+"""A player id in a pydantic model or a Powertools parameter, checked by :func:`check_player_id`."""
