@@ -135,13 +135,17 @@ def test_failed_assertion_fails_the_run_and_shows_why(
     assert err.rstrip().endswith("integ: 1 passed, 1 failed")
 
 
-def test_integ_runner_exit_code_alone_fails_the_run(
-    layout: Layout, monkeypatch: pytest.MonkeyPatch
+def test_integ_runner_exit_code_alone_fails_the_run_and_its_error_is_shown(
+    layout: Layout, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    monkeypatch.setenv("FAKE_REPORT", PASSING_SNAPSHOT)
+    monkeypatch.setenv("FAKE_REPORT", PASSING_SNAPSHOT + "Error: Some changes were destructive!\n")
     monkeypatch.setenv("FAKE_EXIT", "1")
 
     assert cli.main(["--snapshot-only"]) == cli.EXIT_FAILED
+
+    err = capsys.readouterr().err
+    assert "integ-runner: Error: Some changes were destructive!" in err
+    assert "result:  FAILED (exit 1)" in err
 
 
 def test_aws_target_requires_a_twelve_digit_account() -> None:

@@ -4,7 +4,7 @@ from datetime import datetime
 
 from friend_integ.emulators.cli import stop_command
 from friend_integ.paths import Layout
-from friend_integ.run import EXIT_INTERRUPTED, Run
+from friend_integ.run import EXIT_FAILED, EXIT_INTERRUPTED, Run
 from friend_integ.runner import ReportParser
 from friend_integ.snapshots import assertion_count
 from friend_integ.targets import REGION
@@ -60,6 +60,15 @@ def _result_lines(parser: ReportParser, assertions: int) -> list[str]:
     return lines
 
 
+def _runner_errors(run: Run) -> list[str]:
+    """integ-runner's own error lines: why it failed when no test did (say, a snapshot change
+    that destroys a resource, which it refuses even after a passing deploy)."""
+    log = run.log_dir / "integ-runner.log"
+    if not log.is_file():
+        return []
+    return [line.strip() for line in log.read_text().splitlines() if line.startswith("Error:")]
+
+
 def summary(run: Run, started_at: datetime, exit_code: int) -> list[str]:
     lines = ["", "Summary"]
     if run.target is not None:
@@ -67,6 +76,8 @@ def summary(run: Run, started_at: datetime, exit_code: int) -> list[str]:
     if run.parser is not None:
         selected = run.selected_tests
         lines.extend(_result_lines(run.parser, assertion_count(run.layout, selected)))
+        if exit_code == EXIT_FAILED and not run.parser.failed:
+            lines.extend(f"  integ-runner: {error}" for error in _runner_errors(run))
     hits, misses = _cache_stats(run.layout, started_at)
     if hits or misses:
         lines.append(f"  synth cache: {hits} hits, {misses} misses")

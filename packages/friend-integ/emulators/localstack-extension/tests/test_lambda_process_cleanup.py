@@ -22,12 +22,7 @@ import pytest
 
 from .lambda_support import FIXTURES, process_alive, wait_until_gone
 
-EXECUTOR = (
-    Path(__file__).parents[1]
-    / "src"
-    / "friend_localstack_ext"
-    / "lambda_executor"
-)
+EXECUTOR = Path(__file__).parents[1] / "src" / "friend_localstack_ext" / "lambda_executor"
 
 STAND_IN = """
 import importlib.util, os, subprocess, sys, time
