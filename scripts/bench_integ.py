@@ -31,7 +31,6 @@ import argparse
 import os
 import re
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -41,8 +40,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from friend_integ.emulators import DEFAULT_PORT
 from friend_integ.emulators import EMULATORS as KNOWN_EMULATORS
+from friend_integ.emulators.testing import free_port
 
 EMULATORS = ("ministack", "localstack")
 """Measured in this order (then reversed every other round); the ratio is the second over the
@@ -70,16 +69,6 @@ class Run:
     @property
     def ok(self) -> bool:
         return self.exit_code == 0 and "total" in self.phases
-
-
-def free_port() -> int:
-    """A port nothing listens on now."""
-    while True:
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            port: int = probe.getsockname()[1]
-        if port != DEFAULT_PORT:  # others' runs use the default port
-            return port
 
 
 def integ_command() -> str:

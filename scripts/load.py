@@ -41,7 +41,6 @@ import argparse
 import contextlib
 import json
 import random
-import socket
 import statistics
 import subprocess
 import sys
@@ -61,7 +60,8 @@ import urllib3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 from friend_handlers.logic.message import FriendAction
-from friend_integ.emulators import DEFAULT_PORT, EMULATORS, Emulator, create
+from friend_integ.emulators import EMULATORS, Emulator, create
+from friend_integ.emulators.testing import free_port
 from friend_integ.targets import REGION, normalize_endpoint
 from friend_models import FRIEND_ID, LAST_UPDATED, PLAYER_ID, STATE, State
 
@@ -99,15 +99,6 @@ class RunFailedError(RuntimeError):
 
 
 # Deployment --------------------------------------------------------------------------------
-
-
-def free_port() -> int:
-    while True:
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            port: int = probe.getsockname()[1]
-        if port != DEFAULT_PORT:  # others' runs use the default port
-            return port
 
 
 @contextlib.contextmanager

@@ -1,4 +1,5 @@
-"""Helpers for tests that run against an embedded emulator (the fixtures live in conftest.py).
+"""Helpers for tests and benchmarks that run against an embedded emulator (the test fixtures
+live in conftest.py).
 
 Test emulators run on free ports (never the default 4566, which may be the user's own emulator)
 with their state under ``.state/<emulator>-tests``; sessions side by side share that folder's
@@ -15,7 +16,7 @@ from typing import Any
 import boto3
 from botocore.config import Config
 
-from friend_integ.emulators import Emulator, create, default_state_dir
+from friend_integ.emulators import DEFAULT_PORT, Emulator, create, default_state_dir
 
 TEST_REGION = "us-east-1"
 TEST_ACCOUNT = "000000000000"
@@ -24,11 +25,14 @@ AwsClientFactory = Callable[..., Any]
 
 
 def free_port() -> int:
-    """A loopback port that nothing listens on right now."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
+    """A loopback port that nothing listens on right now, never the default one (a run of the
+    integ command, or the user's own emulator, may take that at any moment)."""
+    while True:
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+            probe.bind(("127.0.0.1", 0))
+            port: int = probe.getsockname()[1]
+        if port != DEFAULT_PORT:
+            return port
 
 
 def state_dir_for_tests(key: str) -> Path:
