@@ -43,7 +43,7 @@ def test_reconcile_dry_run_then_apply(deployed: Aws, capsys: pytest.CaptureFixtu
     assert main(["reconcile", *options]) == 1
     out = capsys.readouterr().out
     assert f"account {ACCOUNT}" in out
-    assert "(ann,bob)=Friends, (bob,ann) absent -> (ann,bob) -> deleted" in out
+    assert "(ann,bob)=Friends, (bob,ann) absent; repair: (ann,bob) deleted" in out
     assert "1 broken" in out
     assert rows(deployed) == {("ann", "bob"): State.FRIENDS}  # a dry run writes nothing
 

@@ -1,7 +1,9 @@
 """``friend-ops redrive|reconcile``: repair a deployed friend microservice.
 
-    uv run friend-ops redrive   [--endpoint URL | --aws-account ID [--region R]] [--stack NAME]
-    uv run friend-ops reconcile [--apply] [--settle-seconds N] [target options]
+    friend-ops redrive   [--endpoint URL | --aws-account ID [--region R]] [--stack NAME]
+    friend-ops reconcile [--apply] [--settle-seconds N] [target options]
+
+(from the workspace: ``uv run --package friend-ops friend-ops ...``).
 
 Without ``--aws-account`` the target is the emulator at ``--endpoint`` (default
 ``http://127.0.0.1:4566``) with test credentials; see :mod:`.target`. Exit status: 0 when
@@ -66,6 +68,10 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _plural(count: int, noun: str) -> str:
+    return f"{count} {noun}{'' if count == 1 else 's'}"
+
+
 def run_redrive(session: boto3.session.Session, deployment: target.Deployment) -> int:
     lambda_client = session.client("lambda")
     job = redrive.Redrive(
@@ -75,7 +81,7 @@ def run_redrive(session: boto3.session.Session, deployment: target.Deployment) -
         queue_url=deployment.output(target.FAILURE_QUEUE_OUTPUT),
         invoke=redrive.LambdaInvoker(lambda_client),
     )
-    print(f"redrive: {job.waiting()} messages in {job.queue_url}")
+    print(f"redrive: {_plural(job.waiting(), 'message')} in {job.queue_url}")
     with tqdm(total=job.waiting(), unit="msg", disable=None, file=sys.stderr) as bar:
 
         def tick(_: redrive.Result) -> None:
@@ -91,7 +97,7 @@ def run_redrive(session: boto3.session.Session, deployment: target.Deployment) -
     )
     print(
         f"summary: {summary.results[redrive.Result.REDRIVEN]} redriven "
-        f"({summary.records} records), {summary.left} left in the queue"
+        f"({_plural(summary.records, 'record')}), {summary.left} left in the queue"
         + (f" ({left})" if left else "")
     )
     return 1 if summary.left else 0
@@ -121,7 +127,7 @@ def run_reconcile(
             verdict = f" [{outcome.value}]" if outcome else ""
             if outcome:
                 outcomes[outcome] += 1
-            tqdm.write(f"  broken: {repair.pair.describe()} -> {repair.describe()}{verdict}")
+            tqdm.write(f"  broken: {repair.pair.describe()}; repair: {repair.describe()}{verdict}")
     for pair in findings.in_flight:
         print(f"  in flight (changed < {settle_seconds:g}s ago, left alone): {pair.describe()}")
     repaired = outcomes[reconcile.Outcome.REPAIRED]

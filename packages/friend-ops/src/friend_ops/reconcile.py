@@ -119,7 +119,7 @@ class Repair:
     def describe(self) -> str:
         pair = self.pair
         changes = [
-            f"({player},{friend}) -> {new.value if new else 'deleted'}"
+            f"({player},{friend}) {new.value if new else 'deleted'}"
             for player, friend, row, new in (
                 (pair.a, pair.b, pair.ab, self.ab),
                 (pair.b, pair.a, pair.ba, self.ba),
