@@ -28,7 +28,6 @@ for _name, _value in {
     "POWERTOOLS_SERVICE_NAME": "friend",
     "POWERTOOLS_METRICS_NAMESPACE": "FriendMicroservices",
     "POWERTOOLS_TRACE_DISABLED": "true",
-    "POWERTOOLS_METRICS_DISABLED": "true",
 }.items():
     os.environ[_name] = _value
 for _name in ("AWS_PROFILE", "AWS_ENDPOINT_URL", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN"):

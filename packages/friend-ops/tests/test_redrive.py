@@ -112,6 +112,20 @@ def test_redrive_applies_the_failed_batch_and_deletes_its_message(
         assert isinstance(record["dynamodb"]["ApproximateCreationDateTime"], float)
 
 
+def test_only_the_batch_and_its_function_are_needed(aws: Aws, two_requests_lost: str) -> None:
+    """A record without response context (records that expired before any invocation)."""
+    (message,) = aws.sqs.receive_message(QueueUrl=aws.failure_queue_url)["Messages"]
+    aws.sqs.delete_message(QueueUrl=aws.failure_queue_url, ReceiptHandle=message["ReceiptHandle"])
+    record = json.loads(two_requests_lost)
+    record["requestContext"] = {"functionArn": record["requestContext"]["functionArn"]}
+    for field in ("responseContext", "version", "timestamp"):
+        del record[field]
+    aws.sqs.send_message(QueueUrl=aws.failure_queue_url, MessageBody=json.dumps(record))
+
+    assert _redrive(aws).run().results == {Result.REDRIVEN: 1}
+    assert rows(aws)[("bob", "ann")] is State.PENDING
+
+
 def test_redrive_twice_is_harmless(aws: Aws, two_requests_lost: str) -> None:
     _redrive(aws).run()
     after_first = rows(aws)

@@ -27,11 +27,10 @@ from datetime import datetime
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any, Protocol
 
-from aws_lambda_powertools.utilities.parser.models import (
-    DynamoDBStreamLambdaOnFailureDestinationModel,
-)
+from aws_lambda_powertools.utilities.parser.models.dynamodb import DDBStreamBatchInfo
 from botocore.exceptions import ClientError
-from pydantic import ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic.alias_generators import to_camel
 
 from friend_ops.patterns import UnsupportedPatternError, parse_filters, passes
 
@@ -63,6 +62,24 @@ class Result(StrEnum):
     """No mapping of that function reads that stream any more."""
     MISMATCH = "batch mismatch"
     """The records found are not the failed batch (count differs, or the filter is unsupported)."""
+
+
+class FailedBy(BaseModel):
+    model_config = ConfigDict(alias_generator=to_camel)
+
+    function_arn: str
+
+
+class FailureRecord(BaseModel):
+    """The part of a stream on-failure record that redrive needs: the batch and its function.
+
+    Powertools' ``DynamoDBStreamLambdaOnFailureDestinationModel`` describes the whole record, and
+    its batch part is used as it is; the rest it requires (the response context, the invoke
+    count) is not needed here and may be missing when records expired without an invocation.
+    """
+
+    batch: DDBStreamBatchInfo = Field(alias="DDBStreamBatchInfo")
+    request_context: FailedBy = Field(alias="requestContext")
 
 
 class Invoker(Protocol):
@@ -174,12 +191,10 @@ class Redrive:
     def _redrive(self, message: "MessageTypeDef") -> int:
         """Invoke the function on the failed batch of ``message``; the number of records."""
         try:
-            failure = DynamoDBStreamLambdaOnFailureDestinationModel.model_validate_json(
-                message["Body"]
-            )
+            failure = FailureRecord.model_validate_json(message["Body"])
         except ValidationError as error:
             raise RedriveError(Result.UNREADABLE, str(error).splitlines()[0]) from error
-        batch = failure.ddb_stream_batch_info
+        batch = failure.batch
         function_arn = failure.request_context.function_arn
         patterns = self._filter_of(batch.stream_arn, function_arn)
         try:
