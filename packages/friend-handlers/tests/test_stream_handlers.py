@@ -1,11 +1,13 @@
 """The four stream handlers on records read back from the table's (moto) stream."""
 
+import json
 from typing import Any
 
 import pytest
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from friend_handlers import accept_state, reject_state, request_state, unfriend_state
-from friend_handlers.logic.reactions import MAX_ATTEMPTS
+from friend_handlers.logic.reactions import MAX_ATTEMPTS, Transition
+from friend_handlers.stream import FUNCTION_DIMENSION
 from friend_models import Friend, State, now_millis
 
 from .conftest import Aws, Fault
@@ -47,6 +49,25 @@ def _conflict_on(player: str) -> Fault:
         }
 
     return fault
+
+
+def test_transitions_are_counted_per_function(
+    aws: Aws, lambda_context: LambdaContext, capsys: pytest.CaptureFixture[str]
+) -> None:
+    reader = StreamReader(aws)
+    put_row(aws, "ann", "bob", State.REQUESTED)
+    (record,) = _records(reader, "request_state")
+    capsys.readouterr()
+
+    assert request_state.handler(stream_event([record]), lambda_context) == NO_FAILURES
+
+    (emf,) = [
+        entry for entry in map(json.loads, capsys.readouterr().out.splitlines()) if "_aws" in entry
+    ]
+    (directive,) = emf["_aws"]["CloudWatchMetrics"]
+    assert [metric["Name"] for metric in directive["Metrics"]] == [Transition.PENDING_CREATED]
+    assert [sorted(names) for names in directive["Dimensions"]] == [[FUNCTION_DIMENSION, "service"]]
+    assert emf[FUNCTION_DIMENSION] == lambda_context.function_name
 
 
 def test_request_creates_the_pending_row_once(aws: Aws, lambda_context: LambdaContext) -> None:

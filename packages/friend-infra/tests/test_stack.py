@@ -223,6 +223,7 @@ def test_front_mapping_reports_batch_item_failures(synthesized: Synthesized) -> 
         "BatchSize": 10,
         "MaximumBatchingWindowInSeconds": 0,
         "FunctionResponseTypes": ["ReportBatchItemFailures"],
+        "ScalingConfig": {"MaximumConcurrency": stack_module.FRONT_MAX_CONCURRENCY},
     }
 
 

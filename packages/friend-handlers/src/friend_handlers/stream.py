@@ -26,6 +26,11 @@ from friend_handlers.observability import logger, metrics, tracer
 
 type StreamHandler = Callable[[dict[str, Any], LambdaContext], PartialItemFailureResponse]
 
+FUNCTION_DIMENSION = "function_name"
+"""Metric dimension naming the stream function that counted a transition. The four functions
+share one service and some transition names (``Ignored``), so without it the dashboard could not
+tell their counts apart; Powertools' own cold-start metric uses the same dimension name."""
+
 
 def changed_row(record: DynamoDBRecord) -> tuple[Edge, int]:
     """The key of the row a stream record is about, and when it was written: ``last_updated``
@@ -63,6 +68,7 @@ def stream_handler(react: Reaction) -> StreamHandler:
     @tracer.capture_lambda_handler
     @metrics.log_metrics
     def handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
+        metrics.add_dimension(name=FUNCTION_DIMENSION, value=context.function_name)
         return process_partial_response(
             event=event, record_handler=record_handler, processor=processor, context=context
         )

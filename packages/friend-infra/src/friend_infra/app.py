@@ -9,6 +9,9 @@ from constructs import IConstruct
 from friend_infra.stack import FriendMicroservicesStack
 
 STACK_NAME = "FriendMicroservices"
+RESERVE_CONCURRENCY_CONTEXT = "friend:reserveConcurrency"
+"""``cdk deploy -c friend:reserveConcurrency=false`` deploys without reserved concurrency, for
+an account whose concurrency quota leaves no room for it (a new account's 10)."""
 
 
 def nag_findings(scope: IConstruct) -> list[str]:
@@ -27,10 +30,30 @@ def nag_findings(scope: IConstruct) -> list[str]:
     ]
 
 
+def context_flag(value: object, *, default: bool) -> bool:
+    """A boolean from CDK context: ``-c key=false`` arrives as a string, cdk.json as a bool."""
+    if value is None:
+        return default
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in ("true", "yes", "1"):
+        return True
+    if text in ("false", "no", "0"):
+        return False
+    raise ValueError(f"expected true or false, got {value!r}")
+
+
 def main() -> None:
     """Synthesize the stack, then fail (exit 1) on any unacknowledged cdk-nag finding."""
     app = App()
-    FriendMicroservicesStack(app, STACK_NAME, description="Friend-request microservice")
+    reserve = context_flag(app.node.try_get_context(RESERVE_CONCURRENCY_CONTEXT), default=True)
+    FriendMicroservicesStack(
+        app,
+        STACK_NAME,
+        description="Friend-request microservice",
+        reserve_concurrency=reserve,
+    )
     app.synth()
     findings = nag_findings(app)
     if findings:

@@ -72,7 +72,10 @@ class HandlerFunction(Construct):
         memory_size: int,
         removal_policy: RemovalPolicy,
         environment: Mapping[str, str] | None = None,
+        reserved_concurrency: int | None = None,
     ) -> None:
+        """``reserved_concurrency``: invocations kept for this function alone, and its cap
+        (``None``: it shares the account's unreserved pool)."""
         super().__init__(scope, construct_id)
         self.log_group = logs.LogGroup(
             self, "Logs", retention=LOG_RETENTION, removal_policy=removal_policy
@@ -96,6 +99,7 @@ class HandlerFunction(Construct):
             role=self.role,
             timeout=timeout,
             memory_size=memory_size,
+            reserved_concurrent_executions=reserved_concurrency,
             tracing=lambda_.Tracing.ACTIVE,
             log_group=self.log_group,
             logging_format=lambda_.LoggingFormat.JSON,

@@ -2,7 +2,8 @@
 
 client -> front queue -> front -> Friend table -> stream -> four filtered stream handlers;
 client -> read API -> read -> Friend table. Environment-agnostic (no account or region), so the
-same stack deploys to any account, to LocalStack, and into integration tests.
+same stack deploys to any account, to LocalStack, and into integration tests. Operations are
+constructs of their own: :mod:`.alarms` (and the topic they notify), :mod:`.dashboard`.
 """
 
 import json
@@ -27,8 +28,10 @@ from friend_handlers.dead_letter import DLQ_URL_ENV
 from friend_handlers.filters import STREAM_FILTERS
 from friend_models import FRIEND_ID, PLAYER_ID
 
+from friend_infra.alarms import Alarms
 from friend_infra.api import ReadApi
 from friend_infra.bundling import package_code
+from friend_infra.dashboard import Dashboard
 from friend_infra.functions import HandlerFunction
 
 HANDLER_PACKAGE = "friend-handlers"
@@ -61,6 +64,26 @@ directly (sent by the front function), so only a transient error or a bug retrie
 attempts ride out a throttling burst or a short outage (AWS recommends at least 5 for Lambda
 consumers) while a genuinely poisoned message reaches the DLQ within minutes."""
 
+FRONT_MAX_CONCURRENCY = 5
+"""Most front invocations the queue's mapping runs at once (SQS mappings allow 2-1000). One
+applies up to FRONT_BATCH_SIZE conditional writes in well under a second, so five apply hundreds
+of actions per second, far above a game's friend traffic. A flood beyond that waits in the queue
+(actions are asynchronous by design) instead of taking concurrency from the stream functions,
+and the table's write rate, hence the stream's, stays bounded with it. It is also the front
+function's reservation (when reserving), so the mapping is never throttled: a throttled
+invocation would use up its messages' receives towards the dead-letter queue."""
+STREAM_RESERVED_CONCURRENCY = 5
+"""Invocations kept for each stream function. A stream mapping runs one invocation per shard at
+a time (parallelization factor 1), and an on-demand table starts with about four partitions, one
+shard each: five covers them with one to spare, whatever floods of actions or reads take from
+the account. A table that grows more shards shows as iterator age: raise this then."""
+READ_RESERVED_CONCURRENCY = 20
+"""Invocations kept for the read function, and its cap. The stage admits 100 requests/s (burst
+200); a warm read takes tens of milliseconds, so full rate needs about five concurrent
+invocations, and 20 still serves it with DynamoDB answering in 200 ms. A read flood beyond that
+is throttled (5xx, alarmed) instead of draining what the other functions draw from."""
+# Reserved in all when reserving: 5 + 4 * 5 + 20 = 45 of an account's concurrency.
+
 STREAM_BATCH_SIZE = 25
 """Records per stream invocation: small, so a failing record and the records after it (partial
 batch response) are retried quickly, yet enough to keep up with bursts on a busy shard."""
@@ -87,10 +110,18 @@ class FriendMicroservicesStack(Stack):
         construct_id: str,
         *,
         removal_policy: RemovalPolicy = RemovalPolicy.RETAIN,
+        reserve_concurrency: bool = True,
         **stack_kwargs: Any,
     ) -> None:
         """``removal_policy`` applies to what holds data (table, failure queues, log groups):
-        retain in production, destroy for test stacks."""
+        retain in production, destroy for test stacks.
+
+        ``reserve_concurrency`` keeps FRONT_MAX_CONCURRENCY, STREAM_RESERVED_CONCURRENCY (each)
+        and READ_RESERVED_CONCURRENCY for the functions, 45 in all. Lambda only allows it while
+        100 of the account's concurrency stays unreserved: a new account's quota of 10 has no
+        room, and the deploy fails there. Pass False for such an account (until its quota is
+        raised): the front mapping's maximum concurrency still caps the front function, but a
+        read flood can then slow the stream functions down."""
         super().__init__(scope, construct_id, **stack_kwargs)
 
         self.table = dynamodb.Table(
@@ -131,7 +162,7 @@ class FriendMicroservicesStack(Stack):
 
         code = package_code(HANDLER_PACKAGE)
 
-        def function(handler: str, timeout: Duration, **env: str) -> HandlerFunction:
+        def function(handler: str, timeout: Duration, reserved: int, **env: str) -> HandlerFunction:
             return HandlerFunction(
                 self,
                 handler.title().replace("_", ""),
@@ -142,9 +173,15 @@ class FriendMicroservicesStack(Stack):
                 memory_size=MEMORY_MB,
                 removal_policy=removal_policy,
                 environment=env,
+                reserved_concurrency=reserved if reserve_concurrency else None,
             )
 
-        front = function("front", FRONT_TIMEOUT, **{DLQ_URL_ENV: self.dead_letter_queue.queue_url})
+        front = function(
+            "front",
+            FRONT_TIMEOUT,
+            FRONT_MAX_CONCURRENCY,
+            **{DLQ_URL_ENV: self.dead_letter_queue.queue_url},
+        )
         # Invalid messages are sent straight to the DLQ: SendMessage only (SQS-managed
         # encryption needs no KMS permission).
         front.role.add_to_policy(
@@ -160,6 +197,7 @@ class FriendMicroservicesStack(Stack):
                 # queue's traffic is not large enough for batching to save meaningful cost.
                 max_batching_window=Duration.seconds(0),
                 report_batch_item_failures=True,
+                max_concurrency=FRONT_MAX_CONCURRENCY,
             )
         )
 
@@ -170,7 +208,7 @@ class FriendMicroservicesStack(Stack):
         # shows, the remedy is one mapping with an in-code dispatch on the same patterns, or
         # Kinesis Data Streams for DynamoDB with enhanced fan-out.
         for handler, pattern in STREAM_FILTERS.items():
-            stream_function = function(handler, STREAM_TIMEOUT)
+            stream_function = function(handler, STREAM_TIMEOUT, STREAM_RESERVED_CONCURRENCY)
             stream_function.function.add_event_source(
                 sources.DynamoEventSource(
                     self.table,
@@ -191,10 +229,36 @@ class FriendMicroservicesStack(Stack):
             )
             self.functions[handler] = stream_function
 
-        read = function("read", READ_TIMEOUT)
+        read = function("read", READ_TIMEOUT, READ_RESERVED_CONCURRENCY)
         self.functions["read"] = read
         read_api = ReadApi(self, "ReadApi", function=read.function, removal_policy=removal_policy)
         self.api = read_api.rest_api
+
+        functions = {name: handler.function for name, handler in self.functions.items()}
+        stream_functions = {name: functions[name] for name in STREAM_FILTERS}
+        alarms = Alarms(
+            self,
+            "Alarms",
+            functions=functions,
+            stream_functions=stream_functions,
+            dead_letter_queue=self.dead_letter_queue,
+            stream_failure_queue=self.stream_failure_queue,
+            api_stage=self.api.deployment_stage,
+            removal_policy=removal_policy,
+        )
+        self.alarms = alarms.alarms
+        self.alarm_topic = alarms.topic
+        self.dashboard = Dashboard(
+            self,
+            "Dashboard",
+            functions=functions,
+            stream_functions=stream_functions,
+            queue=self.queue,
+            dead_letter_queue=self.dead_letter_queue,
+            stream_failure_queue=self.stream_failure_queue,
+            api_stage=self.api.deployment_stage,
+            alarms=self.alarms.values(),
+        ).dashboard
 
         CfnOutput(self, "QueueUrl", value=self.queue_url, description="Send friend actions here")
         CfnOutput(
@@ -216,6 +280,18 @@ class FriendMicroservicesStack(Stack):
             "ApiId",
             value=self.api.rest_api_id,
             description="Read API id (LocalStack: /restapis/<id>/prod/_user_request_/...)",
+        )
+        CfnOutput(
+            self,
+            "AlarmTopicArn",
+            value=self.alarm_topic.topic_arn,
+            description="Every alarm notifies this topic: subscribe to it",
+        )
+        CfnOutput(
+            self,
+            "DashboardName",
+            value=self.dashboard.dashboard_name,
+            description="CloudWatch dashboard of the service",
         )
 
     def _failure_queue(self, construct_id: str, removal_policy: RemovalPolicy) -> sqs.Queue:

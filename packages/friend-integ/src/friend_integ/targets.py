@@ -216,6 +216,10 @@ REQUIRED_SERVICES: Mapping[str, tuple[str, ...]] = {
     "IAM": ("iam",),
     "Lambda": ("lambda",),
     "CloudWatch Logs": ("logs",),
+    # Alarms and the dashboard; the metrics endpoint's prefix is `monitoring`.
+    "CloudWatch": ("cloudwatch", "monitoring"),
+    "KMS": ("kms",),
+    "SNS": ("sns",),
     "S3": ("s3",),
     "SQS": ("sqs",),
     "SSM": ("ssm",),

@@ -15,9 +15,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from friend_integ.emulators.cloudformation_testing import stack_events, wait_deleted, wait_settled
 from friend_integ.emulators.testing import AwsClientFactory
 
-from .cloudformation_support import stack_events, wait_deleted, wait_settled
 from .lambda_support import receive_all
 
 FIXTURES = Path(__file__).parent / "fixtures" / "cfn"

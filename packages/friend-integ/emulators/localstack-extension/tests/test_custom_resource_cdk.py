@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 import time
@@ -28,60 +27,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from friend_integ.emulators.testing import TEST_ACCOUNT, TEST_REGION, AwsClientFactory
-
-from .cloudformation_support import stack_events, wait_deleted, wait_settled
+from friend_integ.emulators.cloudformation_testing import CloudAssembly
+from friend_integ.emulators.testing import AwsClientFactory
 
 APP = Path(__file__).parent / "fixtures" / "cfn" / "integ_assertions_app.py"
 SYNTH_TIMEOUT_SECONDS = 600
-STACK_WAIT_SECONDS = 180.0
-
-
-def _substitute(text: str) -> str:
-    return text.replace("${AWS::AccountId}", TEST_ACCOUNT).replace("${AWS::Region}", TEST_REGION)
-
-
-class CloudAssembly:
-    """A synthesized app, deployed stack by stack through CloudFormation."""
-
-    def __init__(self, outdir: Path, aws_client: AwsClientFactory) -> None:
-        self.outdir = outdir
-        self.s3 = aws_client("s3")
-        self.cloudformation = aws_client("cloudformation")
-        self.deployed: list[str] = []
-
-    def publish_assets(self, stack: str) -> None:
-        """Upload the stack's file assets where its template expects them (what cdk-assets does)."""
-        manifest = json.loads((self.outdir / f"{stack}.assets.json").read_text())
-        for asset in manifest["files"].values():
-            source = self.outdir / asset["source"]["path"]
-            if asset["source"]["packaging"] == "zip":
-                archive = shutil.make_archive(str(source), "zip", root_dir=source)
-                body = Path(archive).read_bytes()
-            else:
-                body = source.read_bytes()
-            for destination in asset["destinations"].values():
-                bucket = _substitute(destination["bucketName"])
-                self.s3.create_bucket(Bucket=bucket)
-                self.s3.put_object(Bucket=bucket, Key=destination["objectKey"], Body=body)
-
-    def deploy(self, stack: str) -> dict[str, Any]:
-        self.publish_assets(stack)
-        self.cloudformation.create_stack(
-            StackName=stack,
-            TemplateBody=(self.outdir / f"{stack}.template.json").read_text(),
-            Capabilities=["CAPABILITY_IAM", "CAPABILITY_NAMED_IAM", "CAPABILITY_AUTO_EXPAND"],
-        )
-        self.deployed.append(stack)
-        return wait_settled(self.cloudformation, stack, STACK_WAIT_SECONDS, poll=0.2)
-
-    def reasons(self, stack: str) -> list[tuple[str, str, str]]:
-        return stack_events(self.cloudformation, stack)
-
-    def destroy(self) -> None:
-        for stack in reversed(self.deployed):
-            self.cloudformation.delete_stack(StackName=stack)
-            wait_deleted(self.cloudformation, stack, STACK_WAIT_SECONDS, poll=0.2)
 
 
 @pytest.fixture(scope="module")

@@ -1,0 +1,191 @@
+"""The CloudWatch dashboard: what goes in, what the stream does with it, and where it waits.
+
+Read top to bottom it follows a friend action: actions the front applied, ignored or refused;
+the transitions each stream function made of them; how far behind the stream is (iterator age);
+what waits in the queues; then the read API, function errors and throttles, and every alarm.
+
+The custom metric names come from friend-handlers' own constants (actions, outcomes,
+transitions, the invalid-message count and the dimension that names a stream function), so a
+renamed metric changes the dashboard with it instead of leaving an empty graph.
+"""
+
+from collections.abc import Iterable, Mapping
+
+from aws_cdk import Duration
+from aws_cdk import aws_apigateway as apigw
+from aws_cdk import aws_cloudwatch as cloudwatch
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_sqs as sqs
+from constructs import Construct
+from friend_handlers.front import INVALID_METRIC
+from friend_handlers.logic.actions import Outcome
+from friend_handlers.logic.message import FriendAction
+from friend_handlers.logic.reactions import Transition
+from friend_handlers.stream import FUNCTION_DIMENSION
+
+from friend_infra.alarms import RULES, Watch
+from friend_infra.functions import METRICS_NAMESPACE, SERVICE_NAME
+
+SERVICE_DIMENSION = "service"
+"""The dimension Powertools Metrics adds to every metric, valued POWERTOOLS_SERVICE_NAME."""
+PERIOD = Duration.minutes(1)
+"""Resolution of every graph: the finest that standard Lambda, SQS and API Gateway metrics have."""
+WIDTH = 24
+"""Dashboard grid width (CloudWatch's)."""
+HEIGHT = 6
+
+
+def _count(name: str, **dimensions: str) -> cloudwatch.Metric:
+    """One of the handlers' EMF counts, summed per period."""
+    return cloudwatch.Metric(
+        namespace=METRICS_NAMESPACE,
+        metric_name=name,
+        dimensions_map={SERVICE_DIMENSION: SERVICE_NAME, **dimensions},
+        statistic=cloudwatch.Stats.SUM,
+        period=PERIOD,
+        label=name,
+    )
+
+
+def _graph(
+    title: str,
+    metrics: Iterable[cloudwatch.IMetric],
+    width: int,
+    *,
+    annotation: tuple[float, str] | None = None,
+) -> cloudwatch.GraphWidget:
+    return cloudwatch.GraphWidget(
+        title=title,
+        left=list(metrics),
+        width=width,
+        height=HEIGHT,
+        period=PERIOD,
+        left_annotations=(
+            [cloudwatch.HorizontalAnnotation(value=annotation[0], label=annotation[1])]
+            if annotation
+            else None
+        ),
+    )
+
+
+class Dashboard(Construct):
+    """One dashboard for the whole service (its name generated, so stacks never collide)."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        functions: Mapping[str, lambda_.IFunction],
+        stream_functions: Mapping[str, lambda_.IFunction],
+        queue: sqs.IQueue,
+        dead_letter_queue: sqs.IQueue,
+        stream_failure_queue: sqs.IQueue,
+        api_stage: apigw.Stage,
+        alarms: Iterable[cloudwatch.IAlarm],
+    ) -> None:
+        super().__init__(scope, construct_id)
+        self.dashboard = cloudwatch.Dashboard(self, "Dashboard", default_interval=Duration.hours(3))
+        self.dashboard.add_widgets(
+            cloudwatch.TextWidget(
+                markdown="# Friend microservice\nActions in, stream transitions out, "
+                "propagation lag, queues, read API. What each alarm means and what to run: "
+                f"README.md, 'Operating it'. Counts per {PERIOD.to_minutes()} minute.",
+                width=WIDTH,
+                height=2,
+            )
+        )
+        third = WIDTH // 3
+        self.dashboard.add_widgets(
+            *(
+                _graph(
+                    f"Actions {outcome.value.lower()}",
+                    [_count(f"{action.value}{outcome.value}") for action in FriendAction],
+                    third,
+                )
+                for outcome in Outcome
+            ),
+            _graph("Invalid messages (parked in the DLQ)", [_count(INVALID_METRIC)], third),
+        )
+        self.dashboard.add_widgets(
+            *(
+                _graph(
+                    f"Transitions: {handler}",
+                    [
+                        _count(transition.value, **{FUNCTION_DIMENSION: function.function_name})
+                        for transition in Transition
+                    ],
+                    WIDTH // len(stream_functions),
+                )
+                for handler, function in stream_functions.items()
+            )
+        )
+        lag = RULES[Watch.ITERATOR_AGE]
+        self.dashboard.add_widgets(
+            _graph(
+                "Propagation lag: stream iterator age, max (ms)",
+                [
+                    function.metric("IteratorAge", statistic=lag.statistic, label=handler)
+                    for handler, function in stream_functions.items()
+                ],
+                WIDTH // 2,
+                annotation=(lag.threshold, "alarm"),
+            ),
+            _graph(
+                "Queue depths (visible messages)",
+                [
+                    q.metric_approximate_number_of_messages_visible(
+                        statistic=cloudwatch.Stats.MAXIMUM, label=label
+                    )
+                    for label, q in (
+                        ("front queue", queue),
+                        ("dead-letter queue", dead_letter_queue),
+                        ("stream failure queue", stream_failure_queue),
+                    )
+                ],
+                WIDTH // 2,
+            ),
+        )
+        latency = RULES[Watch.API_LATENCY_P99]
+        self.dashboard.add_widgets(
+            _graph(
+                "Read API latency (ms)",
+                [
+                    api_stage.metric_latency(
+                        statistic=cloudwatch.Stats.percentile(50), label="p50"
+                    ),
+                    api_stage.metric_latency(statistic=latency.statistic, label="p99"),
+                ],
+                third,
+                annotation=(latency.threshold, "p99 alarm"),
+            ),
+            _graph(
+                "Read API errors",
+                [
+                    api_stage.metric_client_error(statistic=cloudwatch.Stats.SUM, label="4xx"),
+                    api_stage.metric_server_error(statistic=cloudwatch.Stats.SUM, label="5xx"),
+                ],
+                third,
+            ),
+            _graph(
+                "Function errors and throttles",
+                [
+                    metric
+                    for handler, function in functions.items()
+                    for metric in (
+                        function.metric_errors(
+                            statistic=cloudwatch.Stats.SUM, label=f"{handler} errors"
+                        ),
+                        function.metric_throttles(
+                            statistic=cloudwatch.Stats.SUM, label=f"{handler} throttles"
+                        ),
+                    )
+                ],
+                third,
+            ),
+        )
+        self.dashboard.add_widgets(
+            cloudwatch.AlarmStatusWidget(
+                title="Alarms", alarms=list(alarms), width=WIDTH, height=HEIGHT
+            )
+        )

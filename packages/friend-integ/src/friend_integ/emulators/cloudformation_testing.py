@@ -1,0 +1,112 @@
+"""CloudFormation for tests on an emulator: deploying a synthesized CDK app stack by stack,
+waiting for stacks, and reading their events."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import time
+from pathlib import Path
+from typing import Any
+
+from friend_integ.emulators.testing import TEST_ACCOUNT, TEST_REGION, AwsClientFactory
+
+STACK_WAIT_SECONDS = 180.0
+TEMPLATE_BODY_LIMIT = 51_200
+"""Bytes of a template CloudFormation takes inline (``TemplateBody``)."""
+
+
+def stack_events(cloudformation: Any, name: str) -> list[tuple[str, str, str]]:
+    """(logical id, status, reason) of every event of the stack, oldest first."""
+    events = cloudformation.describe_stack_events(StackName=name)["StackEvents"]
+    return [
+        (e["LogicalResourceId"], e["ResourceStatus"], e.get("ResourceStatusReason", ""))
+        for e in reversed(events)
+    ]
+
+
+def wait_settled(cloudformation: Any, name: str, timeout: float, poll: float) -> dict[str, Any]:
+    """The stack once no operation on it is in progress; fails with its events otherwise."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        stack: dict[str, Any] = cloudformation.describe_stacks(StackName=name)["Stacks"][0]
+        if not stack["StackStatus"].endswith("_IN_PROGRESS"):
+            return stack
+        time.sleep(poll)
+    raise AssertionError(f"stack {name} did not settle: {stack_events(cloudformation, name)}")
+
+
+def wait_deleted(cloudformation: Any, name: str, timeout: float, poll: float) -> bool:
+    """Whether the stack was gone (or DELETE_COMPLETE) within ``timeout``."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        live = {
+            s["StackName"]
+            for s in cloudformation.describe_stacks()["Stacks"]
+            if s["StackStatus"] != "DELETE_COMPLETE"
+        }
+        if name not in live:
+            return True
+        time.sleep(poll)
+    return False
+
+
+def _substitute(text: str) -> str:
+    return text.replace("${AWS::AccountId}", TEST_ACCOUNT).replace("${AWS::Region}", TEST_REGION)
+
+
+class CloudAssembly:
+    """A synthesized app, deployed stack by stack through CloudFormation."""
+
+    def __init__(self, outdir: Path, aws_client: AwsClientFactory) -> None:
+        self.outdir = outdir
+        self.s3 = aws_client("s3")
+        self.cloudformation = aws_client("cloudformation")
+        self.deployed: list[str] = []
+
+    def publish_assets(self, stack: str) -> dict[str, str]:
+        """Upload the stack's file assets where its template expects them (what cdk-assets does);
+        the S3 URL of each, by its source path."""
+        manifest = json.loads((self.outdir / f"{stack}.assets.json").read_text())
+        urls: dict[str, str] = {}
+        for asset in manifest["files"].values():
+            source = self.outdir / asset["source"]["path"]
+            if asset["source"]["packaging"] == "zip":
+                archive = shutil.make_archive(str(source), "zip", root_dir=source)
+                body = Path(archive).read_bytes()
+            else:
+                body = source.read_bytes()
+            for destination in asset["destinations"].values():
+                bucket = _substitute(destination["bucketName"])
+                self.s3.create_bucket(Bucket=bucket)
+                self.s3.put_object(Bucket=bucket, Key=destination["objectKey"], Body=body)
+                url = f"{self.s3.meta.endpoint_url}/{bucket}/{destination['objectKey']}"
+                urls[asset["source"]["path"]] = url
+        return urls
+
+    def deploy(self, stack: str) -> dict[str, Any]:
+        urls = self.publish_assets(stack)
+        template_file = f"{stack}.template.json"
+        template = (self.outdir / template_file).read_text()
+        # Like the CDK CLI: a template over CloudFormation's limit for a request body is
+        # deployed from its copy among the assets.
+        source = (
+            {"TemplateBody": template}
+            if len(template.encode()) <= TEMPLATE_BODY_LIMIT
+            else {"TemplateURL": urls[template_file]}
+        )
+        self.cloudformation.create_stack(
+            StackName=stack,
+            Capabilities=["CAPABILITY_IAM", "CAPABILITY_NAMED_IAM", "CAPABILITY_AUTO_EXPAND"],
+            **source,
+        )
+        self.deployed.append(stack)
+        return wait_settled(self.cloudformation, stack, STACK_WAIT_SECONDS, poll=0.2)
+
+    def reasons(self, stack: str) -> list[tuple[str, str, str]]:
+        return stack_events(self.cloudformation, stack)
+
+    def destroy(self) -> None:
+        for stack in reversed(self.deployed):
+            self.cloudformation.delete_stack(StackName=stack)
+            wait_deleted(self.cloudformation, stack, STACK_WAIT_SECONDS, poll=0.2)

@@ -1,0 +1,1 @@
+"""Recovery commands for a deployed friend microservice."""

@@ -1,0 +1,191 @@
+"""Redrive on moto: failure messages as Lambda writes them, records read back from the stream,
+the real stream handlers run on them."""
+
+import json
+from typing import Any
+
+import pytest
+from friend_models import State, now_millis
+from friend_ops.redrive import LambdaInvoker, Redrive, Result
+
+from .conftest import TABLE_NAME, Aws, HandlerInvoker, item, rows
+
+
+def _records(aws: Aws) -> list[dict[str, Any]]:
+    """Every record of the table's (single) shard so far, with the shard's id."""
+    (shard,) = aws.streams.describe_stream(StreamArn=aws.stream_arn)["StreamDescription"]["Shards"]
+    iterator = aws.streams.get_shard_iterator(
+        StreamArn=aws.stream_arn, ShardId=shard["ShardId"], ShardIteratorType="TRIM_HORIZON"
+    )["ShardIterator"]
+    records = aws.streams.get_records(ShardIterator=iterator)["Records"]
+    return [{**record, "shard": shard["ShardId"]} for record in records]
+
+
+def _failure(
+    aws: Aws, handler: str, first: dict[str, Any], last: dict[str, Any], batch_size: int
+) -> str:
+    """The message a stream mapping sends to its on-failure queue when it gives up a batch."""
+    return json.dumps(
+        {
+            "requestContext": {
+                "requestId": "316aa6d0-8154-4e6e-9af7-85d5f4a6bc81",
+                "functionArn": aws.functions[handler],
+                "condition": "RetryAttemptsExhausted",
+                "approximateInvokeCount": 6,
+            },
+            "responseContext": {
+                "statusCode": 200,
+                "executedVersion": "$LATEST",
+                "functionError": "Unhandled",
+            },
+            "version": "1.0",
+            "timestamp": "2026-11-26T10:00:00.000Z",
+            "DDBStreamBatchInfo": {
+                "shardId": first["shard"],
+                "startSequenceNumber": first["dynamodb"]["SequenceNumber"],
+                "endSequenceNumber": last["dynamodb"]["SequenceNumber"],
+                "approximateArrivalOfFirstRecord": "2026-11-26T09:59:00Z",
+                "approximateArrivalOfLastRecord": "2026-11-26T09:59:01Z",
+                "batchSize": batch_size,
+                "streamArn": aws.stream_arn,
+            },
+        }
+    )
+
+
+def _redrive(aws: Aws, invoke: Any = None) -> Redrive:
+    return Redrive(
+        sqs=aws.sqs,
+        streams=aws.streams,
+        lambda_=aws.lambda_,
+        queue_url=aws.failure_queue_url,
+        invoke=invoke or HandlerInvoker(aws.lambda_),
+    )
+
+
+def _in_queue(aws: Aws) -> list[str]:
+    """Bodies of the messages visible in the failure queue now."""
+    messages = aws.sqs.receive_message(
+        QueueUrl=aws.failure_queue_url, MaxNumberOfMessages=10, VisibilityTimeout=0
+    ).get("Messages", [])
+    return [m["Body"] for m in messages]
+
+
+@pytest.fixture
+def two_requests_lost(aws: Aws) -> str:
+    """Two requests whose request_state batch was given up on, with a record between them that
+    the mapping's filter does not deliver. The invariant is broken for both pairs."""
+    now = now_millis()
+    aws.dynamodb.put_item(TableName=TABLE_NAME, Item=item("ann", "bob", State.REQUESTED, now))
+    aws.dynamodb.put_item(TableName=TABLE_NAME, Item=item("eve", "fay", State.FRIENDS, now))
+    aws.dynamodb.put_item(TableName=TABLE_NAME, Item=item("cat", "dan", State.REQUESTED, now))
+    first, _, last = _records(aws)
+    body = _failure(aws, "request_state", first, last, batch_size=2)
+    aws.sqs.send_message(QueueUrl=aws.failure_queue_url, MessageBody=body)
+    assert ("bob", "ann") not in rows(aws)
+    return body
+
+
+def test_redrive_applies_the_failed_batch_and_deletes_its_message(
+    aws: Aws, two_requests_lost: str
+) -> None:
+    invoker = HandlerInvoker(aws.lambda_)
+    summary = _redrive(aws, invoker).run()
+
+    assert summary.problems == []
+    assert summary.results == {Result.REDRIVEN: 1}
+    assert summary.records == 2
+    assert summary.left == 0
+    assert rows(aws) == {
+        ("ann", "bob"): State.REQUESTED,
+        ("bob", "ann"): State.PENDING,
+        ("cat", "dan"): State.REQUESTED,
+        ("dan", "cat"): State.PENDING,
+        ("eve", "fay"): State.FRIENDS,
+    }
+    assert _in_queue(aws) == []
+    # Exactly the failed batch, shaped as Lambda delivers it: the filtered-out record is not in it.
+    (event,) = invoker.events
+    assert [r["dynamodb"]["Keys"]["player_id"]["S"] for r in event["Records"]] == ["ann", "cat"]
+    for record in event["Records"]:
+        assert record["eventSourceARN"] == aws.stream_arn
+        assert isinstance(record["dynamodb"]["ApproximateCreationDateTime"], float)
+
+
+def test_only_the_batch_and_its_function_are_needed(aws: Aws, two_requests_lost: str) -> None:
+    """A record without response context (records that expired before any invocation)."""
+    (message,) = aws.sqs.receive_message(QueueUrl=aws.failure_queue_url)["Messages"]
+    aws.sqs.delete_message(QueueUrl=aws.failure_queue_url, ReceiptHandle=message["ReceiptHandle"])
+    record = json.loads(two_requests_lost)
+    record["requestContext"] = {"functionArn": record["requestContext"]["functionArn"]}
+    for field in ("responseContext", "version", "timestamp"):
+        del record[field]
+    aws.sqs.send_message(QueueUrl=aws.failure_queue_url, MessageBody=json.dumps(record))
+
+    assert _redrive(aws).run().results == {Result.REDRIVEN: 1}
+    assert rows(aws)[("bob", "ann")] is State.PENDING
+
+
+def test_redrive_twice_is_harmless(aws: Aws, two_requests_lost: str) -> None:
+    _redrive(aws).run()
+    after_first = rows(aws)
+    # The same message delivered again (SQS is at least once) and a second run.
+    aws.sqs.send_message(QueueUrl=aws.failure_queue_url, MessageBody=two_requests_lost)
+    again = _redrive(aws).run()
+    assert again.results == {Result.REDRIVEN: 1}
+    assert rows(aws) == after_first
+    assert _redrive(aws).run().results == {}
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        ("Unhandled", {"errorMessage": "table unavailable", "errorType": "ResourceNotFound"}),
+        (None, {"batchItemFailures": [{"itemIdentifier": "1"}]}),
+    ],
+    ids=["error", "partial-failure"],
+)
+def test_a_batch_that_fails_again_stays_in_the_queue(
+    aws: Aws, two_requests_lost: str, answer: tuple[str | None, Any]
+) -> None:
+    summary = _redrive(aws, lambda _arn, _event: answer).run()
+    assert summary.results == {Result.FUNCTION_FAILED: 1}
+    assert summary.left == 1
+    (problem,) = summary.problems
+    assert "failed" in problem
+    assert _in_queue(aws) == [two_requests_lost]  # visible again at once, for the alarm too
+    assert ("bob", "ann") not in rows(aws)
+
+
+def test_messages_that_cannot_be_redriven_are_kept_with_their_reason(aws: Aws) -> None:
+    aws.dynamodb.put_item(TableName=TABLE_NAME, Item=item("ann", "bob", State.REQUESTED, 1))
+    (record,) = _records(aws)
+    sequence = int(record["dynamodb"]["SequenceNumber"])
+    beyond = {**record, "dynamodb": {"SequenceNumber": str(sequence + 1000)}}
+    gone = json.loads(_failure(aws, "request_state", record, record, 1))
+    gone["requestContext"]["functionArn"] += "-deleted"
+    bodies = {
+        Result.UNREADABLE: "not a failure record",
+        # The records are no longer all in the stream: the range ends past the shard's end.
+        Result.EXPIRED: _failure(aws, "request_state", record, beyond, 1),
+        Result.NO_MAPPING: json.dumps(gone),
+        Result.MISMATCH: _failure(aws, "request_state", record, record, batch_size=3),
+    }
+    for body in bodies.values():
+        aws.sqs.send_message(QueueUrl=aws.failure_queue_url, MessageBody=body)
+
+    summary = _redrive(aws).run()
+
+    assert summary.results == dict.fromkeys(bodies, 1)
+    assert sorted(_in_queue(aws)) == sorted(bodies.values())
+    assert rows(aws) == {("ann", "bob"): State.REQUESTED}
+
+
+def test_lambda_invoker_invokes_synchronously_with_the_event(aws: Aws) -> None:
+    """moto's stand-in runtime (no Docker) answers an invocation with its own payload."""
+    event = {"Records": [{"eventName": "INSERT", "dynamodb": {"Keys": {"b": {"B": b"\x00"}}}}]}
+    error, payload = LambdaInvoker(aws.lambda_)(aws.functions["accept_state"], event)
+    assert error is None
+    assert payload == {
+        "Records": [{"eventName": "INSERT", "dynamodb": {"Keys": {"b": {"B": "AA=="}}}}]
+    }
