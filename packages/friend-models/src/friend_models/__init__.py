@@ -6,6 +6,7 @@ Infrastructure builds the table from these names, handlers read and write it thr
 
 from friend_models.model import (
     DEFAULT_TABLE_NAME,
+    EXCHANGE_ID,
     FRIEND_ID,
     LAST_UPDATED,
     PLAYER_ID,
@@ -20,6 +21,7 @@ from friend_models.model import (
 
 __all__ = [
     "DEFAULT_TABLE_NAME",
+    "EXCHANGE_ID",
     "FRIEND_ID",
     "LAST_UPDATED",
     "PLAYER_ID",
