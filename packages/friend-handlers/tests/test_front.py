@@ -11,12 +11,13 @@ from friend_handlers.dal import MAX_ATTEMPTS
 from friend_handlers.dead_letter import DLQ_URL_ENV
 from friend_handlers.logic.message import MAX_ID_LENGTH
 from friend_handlers.redelivery import EXPIRY_ATTRIBUTE, REMEMBER_SECONDS
-from friend_models import Friend, State
+from friend_models import Friend, State, now_millis
 
 from .conftest import IDEMPOTENCY_TABLE_NAME, Aws, Fault, Logs
 from .harness import (
     NO_FAILURES,
     dead_letters,
+    host_clock,
     message,
     put_row,
     receive_sqs_event,
@@ -79,6 +80,20 @@ def test_each_action_changes_only_the_state_its_rule_allows(
     event = sqs_event(aws, message("ann", "bob", action))
     assert front.handler(event, lambda_context) == NO_FAILURES
     assert rows(aws).get(("ann", "bob")) == after
+
+
+def test_rows_are_stamped_by_the_clock_of_the_host_that_wrote_them(
+    aws: Aws, lambda_context: LambdaContext
+) -> None:
+    # last_updated is information for readers; the tests skew it through this seam.
+    event = sqs_event(aws, message("ann", "bob", "Request"))
+    before = now_millis()
+
+    with host_clock(60_000):
+        assert front.handler(event, lambda_context) == NO_FAILURES
+
+    stamped = Friend.get("ann", "bob", consistent_read=True).last_updated
+    assert before + 60_000 <= stamped <= now_millis() + 60_000
 
 
 def test_a_duplicate_changes_nothing_and_is_counted_as_ignored(
