@@ -10,7 +10,9 @@ import logging
 import os
 from collections import Counter
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import cache
 from typing import Any
 
 import pytest
@@ -33,17 +35,24 @@ for _name, _value in {
 os.environ.pop("AWS_PROFILE", None)
 # Another package's tests in the same run may have named the table already: keep that name.
 os.environ.setdefault("FRIEND_TABLE_NAME", "FriendTest")
+os.environ.setdefault("FRIEND_IDEMPOTENCY_TABLE_NAME", "FriendIdempotencyTest")
 os.environ.pop("AWS_ENDPOINT_URL", None)
 
 import boto3  # noqa: E402
 from aws_lambda_powertools.utilities.typing import LambdaContext  # noqa: E402
 from botocore.config import Config  # noqa: E402
 from friend_handlers.dead_letter import DLQ_URL_ENV  # noqa: E402
+from friend_handlers.redelivery import (  # noqa: E402
+    EXPIRY_ATTRIBUTE,
+    IDEMPOTENCY_TABLE_ENV,
+    KEY_ATTRIBUTE,
+)
 from friend_models import FRIEND_ID, PLAYER_ID, Friend  # noqa: E402
 from moto import mock_aws  # noqa: E402
 
 TEST_TABLE_NAME = Friend.Meta.table_name
 """The name the model read from the environment at import, as a deployed function would."""
+IDEMPOTENCY_TABLE_NAME = os.environ[IDEMPOTENCY_TABLE_ENV]
 
 
 @dataclass(frozen=True)
@@ -59,53 +68,98 @@ class Aws:
     dlq_url: str
 
 
-@pytest.fixture
-def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[Aws]:
-    """Friend table with a NEW_AND_OLD_IMAGES stream, the front queue and its dead-letter queue."""
-    with mock_aws():
-        dynamodb = boto3.client("dynamodb")
-        table = dynamodb.create_table(
-            TableName=TEST_TABLE_NAME,
-            KeySchema=[
-                {"AttributeName": PLAYER_ID, "KeyType": "HASH"},
-                {"AttributeName": FRIEND_ID, "KeyType": "RANGE"},
-            ],
-            AttributeDefinitions=[
-                {"AttributeName": PLAYER_ID, "AttributeType": "S"},
-                {"AttributeName": FRIEND_ID, "AttributeType": "S"},
-            ],
-            BillingMode="PAY_PER_REQUEST",
-            StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"},
-        )["TableDescription"]
-        sqs = boto3.client("sqs")
-        dlq_url = sqs.create_queue(QueueName="friend-front-dlq")["QueueUrl"]
-        # Visibility 0: a failed record is visible again at once, like a retry after the timeout.
-        queue_url = sqs.create_queue(
-            QueueName="friend-front", Attributes={"VisibilityTimeout": "0"}
-        )["QueueUrl"]
-        queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])[
-            "Attributes"
-        ]["QueueArn"]
-        monkeypatch.setenv(DLQ_URL_ENV, dlq_url)
+@dataclass(frozen=True)
+class Clients:
+    dynamodb: Any
+    streams: Any
+    sqs: Any
+
+
+@cache
+def clients() -> Clients:
+    """One set of plain boto3 clients for every test: made after moto is imported, they reach
+    whichever moto account is active when they are called."""
+    return Clients(
+        dynamodb=boto3.client("dynamodb"),
+        # botocore now addresses DynamoDB Streams at an account-based endpoint
+        # (<account>.streams-ddb.<region>...) that moto 5.2 does not route yet.
+        streams=boto3.client("dynamodbstreams", config=Config(account_id_endpoint_mode="disabled")),
+        sqs=boto3.client("sqs"),
+    )
+
+
+@contextmanager
+def resources() -> Iterator[Aws]:
+    """Friend table with a NEW_AND_OLD_IMAGES stream, the table of handled messages, the front
+    queue and its dead-letter queue, as the stack builds them, in the active moto account; all
+    deleted again afterwards."""
+    dynamodb, sqs = clients().dynamodb, clients().sqs
+    table = dynamodb.create_table(
+        TableName=TEST_TABLE_NAME,
+        KeySchema=[
+            {"AttributeName": PLAYER_ID, "KeyType": "HASH"},
+            {"AttributeName": FRIEND_ID, "KeyType": "RANGE"},
+        ],
+        AttributeDefinitions=[
+            {"AttributeName": PLAYER_ID, "AttributeType": "S"},
+            {"AttributeName": FRIEND_ID, "AttributeType": "S"},
+        ],
+        BillingMode="PAY_PER_REQUEST",
+        StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"},
+    )["TableDescription"]
+    dynamodb.create_table(
+        TableName=IDEMPOTENCY_TABLE_NAME,
+        KeySchema=[{"AttributeName": KEY_ATTRIBUTE, "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": KEY_ATTRIBUTE, "AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    dynamodb.update_time_to_live(
+        TableName=IDEMPOTENCY_TABLE_NAME,
+        TimeToLiveSpecification={"Enabled": True, "AttributeName": EXPIRY_ATTRIBUTE},
+    )
+    dlq_url = sqs.create_queue(QueueName="friend-front-dlq")["QueueUrl"]
+    # Visibility 0: a failed record is visible again at once, like a retry after the timeout.
+    queue_url = sqs.create_queue(QueueName="friend-front", Attributes={"VisibilityTimeout": "0"})[
+        "QueueUrl"
+    ]
+    queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])[
+        "Attributes"
+    ]["QueueArn"]
+    try:
         yield Aws(
             dynamodb=dynamodb,
-            # botocore now addresses DynamoDB Streams at an account-based endpoint
-            # (<account>.streams-ddb.<region>...) that moto 5.2 does not route yet.
-            streams=boto3.client(
-                "dynamodbstreams", config=Config(account_id_endpoint_mode="disabled")
-            ),
+            streams=clients().streams,
             sqs=sqs,
             stream_arn=table["LatestStreamArn"],
             queue_url=queue_url,
             queue_arn=queue_arn,
             dlq_url=dlq_url,
         )
+    finally:
+        for name in (TEST_TABLE_NAME, IDEMPOTENCY_TABLE_NAME):
+            dynamodb.delete_table(TableName=name)
+        for url in (queue_url, dlq_url):
+            sqs.delete_queue(QueueUrl=url)
 
 
 @pytest.fixture
-def lambda_context() -> LambdaContext:
+def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[Aws]:
+    """The resources of :func:`resources` in a fresh moto account, with the front function's
+    environment."""
+    with mock_aws(), resources() as created:
+        monkeypatch.setenv(DLQ_URL_ENV, created.dlq_url)
+        yield created
+
+
+class _Context(LambdaContext):
+    def get_remaining_time_in_millis(self) -> int:
+        """Lambda's answer early in an invocation (Powertools' stub says 0: timed out)."""
+        return 15_000
+
+
+def make_lambda_context() -> LambdaContext:
     """The attributes of the Lambda context object that Powertools reads."""
-    context = LambdaContext()
+    context = _Context()
     context._function_name = "friend-test"
     context._function_version = "$LATEST"
     context._invoked_function_arn = f"arn:aws:lambda:{REGION}:123456789012:function:friend-test"
@@ -114,6 +168,11 @@ def lambda_context() -> LambdaContext:
     context._log_group_name = "/aws/lambda/friend-test"
     context._log_stream_name = "2026/11/24/[$LATEST]0123456789abcdef"
     return context
+
+
+@pytest.fixture
+def lambda_context() -> LambdaContext:
+    return make_lambda_context()
 
 
 type Fault = Callable[[str, dict[str, Any]], dict[str, Any] | None]
@@ -125,13 +184,14 @@ class _HttpStatus:
         self.headers: dict[str, str] = {}
 
 
-@pytest.fixture
-def dynamodb_faults(aws: Aws) -> Iterator[list[Fault]]:
+@contextmanager
+def injected_dynamodb_faults() -> Iterator[list[Fault]]:
     """Inject DynamoDB errors into the handlers' own client, before the request leaves it.
 
     Append ``fault(operation, request)`` (``request`` is the JSON request body); when it returns
     an error (``{"Code": ..., ...}``) the call fails with it, exactly as botocore surfaces an
-    error response from DynamoDB. Raised before botocore's retry layer, so it is not retried.
+    error response from DynamoDB. Raised before botocore's retry layer, so botocore does not
+    retry it even where it would retry the same answer from DynamoDB.
     """
     faults: list[Fault] = []
     client = Friend._get_connection().connection.client
@@ -147,8 +207,17 @@ def dynamodb_faults(aws: Aws) -> Iterator[list[Fault]]:
         return None
 
     client.meta.events.register("before-call.dynamodb", before_call, unique_id="test-faults")
-    yield faults
-    client.meta.events.unregister("before-call.dynamodb", unique_id="test-faults")
+    try:
+        yield faults
+    finally:
+        client.meta.events.unregister("before-call.dynamodb", unique_id="test-faults")
+
+
+@pytest.fixture
+def dynamodb_faults(aws: Aws) -> Iterator[list[Fault]]:
+    """:func:`injected_dynamodb_faults` for one test."""
+    with injected_dynamodb_faults() as faults:
+        yield faults
 
 
 @pytest.fixture

@@ -11,6 +11,8 @@
 - Routing: each stream record goes to the handler whose ``STREAM_FILTERS`` pattern matches, as
   evaluated by moto's EventBridge pattern matcher (Lambda event filtering uses EventBridge
   pattern syntax), never by a matcher written here.
+- Hosts: each invocation may run on a clock of its own (``host_clock``, through the handlers'
+  ``friend_handlers.dal.clock`` seam), as Lambda hosts' clocks drift apart.
 - REST events: API Gateway REST (v1) proxy events with every field the service sends, the path
   and path parameters percent-encoded as API Gateway REST delivers them.
 """
@@ -19,15 +21,18 @@ import json
 import random
 import uuid
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from datetime import datetime
+from itertools import permutations
 from typing import Any
 from urllib.parse import quote
 
 import pytest
-from friend_handlers import accept_state, front, reject_state, request_state, unfriend_state
+from friend_handlers import accept_state, dal, front, reject_state, request_state, unfriend_state
 from friend_handlers.filters import STREAM_FILTERS
-from friend_models import Friend, State
+from friend_models import Friend, State, now_millis
 from moto.events.models import EventPattern
 
 from .conftest import REGION, TEST_TABLE_NAME, Aws
@@ -267,11 +272,15 @@ def emitted_metrics(capsys: pytest.CaptureFixture[str]) -> dict[str, int]:
 # The whole chain ------------------------------------------------------------------------------
 
 
-def put_row(aws: Aws, player: str, friend: str, state: str, at: int = 1) -> None:
+def put_row(
+    aws: Aws, player: str, friend: str, state: str, at: int = 1, exchange: str | None = None
+) -> None:
     """Write one row with the plain client, not the model: the handlers must cope with rows as
-    any writer stores them (even a state this code does not know), and the write reaches the
-    stream like any other."""
-    aws.dynamodb.put_item(TableName=TEST_TABLE_NAME, Item=_item(player, friend, state, at))
+    any writer stores them (even a state this code does not know; ``exchange=None``: as written
+    before exchange ids existed), and the write reaches the stream like any other."""
+    aws.dynamodb.put_item(
+        TableName=TEST_TABLE_NAME, Item=_item(player, friend, state, at, exchange)
+    )
 
 
 def put_rows(aws: Aws, player: str, friends: Mapping[str, State], at: int = 1) -> None:
@@ -284,63 +293,148 @@ def put_rows(aws: Aws, player: str, friends: Mapping[str, State], at: int = 1) -
         aws.dynamodb.batch_write_item(RequestItems={TEST_TABLE_NAME: requests[start : start + 25]})
 
 
-def _item(player: str, friend: str, state: str, at: int) -> dict[str, Any]:
-    return {
+def _item(
+    player: str, friend: str, state: str, at: int, exchange: str | None = None
+) -> dict[str, Any]:
+    item = {
         "player_id": {"S": player},
         "friend_id": {"S": friend},
         "state": {"S": str(state)},
         "last_updated": {"N": str(at)},
     }
+    if exchange is not None:
+        item["exchange_id"] = {"S": exchange}
+    return item
 
 
 def rows(aws: Aws) -> dict[tuple[str, str], State]:
     return {(row.player_id, row.friend_id): row.state for row in Friend.scan(consistent_read=True)}
 
 
-def assert_invariant(aws: Aws) -> dict[tuple[str, str], State]:
-    """design.md: for every pair, both rows absent, Requested and Pending, or Friends/Friends."""
-    table = rows(aws)
+def statuses(aws: Aws) -> dict[tuple[str, str], tuple[State, str | None]]:
+    """Every row's state and exchange id."""
+    return {
+        (row.player_id, row.friend_id): (row.state, row.exchange_id)
+        for row in Friend.scan(consistent_read=True)
+    }
+
+
+def table_items(aws: Aws) -> list[dict[str, Any]]:
+    """Every item of the Friend table exactly as stored, in key order."""
+    items = aws.dynamodb.scan(TableName=TEST_TABLE_NAME, ConsistentRead=True)["Items"]
+    return sorted(items, key=lambda item: (item["player_id"]["S"], item["friend_id"]["S"]))
+
+
+def violations(table: Mapping[tuple[str, str], State]) -> list[str]:
+    """design.md's invariant: for every pair, both rows absent, Requested and Pending, or
+    Friends and Friends. One line per row of ``table`` whose pair breaks it."""
     allowed = {
         (State.REQUESTED, State.PENDING),
         (State.PENDING, State.REQUESTED),
         (State.FRIENDS, State.FRIENDS),
     }
-    for (player, friend), state in table.items():
-        pair = (state, table.get((friend, player)))
-        assert pair in allowed, f"({player},{friend})={state} but ({friend},{player})={pair[1]}"
+    return [
+        f"({player},{friend})={state} but ({friend},{player})={table.get((friend, player))}"
+        for (player, friend), state in table.items()
+        if (state, table.get((friend, player))) not in allowed
+    ]
+
+
+def assert_invariant(aws: Aws) -> dict[tuple[str, str], State]:
+    table = rows(aws)
+    broken = violations(table)
+    assert not broken, "; ".join(broken)
     return table
+
+
+@contextmanager
+def host_clock(skew_ms: int) -> Iterator[None]:
+    """Run handlers as on a host whose clock is ``skew_ms`` ahead (negative: behind), through
+    the handlers' clock seam (``friend_handlers.dal.clock``)."""
+    dal.clock = lambda: now_millis() + skew_ms
+    try:
+        yield
+    finally:
+        dal.clock = now_millis
+
+
+def row_key(record: Mapping[str, Any]) -> tuple[str, str]:
+    """The row a stream record is about."""
+    keys = record["dynamodb"]["Keys"]
+    return keys["player_id"]["S"], keys["friend_id"]["S"]
 
 
 class Chain:
     """SQS -> front -> table -> stream -> filtered stream handlers, all in-process.
 
     Each stream handler has its own queue of matching records, as each filtered event source
-    mapping reads the stream independently; ``rng`` decides how far each one runs ahead of the
-    others and which records are delivered twice (delivery is at least once).
+    mapping reads the stream independently. With an ``rng``, :meth:`drain` and
+    :meth:`step_stream` let each mapping run ahead of the others, take records of different rows
+    out of order (the order of one row's records is kept, as DynamoDB Streams keep it), deliver
+    some records twice (delivery is at least once), and run each invocation on a host clock up
+    to ``max_skew_ms`` off.
     """
 
-    def __init__(self, aws: Aws, context: Any, rng: random.Random | None = None) -> None:
+    def __init__(
+        self,
+        aws: Aws,
+        context: Any,
+        rng: random.Random | None = None,
+        max_skew_ms: int = 0,
+    ) -> None:
         self.aws = aws
         self.context = context
         self.rng = rng
+        self.max_skew_ms = max_skew_ms
         self.stream = StreamReader(aws)
         self.pending: dict[str, list[dict[str, Any]]] = {name: [] for name in STREAM_HANDLERS}
         self.delivered: list[dict[str, Any]] = []
+        self.delivered_to: dict[str, list[dict[str, Any]]] = {name: [] for name in STREAM_HANDLERS}
+        self.messages: list[dict[str, Any]] = []
+        """Every SQS record the front handled, for redelivery."""
 
     def act(self, *bodies: str) -> None:
         send(self.aws, *bodies)
 
-    def run_front(self, batch_size: int = 10, max_batches: int | None = None) -> None:
-        """Deliver front-queue batches (all of them unless ``max_batches``)."""
+    def skew(self) -> int:
+        if self.rng is None or not self.max_skew_ms:
+            return 0
+        return self.rng.randint(-self.max_skew_ms, self.max_skew_ms)
+
+    # front ----------------------------------------------------------------------------------
+
+    def run_front(
+        self,
+        batch_size: int = 10,
+        max_batches: int | None = None,
+        skew_ms: int | None = None,
+        copies: Iterable[Mapping[str, Any]] = (),
+    ) -> None:
+        """Deliver front-queue batches (all of them unless ``max_batches``). ``copies``: SQS
+        records handled before, delivered again within the first batch."""
         batches = 0
+        copies = [dict(copy) for copy in copies]
         while max_batches is None or batches < max_batches:
             event = receive_sqs_event(self.aws, batch_size)
-            if not event["Records"]:
+            if not event["Records"] and not copies:
                 return
-            response = front.handler(event, self.context)
+            fresh = list(event["Records"])
+            event["Records"].extend(copies)
+            with host_clock(self.skew() if skew_ms is None else skew_ms):
+                response = front.handler(event, self.context)
             assert response == NO_FAILURES
-            settle_sqs_batch(self.aws, event, response)
+            settle_sqs_batch(self.aws, {"Records": fresh}, response)
+            self.messages.extend(fresh)
+            copies = []
             batches += 1
+
+    def redeliver(self, record: Mapping[str, Any], skew_ms: int = 0) -> None:
+        """SQS delivers ``record`` (handled before: same message id) once more, on its own."""
+        with host_clock(skew_ms):
+            response = front.handler({"Records": [dict(record)]}, self.context)
+        assert response == NO_FAILURES
+
+    # stream ---------------------------------------------------------------------------------
 
     def collect_stream(self) -> None:
         for record in self.stream.read():
@@ -349,21 +443,50 @@ class Chain:
             for name in matched:
                 self.pending[name].append(record)
 
-    def step_stream(self, name: str, batch_size: int) -> None:
-        batch, self.pending[name] = self.pending[name][:batch_size], self.pending[name][batch_size:]
-        if self.rng is not None and self.delivered and self.rng.random() < 0.2:
-            stale = self.rng.choice(self.delivered)
-            if routes(stale) == [name]:
-                batch.append(stale)
-        if not batch:
+    def pending_rows(self, name: str) -> list[tuple[str, str]]:
+        """The rows with records waiting for ``name``, by first waiting record."""
+        return list(dict.fromkeys(row_key(record) for record in self.pending[name]))
+
+    def take(self, name: str, row: tuple[str, str], count: int) -> list[dict[str, Any]]:
+        """The next ``count`` waiting records of ``row`` for ``name``, in their stream order."""
+        taken = [record for record in self.pending[name] if row_key(record) == row][:count]
+        gone = {id(record) for record in taken}
+        self.pending[name] = [record for record in self.pending[name] if id(record) not in gone]
+        return taken
+
+    def deliver_stream(
+        self, name: str, records: list[dict[str, Any]], skew_ms: int | None = None
+    ) -> None:
+        """Invoke stream handler ``name`` with ``records`` as one batch."""
+        if not records:
             return
-        response = STREAM_HANDLERS[name](stream_event(batch), self.context)
+        with host_clock(self.skew() if skew_ms is None else skew_ms):
+            response = STREAM_HANDLERS[name](stream_event(records), self.context)
         assert response == NO_FAILURES
-        self.delivered.extend(batch)
+        self.delivered.extend(records)
+        self.delivered_to[name].extend(records)
+
+    def step_stream(self, name: str, batch_size: int) -> None:
+        """One batch for ``name``: in stream order, or with an ``rng`` the next records of
+        randomly chosen rows, now and then with a record delivered before."""
+        if self.rng is None:
+            batch = self.pending[name][:batch_size]
+            self.pending[name] = self.pending[name][batch_size:]
+        else:
+            batch = []
+            while len(batch) < batch_size and self.pending[name]:
+                row = self.rng.choice(self.pending_rows(name))
+                batch += self.take(name, row, self.rng.randint(1, batch_size - len(batch)))
+            if self.delivered_to[name] and self.rng.random() < 0.2:
+                batch.append(self.rng.choice(self.delivered_to[name]))
+        self.deliver_stream(name, batch)
 
     def drain(self) -> None:
         """Run front and stream handlers until nothing is left anywhere."""
-        self.run_front()
+        if self.rng is None:
+            self.run_front()
+        else:
+            self.run_front(batch_size=self.rng.randint(1, 10))
         self.collect_stream()
         while any(self.pending.values()):
             names = [name for name, queue in self.pending.items() if queue]
@@ -373,3 +496,60 @@ class Chain:
             else:
                 self.step_stream(self.rng.choice(names), batch_size=self.rng.randint(1, 5))
             self.collect_stream()
+
+
+STORM_ACTIONS = ("Request", "Request", "Accept", "Reject", "Unfriend")
+
+
+@dataclass
+class StormReport:
+    actions: int = 0
+    drains: int = 0
+    violations: list[str] = field(default_factory=list)
+    """Invariant violations found at the drains (each drain checks every pair)."""
+    redeliveries: int = 0
+    changed_by_redelivery: int = 0
+    """Redelivered messages after which the table differed: at most once means none."""
+    states_seen: set[State] = field(default_factory=set)
+
+
+def storm(chain: Chain, players: Sequence[str], actions: int) -> StormReport:
+    """Random actions among ``players`` in bursts, on ``chain`` (which needs an ``rng``): front
+    batches of random size, every stream handler at its own pace, now and then an SQS message
+    delivered again on its own, and a drain with an invariant check at random checkpoints and at
+    the end."""
+    rng = chain.rng
+    assert rng is not None, "a storm needs a seeded chain"
+    pairs = list(permutations(players, 2))
+    report = StormReport()
+
+    def drain() -> None:
+        chain.drain()
+        table = rows(chain.aws)
+        report.drains += 1
+        report.violations += violations(table)
+        report.states_seen |= set(table.values())
+
+    while report.actions < actions:
+        burst = [
+            message(*rng.choice(pairs), rng.choice(STORM_ACTIONS))
+            for _ in range(min(rng.randint(1, 8), actions - report.actions))
+        ]
+        chain.act(*burst)
+        report.actions += len(burst)
+        chain.run_front(batch_size=rng.randint(1, 10), max_batches=1)
+        chain.collect_stream()
+        for _ in range(rng.randint(0, 4)):
+            busy = [name for name, records in chain.pending.items() if records]
+            if busy:
+                chain.step_stream(rng.choice(busy), batch_size=rng.randint(1, 5))
+                chain.collect_stream()
+        if chain.messages and rng.random() < 0.05:
+            before = table_items(chain.aws)
+            chain.redeliver(rng.choice(chain.messages), chain.skew())
+            report.redeliveries += 1
+            report.changed_by_redelivery += table_items(chain.aws) != before
+        if rng.random() < 0.1:
+            drain()
+    drain()
+    return report

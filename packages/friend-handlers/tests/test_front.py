@@ -1,17 +1,37 @@
 """The front handler on SQS events received from a (moto) queue."""
 
 import json
+import time
 from typing import Any
 
 import pytest
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from friend_handlers import front
+from friend_handlers.dal import MAX_ATTEMPTS
 from friend_handlers.dead_letter import DLQ_URL_ENV
 from friend_handlers.logic.player_id import MAX_LENGTH
-from friend_models import State
+from friend_handlers.redelivery import EXPIRY_ATTRIBUTE, REMEMBER_SECONDS
+from friend_models import Friend, State, now_millis
 
-from .conftest import Aws, Fault, Logs
-from .harness import NO_FAILURES, dead_letters, emitted_metrics, message, put_row, rows, sqs_event
+from .conftest import IDEMPOTENCY_TABLE_NAME, Aws, Fault, Logs
+from .harness import (
+    NO_FAILURES,
+    dead_letters,
+    emitted_metrics,
+    host_clock,
+    message,
+    put_row,
+    receive_sqs_event,
+    rows,
+    settle_sqs_batch,
+    sqs_event,
+)
+
+TRANSACTION_CONFLICT = {
+    "Code": "TransactionConflictException",
+    "Message": "Transaction is ongoing for the item",
+}
+"""DynamoDB's answer to a single-item write on a row that a transaction is writing."""
 
 
 def test_actions_follow_the_transition_table(aws: Aws, lambda_context: LambdaContext) -> None:
@@ -50,6 +70,20 @@ def test_each_action_changes_only_the_state_its_rule_allows(
     event = sqs_event(aws, message("ann", "bob", action))
     assert front.handler(event, lambda_context) == NO_FAILURES
     assert rows(aws).get(("ann", "bob")) == after
+
+
+def test_rows_are_stamped_by_the_clock_of_the_host_that_wrote_them(
+    aws: Aws, lambda_context: LambdaContext
+) -> None:
+    # last_updated is information for readers; the tests skew it through this seam.
+    event = sqs_event(aws, message("ann", "bob", "Request"))
+    before = now_millis()
+
+    with host_clock(60_000):
+        assert front.handler(event, lambda_context) == NO_FAILURES
+
+    stamped = Friend.get("ann", "bob", consistent_read=True).last_updated
+    assert before + 60_000 <= stamped <= now_millis() + 60_000
 
 
 def test_a_duplicate_changes_nothing_and_is_counted_as_ignored(
@@ -167,3 +201,115 @@ def test_a_transient_dynamodb_error_fails_only_its_own_record(
     assert response == {"batchItemFailures": [{"itemIdentifier": event["Records"][1]["messageId"]}]}
     assert rows(aws) == {("ann", "cat"): State.REQUESTED, ("dan", "cat"): State.REQUESTED}
     assert dead_letters(aws) == []
+
+
+def _conflicts(operation: str, times: int) -> tuple[Fault, list[str]]:
+    """A fault answering the next ``times`` ``operation`` calls with a transaction conflict,
+    and the calls it answered."""
+    hits: list[str] = []
+
+    def fault(called: str, request: dict[str, Any]) -> dict[str, Any] | None:
+        if called != operation or len(hits) >= times:
+            return None
+        hits.append(request["Key" if "Key" in request else "Item"]["player_id"]["S"])
+        return TRANSACTION_CONFLICT
+
+    return fault, hits
+
+
+@pytest.mark.parametrize(
+    ("seeded", "action", "operation", "after"),
+    [
+        (None, "Request", "PutItem", State.REQUESTED),
+        (State.PENDING, "Accept", "UpdateItem", State.FRIENDS),
+        (State.FRIENDS, "Unfriend", "DeleteItem", None),
+    ],
+)
+def test_a_write_that_meets_a_stream_transaction_is_retried_in_place(
+    aws: Aws,
+    lambda_context: LambdaContext,
+    dynamodb_faults: list[Fault],
+    seeded: State | None,
+    action: str,
+    operation: str,
+    after: State | None,
+) -> None:
+    if seeded is not None:
+        put_row(aws, "ann", "bob", seeded)
+    fault, hits = _conflicts(operation, times=2)
+    dynamodb_faults.append(fault)
+
+    event = sqs_event(aws, message("ann", "bob", action))
+
+    assert front.handler(event, lambda_context) == NO_FAILURES, "no wait for a redelivery"
+    assert hits == ["ann", "ann"]
+    assert rows(aws).get(("ann", "bob")) == after
+
+
+def test_endless_conflicts_fail_only_their_record_whose_retry_then_applies(
+    aws: Aws, lambda_context: LambdaContext, dynamodb_faults: list[Fault]
+) -> None:
+    fault, hits = _conflicts("PutItem", times=MAX_ATTEMPTS)
+    dynamodb_faults.append(fault)
+    event = sqs_event(aws, message("ann", "bob", "Request"), message("cat", "dan", "Request"))
+    failed = event["Records"][0]["messageId"]
+
+    response = front.handler(event, lambda_context)
+
+    assert response == {"batchItemFailures": [{"itemIdentifier": failed}]}
+    assert hits == ["ann"] * MAX_ATTEMPTS
+    assert rows(aws) == {("cat", "dan"): State.REQUESTED}
+    settle_sqs_batch(aws, event, response)
+
+    # The failed delivery left no record of itself: SQS's next delivery of it applies.
+    retry = receive_sqs_event(aws)
+    assert [record["messageId"] for record in retry["Records"]] == [failed]
+    assert front.handler(retry, lambda_context) == NO_FAILURES
+    assert rows(aws) == {("ann", "bob"): State.REQUESTED, ("cat", "dan"): State.REQUESTED}
+
+
+def test_a_redelivered_message_changes_nothing_and_is_counted(
+    aws: Aws,
+    lambda_context: LambdaContext,
+    capsys: pytest.CaptureFixture[str],
+    log_lines: Logs,
+) -> None:
+    event = sqs_event(aws, message("ann", "bob", "Request"))
+    assert front.handler(event, lambda_context) == NO_FAILURES
+    Friend("ann", "bob").delete()  # as bob's rejection leaves it
+    capsys.readouterr()
+
+    assert front.handler(event, lambda_context) == NO_FAILURES  # SQS delivers it again
+
+    assert rows(aws) == {}, "the rejected request stays rejected"
+    assert emitted_metrics(capsys) == {"MessageRedelivered": 1}
+    (skipped,) = [log for log in log_lines() if log["message"].startswith("redelivered")]
+    assert skipped["correlation_id"] == event["Records"][0]["messageId"]
+    assert skipped["outcome"] == "Applied"
+
+
+def test_a_handled_message_is_remembered_as_long_as_the_queue_keeps_messages(
+    aws: Aws, lambda_context: LambdaContext
+) -> None:
+    event = sqs_event(aws, message("ann", "bob", "Request"), "not json")
+    handled_at = time.time()
+
+    assert front.handler(event, lambda_context) == NO_FAILURES
+
+    items = aws.dynamodb.scan(TableName=IDEMPOTENCY_TABLE_NAME)["Items"]
+    assert len(items) == 2
+    for item in items:
+        assert item["status"] == {"S": "COMPLETED"}
+        expires = int(item[EXPIRY_ATTRIBUTE]["N"])
+        assert handled_at + REMEMBER_SECONDS - 5 <= expires <= time.time() + REMEMBER_SECONDS
+
+
+def test_a_redelivered_invalid_message_is_parked_once(
+    aws: Aws, lambda_context: LambdaContext
+) -> None:
+    event = sqs_event(aws, "not json")
+
+    assert front.handler(event, lambda_context) == NO_FAILURES
+    assert front.handler(event, lambda_context) == NO_FAILURES
+
+    assert len(dead_letters(aws)) == 1

@@ -6,12 +6,18 @@ from typing import Any
 import pytest
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from friend_handlers import accept_state, reject_state, request_state, unfriend_state
-from friend_handlers.logic.reactions import MAX_ATTEMPTS, Transition
+from friend_handlers.dal import MAX_ATTEMPTS
+from friend_handlers.logic.reactions import Transition
 from friend_handlers.stream import FUNCTION_DIMENSION
 from friend_models import Friend, State, now_millis
 
 from .conftest import Aws, Fault
-from .harness import NO_FAILURES, StreamReader, put_row, routes, rows, stream_event
+from .harness import NO_FAILURES, StreamReader, put_row, routes, rows, statuses, stream_event
+
+
+def _ahead() -> int:
+    """A time stamped now by a host whose clock runs two seconds ahead of this one."""
+    return now_millis() + 2_000
 
 
 def _reader_after_seed(aws: Aws) -> StreamReader:
@@ -70,46 +76,40 @@ def test_transitions_are_counted_per_function(
     assert emf[FUNCTION_DIMENSION] == lambda_context.function_name
 
 
-def test_request_creates_the_pending_row_once(aws: Aws, lambda_context: LambdaContext) -> None:
+def test_request_creates_the_pending_row_of_its_exchange_once(
+    aws: Aws, lambda_context: LambdaContext
+) -> None:
     reader = StreamReader(aws)
-    put_row(aws, "ann", "bob", State.REQUESTED)
+    put_row(aws, "ann", "bob", State.REQUESTED, exchange="e1")
     (record,) = _records(reader, "request_state")
+    expected = {("ann", "bob"): (State.REQUESTED, "e1"), ("bob", "ann"): (State.PENDING, "e1")}
 
     event = stream_event([record])
     assert request_state.handler(event, lambda_context) == NO_FAILURES
-    assert rows(aws) == {("ann", "bob"): State.REQUESTED, ("bob", "ann"): State.PENDING}
+    assert statuses(aws) == expected
 
     # At-least-once delivery: the same record again changes nothing.
     assert request_state.handler(event, lambda_context) == NO_FAILURES
-    assert rows(aws) == {("ann", "bob"): State.REQUESTED, ("bob", "ann"): State.PENDING}
+    assert statuses(aws) == expected
 
 
-def test_a_pending_row_is_never_dated_before_its_request(
-    aws: Aws, lambda_context: LambdaContext
-) -> None:
-    # The request was stamped by a host whose clock runs ahead of this one.
-    ahead = now_millis() + 600_000
-    reader = StreamReader(aws)
-    put_row(aws, "ann", "bob", State.REQUESTED, at=ahead)
-    (record,) = _records(reader, "request_state")
-
-    assert request_state.handler(stream_event([record]), lambda_context) == NO_FAILURES
-    assert Friend.get("bob", "ann", consistent_read=True).last_updated >= ahead
-
-
-def test_a_mutual_request_settles_both_rows_as_friends(
+def test_a_mutual_request_settles_both_rows_as_friends_of_one_exchange(
     aws: Aws, lambda_context: LambdaContext
 ) -> None:
     reader = StreamReader(aws)
-    put_row(aws, "ann", "bob", State.REQUESTED)
-    put_row(aws, "bob", "ann", State.REQUESTED)
+    put_row(aws, "ann", "bob", State.REQUESTED, exchange="e1")
+    put_row(aws, "bob", "ann", State.REQUESTED, exchange="e2")
     records = _records(reader, "request_state")
     assert len(records) == 2
 
     for record in records:
         assert request_state.handler(stream_event([record]), lambda_context) == NO_FAILURES
 
-    assert rows(aws) == {("ann", "bob"): State.FRIENDS, ("bob", "ann"): State.FRIENDS}
+    # ann's record came first: both rows now belong to ann's exchange.
+    assert statuses(aws) == {
+        ("ann", "bob"): (State.FRIENDS, "e1"),
+        ("bob", "ann"): (State.FRIENDS, "e1"),
+    }
     settle = [record for record in reader.read() if record["eventName"] == "MODIFY"]
     assert len(settle) == 2, "one transaction wrote both rows; the second record was a no-op"
     assert all(routes(record) == [] for record in settle)
@@ -118,25 +118,30 @@ def test_a_mutual_request_settles_both_rows_as_friends(
 def test_a_request_after_an_unfinished_unfriend_reopens_the_pair_as_pending(
     aws: Aws, lambda_context: LambdaContext
 ) -> None:
-    # ann unfriended bob and asked again before the unfriend reached bob's row.
-    put_row(aws, "bob", "ann", State.FRIENDS)
+    # ann unfriended bob and asked again before the unfriend reached bob's row; bob's row was
+    # stamped by a host whose clock runs ahead, so it looks newer than the request.
+    put_row(aws, "bob", "ann", State.FRIENDS, at=_ahead(), exchange="e0")
     reader = _reader_after_seed(aws)
-    put_row(aws, "ann", "bob", State.REQUESTED)
+    put_row(aws, "ann", "bob", State.REQUESTED, at=now_millis(), exchange="e1")
     (record,) = _records(reader, "request_state")
 
     assert request_state.handler(stream_event([record]), lambda_context) == NO_FAILURES
-    assert rows(aws) == {("ann", "bob"): State.REQUESTED, ("bob", "ann"): State.PENDING}
+    assert statuses(aws) == {
+        ("ann", "bob"): (State.REQUESTED, "e1"),
+        ("bob", "ann"): (State.PENDING, "e1"),
+    }
 
 
 def test_a_request_already_accepted_is_left_to_accept_state(
     aws: Aws, lambda_context: LambdaContext
 ) -> None:
-    # A late copy of ann's request record arrives after bob accepted (at 20) but before the
-    # acceptance reached ann's row: bob's Friends row is newer than the request, so it stays.
+    # A late copy of ann's request record arrives after bob accepted but before the acceptance
+    # reached ann's row: bob's Friends row answers this very request, so it stays, although
+    # ann's host stamped the request later than bob's host stamped the acceptance.
     reader = StreamReader(aws)
-    put_row(aws, "ann", "bob", State.REQUESTED, at=10)
+    put_row(aws, "ann", "bob", State.REQUESTED, at=_ahead(), exchange="e1")
     (record,) = _records(reader, "request_state")
-    put_row(aws, "bob", "ann", State.FRIENDS, at=20)
+    put_row(aws, "bob", "ann", State.FRIENDS, at=now_millis(), exchange="e1")
 
     assert request_state.handler(stream_event([record]), lambda_context) == NO_FAILURES
     assert rows(aws) == {("ann", "bob"): State.REQUESTED, ("bob", "ann"): State.FRIENDS}
@@ -201,7 +206,31 @@ def test_endless_contention_fails_only_that_record(
     }
 
 
-def test_accept_makes_the_requester_a_friend(aws: Aws, lambda_context: LambdaContext) -> None:
+@pytest.mark.parametrize("requester_ahead", [False, True], ids=["same-clock", "requester-ahead"])
+def test_accept_makes_the_requester_a_friend(
+    aws: Aws, lambda_context: LambdaContext, requester_ahead: bool
+) -> None:
+    # The acceptance reaches the request whatever the clock of the host that stamped it.
+    at = _ahead() if requester_ahead else now_millis()
+    put_row(aws, "ann", "bob", State.REQUESTED, at=at, exchange="e1")
+    put_row(aws, "bob", "ann", State.PENDING, exchange="e1")
+    reader = _reader_after_seed(aws)
+    accepted_at = now_millis()
+    Friend("bob", "ann").update(
+        actions=[Friend.state.set(State.FRIENDS), Friend.last_updated.set(accepted_at)]
+    )
+    (record,) = _records(reader, "accept_state")
+
+    assert accept_state.handler(stream_event([record]), lambda_context) == NO_FAILURES
+    assert statuses(aws) == {
+        ("ann", "bob"): (State.FRIENDS, "e1"),
+        ("bob", "ann"): (State.FRIENDS, "e1"),
+    }
+
+
+def test_rows_written_before_exchange_ids_still_settle(
+    aws: Aws, lambda_context: LambdaContext
+) -> None:
     put_row(aws, "ann", "bob", State.REQUESTED)
     put_row(aws, "bob", "ann", State.PENDING)
     reader = _reader_after_seed(aws)
@@ -209,7 +238,28 @@ def test_accept_makes_the_requester_a_friend(aws: Aws, lambda_context: LambdaCon
     (record,) = _records(reader, "accept_state")
 
     assert accept_state.handler(stream_event([record]), lambda_context) == NO_FAILURES
-    assert rows(aws) == {("ann", "bob"): State.FRIENDS, ("bob", "ann"): State.FRIENDS}
+    assert statuses(aws) == {
+        ("ann", "bob"): (State.FRIENDS, None),
+        ("bob", "ann"): (State.FRIENDS, None),
+    }
+
+
+def test_a_late_accept_record_leaves_a_newer_request_alone(
+    aws: Aws, lambda_context: LambdaContext
+) -> None:
+    # ann unfriended and asked again (e2), stamped by a host behind bob's; a late copy of bob's
+    # acceptance of e1 arrives before anything reached bob's row.
+    put_row(aws, "ann", "bob", State.REQUESTED, exchange="e1")
+    put_row(aws, "bob", "ann", State.PENDING, exchange="e1")
+    reader = _reader_after_seed(aws)
+    Friend("bob", "ann").update(
+        actions=[Friend.state.set(State.FRIENDS), Friend.last_updated.set(_ahead())]
+    )
+    (record,) = _records(reader, "accept_state")
+    put_row(aws, "ann", "bob", State.REQUESTED, at=now_millis(), exchange="e2")
+
+    assert accept_state.handler(stream_event([record]), lambda_context) == NO_FAILURES
+    assert statuses(aws)[("ann", "bob")] == (State.REQUESTED, "e2")
 
 
 def test_accept_fails_the_record_on_an_unexpected_error(
@@ -253,8 +303,8 @@ def test_a_late_accept_record_changes_nothing(aws: Aws, lambda_context: LambdaCo
 
 
 def test_reject_removes_the_request(aws: Aws, lambda_context: LambdaContext) -> None:
-    put_row(aws, "ann", "bob", State.REQUESTED)
-    put_row(aws, "bob", "ann", State.PENDING)
+    put_row(aws, "ann", "bob", State.REQUESTED, at=_ahead(), exchange="e1")
+    put_row(aws, "bob", "ann", State.PENDING, exchange="e1")
     reader = _reader_after_seed(aws)
     Friend("bob", "ann").delete()
     (record,) = _records(reader, "reject_state")
@@ -273,19 +323,36 @@ def test_a_duplicate_reject_record_leaves_a_new_request_alone(
     (record,) = _records(reader, "reject_state")
     event = stream_event([record])
     assert reject_state.handler(event, lambda_context) == NO_FAILURES
-    put_row(aws, "ann", "bob", State.REQUESTED)  # ann asks again
-    put_row(aws, "bob", "ann", State.PENDING)
+    put_row(aws, "ann", "bob", State.REQUESTED, exchange="e2")  # ann asks again
+    put_row(aws, "bob", "ann", State.PENDING, exchange="e2")
 
     assert reject_state.handler(event, lambda_context) == NO_FAILURES
     assert rows(aws) == {("ann", "bob"): State.REQUESTED, ("bob", "ann"): State.PENDING}
 
 
+def test_a_late_reject_record_leaves_a_newer_request_alone(
+    aws: Aws, lambda_context: LambdaContext
+) -> None:
+    # bob rejected e1 (on a host ahead); ann asked again (e2) before the rejection was mirrored
+    # and before her new request reached bob.
+    put_row(aws, "ann", "bob", State.REQUESTED, exchange="e1")
+    put_row(aws, "bob", "ann", State.PENDING, at=_ahead(), exchange="e1")
+    reader = _reader_after_seed(aws)
+    Friend("bob", "ann").delete()
+    (record,) = _records(reader, "reject_state")
+    put_row(aws, "ann", "bob", State.REQUESTED, at=now_millis(), exchange="e2")
+
+    assert reject_state.handler(stream_event([record]), lambda_context) == NO_FAILURES
+    assert statuses(aws) == {("ann", "bob"): (State.REQUESTED, "e2")}
+
+
 def test_an_unfriend_right_after_an_accept_ends_the_pair(
     aws: Aws, lambda_context: LambdaContext
 ) -> None:
-    # bob accepted (at 20) and unfriended before accept_state reached ann's Requested row.
-    put_row(aws, "ann", "bob", State.REQUESTED, at=10)
-    put_row(aws, "bob", "ann", State.FRIENDS, at=20)
+    # bob accepted and unfriended before accept_state reached ann's Requested row, which ann's
+    # host stamped later than bob's host stamped the acceptance.
+    put_row(aws, "ann", "bob", State.REQUESTED, at=_ahead(), exchange="e1")
+    put_row(aws, "bob", "ann", State.FRIENDS, at=now_millis(), exchange="e1")
     reader = _reader_after_seed(aws)
     Friend("bob", "ann").delete()
     (record,) = _records(reader, "unfriend_state")
@@ -297,12 +364,13 @@ def test_an_unfriend_right_after_an_accept_ends_the_pair(
 def test_an_unfriend_record_leaves_a_newer_request_alone(
     aws: Aws, lambda_context: LambdaContext
 ) -> None:
-    # Both unfriended; ann asked again (at 30) before bob's unfriend (row of 20) was mirrored.
-    put_row(aws, "bob", "ann", State.FRIENDS, at=20)
+    # Both unfriended; ann asked again (e2) before bob's unfriend (of e1) was mirrored. Her
+    # host's clock runs behind bob's, so her request looks older than bob's Friends row.
+    put_row(aws, "bob", "ann", State.FRIENDS, at=_ahead(), exchange="e1")
     reader = _reader_after_seed(aws)
     Friend("bob", "ann").delete()
     (record,) = _records(reader, "unfriend_state")
-    put_row(aws, "ann", "bob", State.REQUESTED, at=30)
+    put_row(aws, "ann", "bob", State.REQUESTED, at=now_millis(), exchange="e2")
 
     assert unfriend_state.handler(stream_event([record]), lambda_context) == NO_FAILURES
     assert rows(aws) == {("ann", "bob"): State.REQUESTED}

@@ -10,9 +10,15 @@ from aws_cdk import aws_sqs as sqs
 from aws_cdk.assertions import Template
 from friend_handlers.dead_letter import DLQ_URL_ENV
 from friend_handlers.filters import HANDLERS, STREAM_FILTERS
+from friend_handlers.redelivery import (
+    EXPIRY_ATTRIBUTE,
+    IDEMPOTENCY_TABLE_ENV,
+    KEY_ATTRIBUTE,
+    REMEMBER_SECONDS,
+)
 from friend_infra import stack as stack_module
 from friend_infra.app import nag_findings
-from friend_infra.functions import TABLE_ACTIONS
+from friend_infra.functions import HANDLED_MESSAGE_ACTIONS, TABLE_ACTIONS
 from friend_infra.stack import FriendMicroservicesStack
 from friend_models import CALL_BUDGET_SECONDS, FRIEND_ID, PLAYER_ID, TABLE_NAME_ENV
 
@@ -126,6 +132,7 @@ def test_all_functions_share_one_content_addressed_bundle(synthesized: Synthesiz
 def test_function_environment(synthesized: Synthesized) -> None:
     table = {"Ref": synthesized.logical_id(synthesized.stack.table)}
     dlq = {"Ref": synthesized.logical_id(synthesized.stack.dead_letter_queue)}
+    handled = {"Ref": synthesized.logical_id(synthesized.stack.idempotency_table)}
     for name in HANDLERS:
         function = synthesized.resources("AWS::Lambda::Function")[synthesized.function_id(name)]
         variables = function["Properties"]["Environment"]["Variables"]
@@ -137,6 +144,7 @@ def test_function_environment(synthesized: Synthesized) -> None:
         }
         if name == "front":
             expected[DLQ_URL_ENV] = dlq
+            expected[IDEMPOTENCY_TABLE_ENV] = handled
         assert variables == expected
 
 
@@ -183,9 +191,46 @@ def test_table_is_built_from_the_model_names(synthesized: Synthesized) -> None:
     assert table["DeletionPolicy"] == "Retain"
 
 
+def test_idempotency_table_remembers_handled_messages_until_their_ttl(
+    synthesized: Synthesized,
+) -> None:
+    table_id = synthesized.logical_id(synthesized.stack.idempotency_table)
+    table = synthesized.resources("AWS::DynamoDB::Table")[table_id]
+    assert table["Properties"] == {
+        "KeySchema": [{"AttributeName": KEY_ATTRIBUTE, "KeyType": "HASH"}],
+        "AttributeDefinitions": [{"AttributeName": KEY_ATTRIBUTE, "AttributeType": "S"}],
+        "BillingMode": "PAY_PER_REQUEST",
+        "TimeToLiveSpecification": {"AttributeName": EXPIRY_ATTRIBUTE, "Enabled": True},
+        "PointInTimeRecoverySpecification": {"PointInTimeRecoveryEnabled": True},
+    }
+    assert table["DeletionPolicy"] == "Retain"
+
+
+def test_front_queue_keeps_messages_no_longer_than_the_front_remembers_them(
+    synthesized: Synthesized,
+) -> None:
+    queue_id = synthesized.logical_id(synthesized.stack.queue)
+    queue = synthesized.resources("AWS::SQS::Queue")[queue_id]["Properties"]
+    assert queue["MessageRetentionPeriod"] == REMEMBER_SECONDS
+
+
+@pytest.mark.parametrize("handler", HANDLERS)
+def test_only_the_front_uses_the_idempotency_table(synthesized: Synthesized, handler: str) -> None:
+    handled = _arn(synthesized.logical_id(synthesized.stack.idempotency_table))
+    expected = set(HANDLED_MESSAGE_ACTIONS) if handler == "front" else set()
+    assert _actions_on(synthesized, handler, handled) == expected
+    assert expected <= {
+        "dynamodb:GetItem",
+        "dynamodb:PutItem",
+        "dynamodb:UpdateItem",
+        "dynamodb:DeleteItem",
+    }
+
+
 def test_removal_policy_is_a_stack_property(destroyable: Template) -> None:
-    (table,) = destroyable.find_resources("AWS::DynamoDB::Table").values()
-    assert table["DeletionPolicy"] == "Delete"
+    tables = destroyable.find_resources("AWS::DynamoDB::Table").values()
+    assert len(tables) == 2
+    assert {table["DeletionPolicy"] for table in tables} == {"Delete"}
     for group in destroyable.find_resources("AWS::Logs::LogGroup").values():
         assert group["DeletionPolicy"] == "Delete"
 
@@ -272,7 +317,8 @@ def test_table_actions_are_exactly_what_the_handler_does(
         "dynamodb:GetShardIterator",
     }
     expected_stream = stream_read if handler in STREAM_FILTERS else set()
-    assert table_actions == set(TABLE_ACTIONS[handler]) | expected_stream
+    handled = set(HANDLED_MESSAGE_ACTIONS) if handler == "front" else set()
+    assert table_actions == set(TABLE_ACTIONS[handler]) | expected_stream | handled
 
 
 def test_read_function_cannot_write(synthesized: Synthesized) -> None:

@@ -12,6 +12,7 @@ from friend_models import (
     CALL_BUDGET_SECONDS,
     CONNECT_TIMEOUT_SECONDS,
     DEFAULT_TABLE_NAME,
+    EXCHANGE_ID,
     FRIEND_ID,
     LAST_UPDATED,
     MAX_RETRY_ATTEMPTS,
@@ -45,11 +46,12 @@ def _raw(client: Any, player: str, friend: str) -> dict[str, Any] | None:
 
 
 def test_names_and_table_come_from_one_definition() -> None:
-    assert (PLAYER_ID, FRIEND_ID, STATE, LAST_UPDATED) == (
+    assert (PLAYER_ID, FRIEND_ID, STATE, LAST_UPDATED, EXCHANGE_ID) == (
         "player_id",
         "friend_id",
         "state",
         "last_updated",
+        "exchange_id",
     )
     assert TABLE_NAME_ENV == "FRIEND_TABLE_NAME"
     assert DEFAULT_TABLE_NAME == "Friend"
@@ -73,6 +75,40 @@ def test_state_is_stored_as_its_plain_string(dynamodb: Any) -> None:
         STATE: "Pending",
         LAST_UPDATED: int(raw[LAST_UPDATED]["N"]),
     }
+
+
+def test_the_exchange_id_is_an_optional_plain_string(dynamodb: Any) -> None:
+    row = _row("ann", "bob", State.REQUESTED)
+    row.exchange_id = "e1"
+    row.save()
+    _row("cat", "dan", State.REQUESTED).save()  # written as before the attribute existed
+
+    with_id, without = _raw(dynamodb, "ann", "bob"), _raw(dynamodb, "cat", "dan")
+    assert with_id is not None
+    assert with_id[EXCHANGE_ID] == {"S": "e1"}
+    assert without is not None
+    assert EXCHANGE_ID not in without
+    assert Friend.get("cat", "dan", consistent_read=True).exchange_id is None
+    assert "exchange_id" not in Friend.get("ann", "bob", consistent_read=True).to_dict()
+
+
+def test_a_condition_on_the_exchange_id_tells_exchanges_apart(dynamodb: Any) -> None:
+    row = _row("ann", "bob", State.REQUESTED)
+    row.exchange_id = "e1"
+    row.save()
+    _row("cat", "dan", State.REQUESTED).save()
+    promote = [Friend.state.set(State.FRIENDS)]
+
+    with pytest.raises(UpdateError) as other_exchange:
+        Friend("ann", "bob").update(actions=promote, condition=Friend.exchange_id == "e0")
+    assert other_exchange.value.cause_response_code == CONDITION_FAILED
+    with pytest.raises(UpdateError):
+        Friend("cat", "dan").update(actions=promote, condition=Friend.exchange_id == "e1")
+
+    Friend("ann", "bob").update(actions=promote, condition=Friend.exchange_id == "e1")
+    Friend("cat", "dan").update(actions=promote, condition=Friend.exchange_id.does_not_exist())
+    assert Friend.get("ann", "bob", consistent_read=True).state is State.FRIENDS
+    assert Friend.get("cat", "dan", consistent_read=True).state is State.FRIENDS
 
 
 def test_now_millis_is_epoch_milliseconds() -> None:

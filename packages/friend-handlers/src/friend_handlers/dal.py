@@ -1,20 +1,41 @@
-"""Access to the Friend table: every write is a compare-and-set of one row's state.
+"""Access to the Friend table: every write is a compare-and-set of one row.
 
-The whole friend graph moves by :class:`Change`: "if this row is in state X (or absent), make it
-state Y (or delete it)". One change is a single conditional write; several changes are one
-DynamoDB transaction, applied all or nothing. A condition that no longer holds is an answer
-(``False``), not an error: duplicates and late messages are expected and change nothing.
+The whole friend graph moves by :class:`Change`: "if this row is in state X (of exchange E), or
+absent, make it state Y (of exchange F), or delete it". One change is a single conditional write;
+several changes are one DynamoDB transaction, applied all or nothing. A condition that no longer
+holds is an answer (``False``), not an error: duplicates and late messages are expected and
+change nothing. A write that collided with a transaction on the same row is retried in place
+(:func:`settle`).
 """
 
+import random
+import time
+import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import NamedTuple
 
 from friend_models import FRIEND_ID, PLAYER_ID, Friend, State, now_millis, transact_write
 from pynamodb.exceptions import DoesNotExist, PynamoDBException, TransactWriteError
 from pynamodb.expressions.condition import Condition
+from pynamodb.expressions.update import Action
 
 CONDITIONAL_CHECK_FAILED = "ConditionalCheckFailedException"
 TRANSACTION_CANCELED = "TransactionCanceledException"
+TRANSACTION_CONFLICT = "TransactionConflictException"
+"""A single-row write that met a transaction in progress on the same row. botocore does not
+retry it (only TransactionInProgressException), so :func:`settle` does."""
+
+MAX_ATTEMPTS = 5
+"""Attempts before a contended write gives up and fails its record (its source retries it)."""
+BACKOFF_SECONDS = 0.02
+"""Base of the jittered exponential backoff after a transaction conflict: a DynamoDB transaction
+holds its rows for milliseconds, so five attempts span a few hundred at most."""
+
+clock: Callable[[], int] = now_millis
+"""Where ``last_updated`` comes from: this host's clock, in epoch milliseconds. The stamp is
+information for readers; no rule reads it, because two Lambda hosts' clocks need not agree. A
+module-level seam so that tests can run each invocation on a clock of its own."""
 
 
 class Edge(NamedTuple):
@@ -28,35 +49,72 @@ class Edge(NamedTuple):
         return Edge(self.friend_id, self.player_id)
 
 
+class Status(NamedTuple):
+    """What the rules read of a row: its state and the exchange it belongs to (``None`` for a
+    row written before exchange ids existed)."""
+
+    state: State
+    exchange_id: str | None
+
+
+def new_exchange_id() -> str:
+    """A fresh exchange id, drawn when a player sends a Request. Random, so hosts need not agree
+    on anything to draw distinct ones."""
+    return uuid.uuid4().hex
+
+
 @dataclass(frozen=True)
 class Change:
-    """Compare-and-set of one row. ``None`` means absent: as ``expected`` the row must not exist,
-    as ``new`` the row is deleted. ``expected == new`` only checks the row (a guard)."""
+    """Compare-and-set of one row.
+
+    ``expected``: ``None`` the row must be absent; a :class:`State` the row must be in it, of any
+    exchange; a :class:`Status` the row must be in that state of that exchange.
+    ``new``: ``None`` the row is deleted; a :class:`State` the row takes it and keeps its
+    exchange; a :class:`Status` the row takes both. ``expected == new`` only checks the row (a
+    guard).
+    """
 
     edge: Edge
-    expected: State | None
-    new: State | None
-    not_after: int | None = None
-    """If set, the row must also have been written no later than this (epoch milliseconds)."""
-    not_before: int | None = None
-    """If set, the written ``last_updated`` is at least this: a row derived from another row is
-    never dated before it, whatever the clocks of two Lambda hosts say."""
-
-    def written_at(self) -> int:
-        now = now_millis()
-        return now if self.not_before is None else max(now, self.not_before)
+    expected: Status | State | None
+    new: Status | State | None
 
     @property
     def is_check(self) -> bool:
         return self.expected == self.new
 
     def condition(self) -> Condition:
-        if self.expected is None:
+        expected = self.expected
+        if expected is None:
             return Friend.player_id.does_not_exist()
-        condition = Friend.state == self.expected
-        if self.not_after is not None:
-            condition &= Friend.last_updated <= self.not_after
+        if isinstance(expected, State):
+            return Friend.state == expected
+        same_exchange = (
+            Friend.exchange_id.does_not_exist()
+            if expected.exchange_id is None
+            else Friend.exchange_id == expected.exchange_id
+        )
+        condition: Condition = (Friend.state == expected.state) & same_exchange
         return condition
+
+    def new_row(self) -> Friend:
+        """The row a change from absent writes."""
+        new = self.new
+        assert new is not None, "a change from absent to absent is a check"
+        state, exchange_id = (new, None) if isinstance(new, State) else new
+        return Friend(*self.edge, state=state, exchange_id=exchange_id, last_updated=clock())
+
+    def update_actions(self) -> list[Action]:
+        """What an update of an existing row sets."""
+        new = self.new
+        assert new is not None, "a deletion is not an update"
+        if isinstance(new, State):
+            return [Friend.state.set(new), Friend.last_updated.set(clock())]
+        exchange = (
+            Friend.exchange_id.remove()
+            if new.exchange_id is None
+            else Friend.exchange_id.set(new.exchange_id)
+        )
+        return [Friend.state.set(new.state), exchange, Friend.last_updated.set(clock())]
 
 
 class TransactionConflictError(Exception):
@@ -79,6 +137,10 @@ class UnreadableRowError(ValueError):
         self.row = row
 
 
+class ContendedError(RuntimeError):
+    """The rows kept changing under a decision; the record fails and its source retries it."""
+
+
 def row_of(edge: Edge) -> Friend | None:
     """The current row (strongly consistent read), ``None`` when absent; raises
     :class:`UnreadableRowError` when it does not fit the model."""
@@ -90,43 +152,62 @@ def row_of(edge: Edge) -> Friend | None:
         raise UnreadableRowError(UnreadableRow(edge, str(error))) from error
 
 
+def status_of(edge: Edge) -> Status | None:
+    """The current state and exchange of a row, ``None`` when absent."""
+    row = row_of(edge)
+    return None if row is None else Status(row.state, row.exchange_id)
+
+
 def state_of(edge: Edge) -> State | None:
     """The current state of a row, ``None`` when absent."""
-    row = row_of(edge)
-    return None if row is None else row.state
+    status = status_of(edge)
+    return None if status is None else status.state
 
 
 def apply(*changes: Change) -> bool:
     """Apply all ``changes`` or none. ``False`` when a condition did not hold.
 
-    Raises :class:`TransactionConflictError` when a transaction lost a race (retryable), and
-    lets every other DynamoDB error through so that the caller's record fails and is retried.
+    Raises :class:`TransactionConflictError` when a write lost a race with a transaction
+    (retryable), and lets every other DynamoDB error through so that the caller's record fails
+    and is retried.
     """
     if len(changes) == 1 and not changes[0].is_check:
         return _apply_one(changes[0])
     return _apply_together(changes)
 
 
+def settle[T](attempt: Callable[[], T | None]) -> T:
+    """Run ``attempt`` until it reaches a decision: ``None`` asks to decide again (the rows
+    changed between reading and writing), a transaction conflict to back off and try again.
+    Bounded, so a record never spins in one invocation: :class:`ContendedError` after
+    :data:`MAX_ATTEMPTS`."""
+    for attempt_number in range(MAX_ATTEMPTS):
+        try:
+            decision = attempt()
+        except TransactionConflictError:
+            # Jitter spreads contending writers apart; not security-relevant.
+            time.sleep(random.uniform(0, BACKOFF_SECONDS * 2**attempt_number))  # noqa: S311
+            continue
+        if decision is not None:
+            return decision
+    raise ContendedError(f"rows kept changing after {MAX_ATTEMPTS} attempts")
+
+
 def _apply_one(change: Change) -> bool:
-    row = Friend(*change.edge)
     try:
         if change.new is None:
-            row.delete(condition=change.condition())
+            Friend(*change.edge).delete(condition=change.condition())
         elif change.expected is None:
-            row.state = change.new
-            row.last_updated = change.written_at()
-            row.save(condition=change.condition())
+            change.new_row().save(condition=change.condition())
         else:
-            row.update(
-                actions=[
-                    Friend.state.set(change.new),
-                    Friend.last_updated.set(change.written_at()),
-                ],
-                condition=change.condition(),
+            Friend(*change.edge).update(
+                actions=change.update_actions(), condition=change.condition()
             )
     except PynamoDBException as error:
         if error.cause_response_code == CONDITIONAL_CHECK_FAILED:
             return False
+        if error.cause_response_code == TRANSACTION_CONFLICT:
+            raise TransactionConflictError(str(error)) from error
         raise
     return True
 
@@ -135,22 +216,16 @@ def _apply_together(changes: tuple[Change, ...]) -> bool:
     try:
         with transact_write() as transaction:
             for change in changes:
-                row = Friend(*change.edge)
                 if change.is_check:
                     transaction.condition_check(Friend, *change.edge, condition=change.condition())
                 elif change.new is None:
-                    transaction.delete(row, condition=change.condition())
+                    transaction.delete(Friend(*change.edge), condition=change.condition())
                 elif change.expected is None:
-                    row.state = change.new
-                    row.last_updated = change.written_at()
-                    transaction.save(row, condition=change.condition())
+                    transaction.save(change.new_row(), condition=change.condition())
                 else:
                     transaction.update(
-                        row,
-                        actions=[
-                            Friend.state.set(change.new),
-                            Friend.last_updated.set(change.written_at()),
-                        ],
+                        Friend(*change.edge),
+                        actions=change.update_actions(),
                         condition=change.condition(),
                     )
     except TransactWriteError as error:

@@ -1,9 +1,10 @@
 """Front entry point: friend actions from the front SQS queue.
 
-Per record: parse the message (:mod:`.logic.message`); an invalid one is parked in the
-dead-letter queue with its reason (:mod:`.dead_letter`); a valid one is applied to the sender's
-row (:mod:`.logic.actions`). Only a record that raised (a transient DynamoDB error, or a failed
-park) is reported as a batch item failure and comes back; the rest of the batch is done.
+Per record, at most once per message id (:mod:`.redelivery`): parse the message
+(:mod:`.logic.message`); an invalid one is parked in the dead-letter queue with its reason
+(:mod:`.dead_letter`); a valid one is applied to the sender's row (:mod:`.logic.actions`). Only
+a record that raised (a transient DynamoDB error, or a failed park) is reported as a batch item
+failure and comes back; the rest of the batch is done.
 """
 
 from typing import Any
@@ -18,7 +19,7 @@ from aws_lambda_powertools.utilities.batch.types import PartialItemFailureRespon
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from friend_handlers import dead_letter
+from friend_handlers import dead_letter, redelivery
 from friend_handlers.logic.actions import Outcome, apply_action
 from friend_handlers.logic.message import InvalidMessageError, parse_message
 from friend_handlers.observability import logger, metrics, tracer
@@ -30,8 +31,14 @@ processor = BatchProcessor(event_type=EventType.SQS)
 
 @tracer.capture_method
 def record_handler(record: SQSRecord) -> Outcome | None:
-    """Handle one message; ``None`` when it was invalid and parked."""
+    """Handle one message unless a copy of it was handled before (then: that copy's outcome)."""
     logger.set_correlation_id(record.message_id)
+    return handle_message(record=record)
+
+
+@redelivery.once_per_message
+def handle_message(record: SQSRecord) -> Outcome | None:
+    """Handle one message; ``None`` when it was invalid and parked."""
     try:
         message = parse_message(record.body)
     except InvalidMessageError as invalid:
@@ -54,6 +61,7 @@ def record_handler(record: SQSRecord) -> Outcome | None:
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
+    redelivery.config.register_lambda_context(context)
     return process_partial_response(
         event=event, record_handler=record_handler, processor=processor, context=context
     )

@@ -18,7 +18,7 @@ from aws_lambda_powertools.utilities.batch import (
 from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
 from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import DynamoDBRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from friend_models import FRIEND_ID, LAST_UPDATED, PLAYER_ID
+from friend_models import EXCHANGE_ID, FRIEND_ID, PLAYER_ID
 
 from friend_handlers.dal import Edge
 from friend_handlers.logic.reactions import Reaction, Transition
@@ -32,15 +32,18 @@ share one service and some transition names (``Ignored``), so without it the das
 tell their counts apart; Powertools' own cold-start metric uses the same dimension name."""
 
 
-def changed_row(record: DynamoDBRecord) -> tuple[Edge, int]:
-    """The key of the row a stream record is about, and when it was written: ``last_updated``
-    of the new image, or of the old one for a removal."""
+def changed_row(record: DynamoDBRecord) -> tuple[Edge, str | None]:
+    """The key of the row a stream record is about, and the exchange the change belongs to:
+    ``exchange_id`` of the new image, or of the old one for a removal (``None`` for a row
+    written before exchange ids existed)."""
     change = record.dynamodb
     if change is None:
         raise ValueError("stream record without its dynamodb section")
     keys = change.keys
     image = change.new_image or change.old_image
-    return Edge(str(keys[PLAYER_ID]), str(keys[FRIEND_ID])), int(image[LAST_UPDATED])
+    exchange_id = image.get(EXCHANGE_ID)
+    edge = Edge(str(keys[PLAYER_ID]), str(keys[FRIEND_ID]))
+    return edge, None if exchange_id is None else str(exchange_id)
 
 
 def stream_handler(react: Reaction) -> StreamHandler:
@@ -50,14 +53,15 @@ def stream_handler(react: Reaction) -> StreamHandler:
     @tracer.capture_method
     def record_handler(record: DynamoDBRecord) -> Transition:
         logger.set_correlation_id(record.event_id)
-        source, changed_at = changed_row(record)
-        transition = react(source, changed_at)
+        source, exchange_id = changed_row(record)
+        transition = react(source, exchange_id)
         logger.info(
             "stream record handled",
             extra={
                 "event_name": record.raw_event.get("eventName"),
                 "player_id": source.player_id,
                 "friend_id": source.friend_id,
+                "exchange_id": exchange_id,
                 "transition": transition.value,
             },
         )

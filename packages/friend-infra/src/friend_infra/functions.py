@@ -57,6 +57,17 @@ guarded transactions); a handler that starts doing more fails with AccessDenied 
 integration tests, which is the point."""
 
 
+HANDLED_MESSAGE_ACTIONS: tuple[str, ...] = (
+    "dynamodb:PutItem",
+    "dynamodb:GetItem",
+    "dynamodb:UpdateItem",
+    "dynamodb:DeleteItem",
+)
+"""What the front function does on its table of handled messages (Powertools Idempotency): put
+a message's record as in progress unless one exists, read the existing one when that put is
+refused, update it to completed, delete it when the delivery failed (so its retry runs)."""
+
+
 class HandlerFunction(Construct):
     """``friend_handlers.<handler>.handler`` on python3.13 with tracing, JSON logs and metrics."""
 

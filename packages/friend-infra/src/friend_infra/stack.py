@@ -26,13 +26,19 @@ from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 from friend_handlers.dead_letter import DLQ_URL_ENV
 from friend_handlers.filters import STREAM_FILTERS
+from friend_handlers.redelivery import (
+    EXPIRY_ATTRIBUTE,
+    IDEMPOTENCY_TABLE_ENV,
+    KEY_ATTRIBUTE,
+    REMEMBER_SECONDS,
+)
 from friend_models import FRIEND_ID, PLAYER_ID
 
 from friend_infra.alarms import Alarms
 from friend_infra.api import ReadApi
 from friend_infra.bundling import package_code
 from friend_infra.dashboard import Dashboard
-from friend_infra.functions import HandlerFunction
+from friend_infra.functions import HANDLED_MESSAGE_ACTIONS, HandlerFunction
 
 HANDLER_PACKAGE = "friend-handlers"
 """Workspace package whose bundle runs all six functions (see :mod:`friend_infra.bundling`).
@@ -102,7 +108,8 @@ def _filter(pattern: Any) -> Mapping[str, Any]:
 
 
 class FriendMicroservicesStack(Stack):
-    """Friend table, front queue with its DLQ, six functions, stream mappings and the read API."""
+    """Friend table, front queue with its DLQ, the front function's table of handled messages,
+    six functions, stream mappings and the read API."""
 
     def __init__(
         self,
@@ -113,7 +120,7 @@ class FriendMicroservicesStack(Stack):
         reserve_concurrency: bool = True,
         **stack_kwargs: Any,
     ) -> None:
-        """``removal_policy`` applies to what holds data (table, failure queues, log groups):
+        """``removal_policy`` applies to what holds data (tables, failure queues, log groups):
         retain in production, destroy for test stacks.
 
         ``reserve_concurrency`` keeps FRONT_MAX_CONCURRENCY, STREAM_RESERVED_CONCURRENCY (each)
@@ -138,6 +145,22 @@ class FriendMicroservicesStack(Stack):
             removal_policy=removal_policy,
         )
 
+        # The messages the front function has handled, so that a redelivered copy acts no more
+        # (friend_handlers.redelivery, Powertools Idempotency); DynamoDB's TTL forgets them.
+        self.idempotency_table = dynamodb.Table(
+            self,
+            "IdempotencyTable",
+            partition_key=dynamodb.Attribute(
+                name=KEY_ATTRIBUTE, type=dynamodb.AttributeType.STRING
+            ),
+            billing_mode=dynamodb.BillingMode.PAY_PER_REQUEST,
+            time_to_live_attribute=EXPIRY_ATTRIBUTE,
+            point_in_time_recovery_specification=dynamodb.PointInTimeRecoverySpecification(
+                point_in_time_recovery_enabled=True
+            ),
+            removal_policy=removal_policy,
+        )
+
         self.dead_letter_queue = self._failure_queue("DeadLetterQueue", removal_policy)
         self.queue = sqs.Queue(
             self,
@@ -147,6 +170,9 @@ class FriendMicroservicesStack(Stack):
             # AWS: at least six times the function timeout, so a batch that is being retried
             # inside Lambda does not become visible to a second consumer.
             visibility_timeout=Duration.seconds(6 * FRONT_TIMEOUT.to_seconds()),
+            # SQS's default, stated because the front remembers handled messages exactly this
+            # long: no copy of a message outlives the record of its first delivery.
+            retention_period=Duration.seconds(REMEMBER_SECONDS),
             dead_letter_queue=sqs.DeadLetterQueue(
                 queue=self.dead_letter_queue, max_receive_count=FRONT_MAX_RECEIVE_COUNT
             ),
@@ -180,13 +206,22 @@ class FriendMicroservicesStack(Stack):
             "front",
             FRONT_TIMEOUT,
             FRONT_MAX_CONCURRENCY,
-            **{DLQ_URL_ENV: self.dead_letter_queue.queue_url},
+            **{
+                DLQ_URL_ENV: self.dead_letter_queue.queue_url,
+                IDEMPOTENCY_TABLE_ENV: self.idempotency_table.table_name,
+            },
         )
         # Invalid messages are sent straight to the DLQ: SendMessage only (SQS-managed
         # encryption needs no KMS permission).
         front.role.add_to_policy(
             iam.PolicyStatement(
                 actions=["sqs:SendMessage"], resources=[self.dead_letter_queue.queue_arn]
+            )
+        )
+        front.role.add_to_policy(
+            iam.PolicyStatement(
+                actions=list(HANDLED_MESSAGE_ACTIONS),
+                resources=[self.idempotency_table.table_arn],
             )
         )
         front.function.add_event_source(

@@ -27,6 +27,13 @@ FRIEND_ID = "friend_id"
 """Range key (S): the other player of the pair."""
 STATE = "state"
 LAST_UPDATED = "last_updated"
+"""When the row was last written (epoch milliseconds, N), by the writing host's clock.
+Information for readers only: no rule compares it, since two hosts' clocks need not agree."""
+EXCHANGE_ID = "exchange_id"
+"""Which exchange the row belongs to (S): an id drawn when a player sends a Request, carried to
+the other player's Pending row and kept through acceptance. The stream side tells a row of the
+exchange a record reports from a row of an older or newer one by this id, never by time. Rows
+written before the attribute existed have none; all of them count as one exchange."""
 
 
 class State(StrEnum):
@@ -91,6 +98,7 @@ class Friend(Model):
     friend_id = UnicodeAttribute(range_key=True, attr_name=FRIEND_ID)
     state = StateAttribute(attr_name=STATE)
     last_updated = NumberAttribute(attr_name=LAST_UPDATED)
+    exchange_id = UnicodeAttribute(attr_name=EXCHANGE_ID, null=True)
 
     def to_dict(self) -> dict[str, Any]:
         """The row as plain JSON-ready data, keyed by the table's attribute names."""

@@ -2,7 +2,8 @@
 
 Each action is one compare-and-set on the sender's own row; the other player's row follows
 through the table's stream (:mod:`.reactions`). A duplicate or late action finds its row in
-another state and changes nothing.
+another state and changes nothing. A Request opens an exchange: it draws the exchange id that the
+other player's Pending row and both Friends rows will carry.
 """
 
 from collections.abc import Mapping
@@ -30,8 +31,15 @@ TRANSITIONS: Mapping[FriendAction, tuple[State | None, State | None]] = {
 
 
 def apply_action(message: FriendMessage) -> Outcome:
-    """Apply ``message`` to the sender's row if its rule allows it."""
+    """Apply ``message`` to the sender's row if its rule allows it.
+
+    A write that collides with a stream transaction on the same row is retried in place, a few
+    times with jittered backoff (:func:`friend_handlers.dal.settle`), rather than failing the
+    record and waiting out the queue's visibility timeout.
+    """
     expected, new = TRANSITIONS[message.friend_action]
     edge = dal.Edge(message.player_id, message.friend_id)
-    applied = dal.apply(dal.Change(edge, expected, new))
+    target = dal.Status(new, dal.new_exchange_id()) if new is State.REQUESTED else new
+    change = dal.Change(edge, expected, target)
+    applied = dal.settle(lambda: dal.apply(change))
     return Outcome.APPLIED if applied else Outcome.IGNORED
