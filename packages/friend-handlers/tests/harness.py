@@ -326,7 +326,7 @@ def table_items(aws: Aws) -> list[dict[str, Any]]:
 
 
 def violations(table: Mapping[tuple[str, str], State]) -> list[str]:
-    """design.md's invariant: for every pair, both rows absent, Requested and Pending, or
+    """The invariant of docs/design.md: for every pair, both rows absent, Requested and Pending, or
     Friends and Friends. One line per row of ``table`` whose pair breaks it."""
     allowed = {
         (State.REQUESTED, State.PENDING),

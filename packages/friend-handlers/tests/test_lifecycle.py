@@ -3,7 +3,7 @@
 Actions go through the front handler into a moto table with a stream; stream records are read
 back through moto's DynamoDB Streams API and each goes to the handler whose ``STREAM_FILTERS``
 pattern matches, decided by moto's EventBridge pattern matcher. After each scenario, once
-everything is drained, the invariant of design.md must hold.
+everything is drained, the invariant of docs/design.md must hold.
 """
 
 import random

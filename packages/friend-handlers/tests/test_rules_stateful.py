@@ -5,7 +5,7 @@ promise: how front batches are cut, which SQS messages come again (same message 
 inside a later batch), which stream records each of the four mappings takes next (the records
 of one row stay in order, records of different rows do not), which records come twice, when a
 write meets a transaction in progress on its row, and each invocation's host clock (up to two
-seconds off either way). After every drain the invariant of design.md must hold, and a
+seconds off either way). After every drain the invariant of docs/design.md must hold, and a
 redelivered message must change nothing at all.
 """
 

@@ -1,6 +1,6 @@
 """Reconcile: find the pairs of the Friend table that break the invariant, and repair them.
 
-The invariant (design.md): once queues and streams are drained, for every pair {a, b} the rows
+The invariant (docs/design.md): once queues and streams are drained, for every pair {a, b} the rows
 (a,b) and (b,a) are both absent, Requested and Pending, or Friends and Friends. A pair breaks it
 when a stream record was lost (redrive could not bring it back, or it expired) or the table was
 written by hand.

@@ -1,4 +1,4 @@
-"""The transitions a player asks for through the front queue (design.md, "Transitions").
+"""The transitions a player asks for through the front queue (docs/design.md, "Transitions").
 
 Each action is one compare-and-set on the sender's own row; the other player's row follows
 through the table's stream (:mod:`.reactions`). A duplicate or late action finds its row in

@@ -13,7 +13,7 @@ of ids, and a mirror row of another exchange (an older friendship, a newer reque
 apart without asking when anything was written. No rule reads ``last_updated``: it comes from
 the writing host's clock, and two hosts' clocks need not agree.
 
-Together the reactions keep the invariant of design.md: once queues and streams are drained,
+Together the reactions keep the invariant of docs/design.md: once queues and streams are drained,
 the rows (a,b) and (b,a) are both absent, Requested and Pending, or Friends and Friends.
 """
 
