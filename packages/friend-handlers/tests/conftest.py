@@ -214,14 +214,14 @@ def injected_dynamodb_faults() -> Iterator[list[Fault]]:
 
 
 @pytest.fixture
-def dynamodb_faults(aws: Aws) -> Iterator[list[Fault]]:
+def dynamodb_faults(aws: Aws) -> Iterator[list[Fault]]:  # noqa: ARG001 - moto first
     """:func:`injected_dynamodb_faults` for one test."""
     with injected_dynamodb_faults() as faults:
         yield faults
 
 
 @pytest.fixture
-def dynamodb_calls(aws: Aws) -> Iterator[Counter[str]]:
+def dynamodb_calls(aws: Aws) -> Iterator[Counter[str]]:  # noqa: ARG001 - moto first
     """How many calls of each DynamoDB operation the handlers' own client makes (one per API
     call, whatever botocore retries inside it), counted from now on."""
     calls: Counter[str] = Counter()

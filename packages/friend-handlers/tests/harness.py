@@ -307,11 +307,12 @@ def _item(
     return item
 
 
-def rows(aws: Aws) -> dict[tuple[str, str], State]:
+def rows(_aws: Aws) -> dict[tuple[str, str], State]:
+    """Every row's state (the argument: the moto resources the rows live in)."""
     return {(row.player_id, row.friend_id): row.state for row in Friend.scan(consistent_read=True)}
 
 
-def statuses(aws: Aws) -> dict[tuple[str, str], tuple[State, str | None]]:
+def statuses(_aws: Aws) -> dict[tuple[str, str], tuple[State, str | None]]:
     """Every row's state and exchange id."""
     return {
         (row.player_id, row.friend_id): (row.state, row.exchange_id)

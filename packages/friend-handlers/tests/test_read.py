@@ -67,7 +67,8 @@ def test_list_filters_by_state(aws: Aws, lambda_context: LambdaContext) -> None:
     assert body["nextToken"] is None
 
 
-def test_list_of_a_player_without_rows_is_empty(aws: Aws, lambda_context: LambdaContext) -> None:
+@pytest.mark.usefixtures("aws")
+def test_list_of_a_player_without_rows_is_empty(lambda_context: LambdaContext) -> None:
     assert _get(lambda_context, LIST, {"playerId": "nobody"}, None) == (
         200,
         {"items": [], "nextToken": None},
@@ -112,8 +113,8 @@ def test_is_friend_answers_for_any_pair(
         ),
     ],
 )
+@pytest.mark.usefixtures("aws")
 def test_bad_input_gets_400_with_a_json_message(
-    aws: Aws,
     lambda_context: LambdaContext,
     resource: str,
     params: dict[str, str],
@@ -190,8 +191,9 @@ def test_an_encoded_slash_in_a_segment_is_part_of_the_id(
     ],
 )
 @pytest.mark.parametrize("resource", [LIST, IS_FRIEND, PLAYER_FRIENDS, PLAYER_FRIEND])
+@pytest.mark.usefixtures("aws")
 def test_an_id_outside_the_grammar_gets_400(
-    aws: Aws, lambda_context: LambdaContext, resource: str, segment: str
+    lambda_context: LambdaContext, resource: str, segment: str
 ) -> None:
     params = (
         {"playerId": segment}
@@ -371,12 +373,11 @@ def test_a_token_round_trips_only_through_the_api() -> None:
         read.decode_token(read.encode_token("b" * (MAX_LENGTH + 1)))
 
 
+@pytest.mark.usefixtures("aws")
 def test_a_dynamodb_failure_is_a_json_503(
-    aws: Aws, lambda_context: LambdaContext, dynamodb_faults: list[Fault]
+    lambda_context: LambdaContext, dynamodb_faults: list[Fault]
 ) -> None:
-    dynamodb_faults.append(
-        lambda operation, request: {"Code": "InternalServerError", "Message": "boom"}
-    )
+    dynamodb_faults.append(lambda *_: {"Code": "InternalServerError", "Message": "boom"})
     status, body = _get(lambda_context, IS_FRIEND, {"playerId": "ann", "friendId": "bob"}, None)
     assert status == 503
     assert "unavailable" in body["message"]

@@ -157,7 +157,8 @@ def moto_account() -> Iterator[None]:
         yield
 
 
-def test_the_rules_hold_under_any_schedule(moto_account: None) -> None:
+@pytest.mark.usefixtures("moto_account")
+def test_the_rules_hold_under_any_schedule() -> None:
     run_state_machine_as_test(
         FriendRules,
         settings=settings(

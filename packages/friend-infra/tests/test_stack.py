@@ -458,7 +458,7 @@ def test_every_acknowledgment_covers_a_real_finding(monkeypatch: pytest.MonkeyPa
     exactly the acknowledged rules, so no acknowledgment is stale or broader than needed."""
     acknowledged: set[str] = set()
 
-    def record(self: Validations, *rules: Acknowledgment) -> None:
+    def record(_self: Validations, *rules: Acknowledgment) -> None:
         acknowledged.update(rule.id for rule in rules)
 
     monkeypatch.setattr(Validations, "acknowledge", record)

@@ -105,8 +105,9 @@ def test_snapshot_only_passes_with_no_credentials_reachable(
     assert (layout.logs_dir).is_dir()
 
 
+@pytest.mark.usefixtures("layout")
 def test_selection_and_pass_through_reach_integ_runner(
-    layout: Layout, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("FAKE_REPORT", PASSING_SNAPSHOT)
 
@@ -117,9 +118,8 @@ def test_selection_and_pass_through_reach_integ_runner(
     assert argv[-2:] == ["--inspect-failures", "integ_friends.py"]
 
 
+@pytest.mark.usefixtures("tmp_path", "layout")
 def test_failed_assertion_fails_the_run_and_shows_why(
-    layout: Layout,
-    tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
@@ -135,8 +135,9 @@ def test_failed_assertion_fails_the_run_and_shows_why(
     assert err.rstrip().endswith("integ: 1 passed, 1 failed")
 
 
+@pytest.mark.usefixtures("layout")
 def test_integ_runner_exit_code_alone_fails_the_run_and_its_error_is_shown(
-    layout: Layout, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     monkeypatch.setenv("FAKE_REPORT", PASSING_SNAPSHOT + "Error: Some changes were destructive!\n")
     monkeypatch.setenv("FAKE_EXIT", "1")
@@ -255,7 +256,7 @@ def test_deploying_run_keeps_the_committed_snapshot_unless_it_changed(
         )
     )
 
-    def local_target(args: object, run: Run) -> None:
+    def local_target(_args: object, run: Run) -> None:
         run.target = targets.Target(
             targets.TargetKind.EMULATOR, "000000000000", endpoint="http://x:1"
         )
@@ -286,7 +287,7 @@ class FakeEmbedded:
     def install(self) -> None:
         self.calls.append("install")
 
-    def start(self, timeout: float = 60) -> None:
+    def start(self, timeout: float = 60) -> None:  # noqa: ARG002 - the emulator's signature
         self.calls.append("start")
 
     def is_running(self) -> bool:
@@ -415,9 +416,8 @@ def test_given_endpoint_must_be_healthy_and_complete(
     assert FakeEmbedded.instances == []  # an explicit endpoint is never started here
 
 
-def test_interrupted_integ_runner_is_stopped_with_its_children(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+@pytest.mark.usefixtures("monkeypatch")
+def test_interrupted_integ_runner_is_stopped_with_its_children(tmp_path: Path) -> None:
     pids = tmp_path / "pids"
     process = subprocess.Popen(
         # A background job of a non-interactive shell ignores SIGINT, as a stubborn child of

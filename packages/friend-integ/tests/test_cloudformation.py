@@ -81,7 +81,7 @@ class DeletingCloudFormation:
         assert name == "stack_delete_complete"
         return self
 
-    def wait(self, StackName: str, WaiterConfig: dict[str, int]) -> None:
+    def wait(self, StackName: str, WaiterConfig: dict[str, int]) -> None:  # noqa: ARG002 - boto3's
         self.calls.append(("gone", StackName))
 
 

@@ -92,7 +92,8 @@ def test_the_exchange_id_is_an_optional_plain_string(dynamodb: Any) -> None:
     assert "exchange_id" not in Friend.get("ann", "bob", consistent_read=True).to_dict()
 
 
-def test_a_condition_on_the_exchange_id_tells_exchanges_apart(dynamodb: Any) -> None:
+@pytest.mark.usefixtures("dynamodb")
+def test_a_condition_on_the_exchange_id_tells_exchanges_apart() -> None:
     row = _row("ann", "bob", State.REQUESTED)
     row.exchange_id = "e1"
     row.save()
@@ -116,7 +117,8 @@ def test_now_millis_is_epoch_milliseconds() -> None:
     assert 1_577_836_800_000 < now_millis() < 4_102_444_800_000
 
 
-def test_put_if_absent_refuses_an_existing_row(dynamodb: Any) -> None:
+@pytest.mark.usefixtures("dynamodb")
+def test_put_if_absent_refuses_an_existing_row() -> None:
     absent = Friend.player_id.does_not_exist()
     _row("ann", "bob", State.REQUESTED).save(condition=absent)
 
@@ -127,7 +129,8 @@ def test_put_if_absent_refuses_an_existing_row(dynamodb: Any) -> None:
     assert Friend.get("ann", "bob", consistent_read=True).state is State.REQUESTED
 
 
-def test_conditional_update_changes_only_the_expected_state(dynamodb: Any) -> None:
+@pytest.mark.usefixtures("dynamodb")
+def test_conditional_update_changes_only_the_expected_state() -> None:
     _row("ann", "bob", State.PENDING).save()
     accept = [Friend.state.set(State.FRIENDS), Friend.last_updated.set(now_millis())]
 
@@ -161,7 +164,8 @@ def test_conditional_delete_keeps_a_row_in_another_state(dynamodb: Any) -> None:
     assert _raw(dynamodb, "ann", "bob") is None
 
 
-def test_transaction_settles_both_rows_together(dynamodb: Any) -> None:
+@pytest.mark.usefixtures("dynamodb")
+def test_transaction_settles_both_rows_together() -> None:
     _row("ann", "bob", State.REQUESTED).save()
     _row("bob", "ann", State.REQUESTED).save()
     settle = [Friend.state.set(State.FRIENDS), Friend.last_updated.set(now_millis())]
@@ -176,7 +180,8 @@ def test_transaction_settles_both_rows_together(dynamodb: Any) -> None:
     assert Friend.get("bob", "ann", consistent_read=True).state is State.FRIENDS
 
 
-def test_transaction_is_all_or_nothing_and_names_the_failed_condition(dynamodb: Any) -> None:
+@pytest.mark.usefixtures("dynamodb")
+def test_transaction_is_all_or_nothing_and_names_the_failed_condition() -> None:
     _row("ann", "bob", State.REQUESTED).save()
     _row("bob", "ann", State.FRIENDS).save()
     settle = [Friend.state.set(State.FRIENDS), Friend.last_updated.set(now_millis())]

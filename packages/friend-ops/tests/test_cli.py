@@ -54,9 +54,8 @@ def test_reconcile_dry_run_then_apply(deployed: Aws, capsys: pytest.CaptureFixtu
     assert "0 broken" in capsys.readouterr().out
 
 
-def test_redrive_with_an_empty_queue_has_nothing_to_do(
-    deployed: Aws, capsys: pytest.CaptureFixture[str]
-) -> None:
+@pytest.mark.usefixtures("deployed")
+def test_redrive_with_an_empty_queue_has_nothing_to_do(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["redrive", "--aws-account", ACCOUNT]) == 0
     out = capsys.readouterr().out
     assert f"stack: {STACK}" in out
@@ -72,7 +71,8 @@ def test_another_account_is_refused_before_anything_is_read(
     assert rows(deployed) == {("ann", "bob"): State.FRIENDS}
 
 
-def test_a_missing_stack_is_refused(deployed: Aws, capsys: pytest.CaptureFixture[str]) -> None:
+@pytest.mark.usefixtures("deployed")
+def test_a_missing_stack_is_refused(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["reconcile", "--aws-account", ACCOUNT, "--stack", "Missing"]) == 2
     assert "Missing" in capsys.readouterr().err
 

@@ -86,9 +86,8 @@ def two_requests_lost(aws: Aws) -> str:
     return body
 
 
-def test_redrive_applies_the_failed_batch_and_deletes_its_message(
-    aws: Aws, two_requests_lost: str
-) -> None:
+@pytest.mark.usefixtures("two_requests_lost")
+def test_redrive_applies_the_failed_batch_and_deletes_its_message(aws: Aws) -> None:
     invoker = HandlerInvoker(aws.lambda_)
     summary = _redrive(aws, invoker).run()
 

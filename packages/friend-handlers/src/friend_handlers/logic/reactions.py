@@ -43,7 +43,7 @@ type Reaction = Callable[[Edge, str | None], Transition]
 """A reaction to a change of the source row that belongs to the given exchange."""
 
 
-def on_requested(source: Edge, exchange_id: str | None) -> Transition:
+def on_requested(source: Edge, _exchange_id: str | None) -> Transition:
     """``source`` was inserted as Requested: give the other player a Pending row.
 
     Decided from both rows as they are now (a late record acts on the current request, which is

@@ -67,10 +67,10 @@ def receive_bodies(aws_client: AwsClientFactory, queue_url: str, count: int) -> 
 
 
 @pytest.mark.parametrize("runtime", PYTHON_RUNTIMES)
+@pytest.mark.usefixtures("aws_client")
 def test_python_function_runs_on_its_runtime_with_the_lambda_environment(
     functions: Functions,
     localstack: Emulator,
-    aws_client: AwsClientFactory,
     queue: str,
     runtime: str,
 ) -> None:
