@@ -47,7 +47,7 @@ from friend_handlers.redelivery import (  # noqa: E402
     IDEMPOTENCY_TABLE_ENV,
     KEY_ATTRIBUTE,
 )
-from friend_models import FRIEND_ID, PLAYER_ID, Friend  # noqa: E402
+from friend_models import Friend  # noqa: E402
 from moto import mock_aws  # noqa: E402
 
 TEST_TABLE_NAME = Friend.Meta.table_name
@@ -94,19 +94,8 @@ def resources() -> Iterator[Aws]:
     queue and its dead-letter queue, as the stack builds them, in the active moto account; all
     deleted again afterwards."""
     dynamodb, sqs = clients().dynamodb, clients().sqs
-    table = dynamodb.create_table(
-        TableName=TEST_TABLE_NAME,
-        KeySchema=[
-            {"AttributeName": PLAYER_ID, "KeyType": "HASH"},
-            {"AttributeName": FRIEND_ID, "KeyType": "RANGE"},
-        ],
-        AttributeDefinitions=[
-            {"AttributeName": PLAYER_ID, "AttributeType": "S"},
-            {"AttributeName": FRIEND_ID, "AttributeType": "S"},
-        ],
-        BillingMode="PAY_PER_REQUEST",
-        StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"},
-    )["TableDescription"]
+    Friend.create_table(wait=True)  # keys, billing and stream as the model defines them
+    table = dynamodb.describe_table(TableName=TEST_TABLE_NAME)["Table"]
     dynamodb.create_table(
         TableName=IDEMPOTENCY_TABLE_NAME,
         KeySchema=[{"AttributeName": KEY_ATTRIBUTE, "KeyType": "HASH"}],

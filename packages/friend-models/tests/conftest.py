@@ -25,7 +25,7 @@ os.environ.setdefault("FRIEND_TABLE_NAME", "FriendTest")
 os.environ.pop("AWS_ENDPOINT_URL", None)
 
 import boto3  # noqa: E402
-from friend_models import FRIEND_ID, PLAYER_ID, Friend  # noqa: E402
+from friend_models import Friend  # noqa: E402
 
 TEST_TABLE_NAME = Friend.Meta.table_name
 """The name the model read from the environment at import, as a deployed function would."""
@@ -37,17 +37,5 @@ def dynamodb() -> Iterator[Any]:
     """A moto DynamoDB client holding a Friend table built from the exported key names."""
     with mock_aws():
         client = boto3.client("dynamodb")
-        client.create_table(
-            TableName=TEST_TABLE_NAME,
-            KeySchema=[
-                {"AttributeName": PLAYER_ID, "KeyType": "HASH"},
-                {"AttributeName": FRIEND_ID, "KeyType": "RANGE"},
-            ],
-            AttributeDefinitions=[
-                {"AttributeName": PLAYER_ID, "AttributeType": "S"},
-                {"AttributeName": FRIEND_ID, "AttributeType": "S"},
-            ],
-            BillingMode="PAY_PER_REQUEST",
-            StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"},
-        )
+        Friend.create_table(wait=True)  # keys, billing and stream as the model defines them
         yield client

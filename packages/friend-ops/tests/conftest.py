@@ -73,19 +73,8 @@ def _package() -> bytes:
 def aws() -> Iterator[Aws]:
     with mock_aws(config={"lambda": {"use_docker": False}}):
         dynamodb = boto3.client("dynamodb")
-        stream_arn = dynamodb.create_table(
-            TableName=TABLE_NAME,
-            KeySchema=[
-                {"AttributeName": PLAYER_ID, "KeyType": "HASH"},
-                {"AttributeName": FRIEND_ID, "KeyType": "RANGE"},
-            ],
-            AttributeDefinitions=[
-                {"AttributeName": PLAYER_ID, "AttributeType": "S"},
-                {"AttributeName": FRIEND_ID, "AttributeType": "S"},
-            ],
-            BillingMode="PAY_PER_REQUEST",
-            StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"},
-        )["TableDescription"]["LatestStreamArn"]
+        Friend.create_table(wait=True)  # keys, billing and stream as the model defines them
+        stream_arn = dynamodb.describe_table(TableName=TABLE_NAME)["Table"]["LatestStreamArn"]
         sqs = boto3.client("sqs")
         failure_queue_url = sqs.create_queue(QueueName="stream-failures")["QueueUrl"]
         failure_queue_arn = sqs.get_queue_attributes(

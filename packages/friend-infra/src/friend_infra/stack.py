@@ -32,7 +32,7 @@ from friend_handlers.redelivery import (
     KEY_ATTRIBUTE,
     REMEMBER_SECONDS,
 )
-from friend_models import FRIEND_ID, PLAYER_ID
+from friend_models import FRIEND_ID, PLAYER_ID, Friend
 
 from friend_infra.alarms import Alarms
 from friend_infra.api import ReadApi
@@ -136,9 +136,9 @@ class FriendMicroservicesStack(Stack):
             "Table",
             partition_key=dynamodb.Attribute(name=PLAYER_ID, type=dynamodb.AttributeType.STRING),
             sort_key=dynamodb.Attribute(name=FRIEND_ID, type=dynamodb.AttributeType.STRING),
-            billing_mode=dynamodb.BillingMode.PAY_PER_REQUEST,
-            # The stream handlers need both images: the filters match on old and new state.
-            stream=dynamodb.StreamViewType.NEW_AND_OLD_IMAGES,
+            # As the model defines them (the stream filters match on both images).
+            billing_mode=dynamodb.BillingMode(Friend.Meta.billing_mode),
+            stream=dynamodb.StreamViewType(Friend.Meta.stream_view_type),
             point_in_time_recovery_specification=dynamodb.PointInTimeRecoverySpecification(
                 point_in_time_recovery_enabled=True
             ),

@@ -13,7 +13,7 @@ from enum import StrEnum
 from typing import Any
 
 from pynamodb.attributes import Attribute, NumberAttribute, UnicodeAttribute
-from pynamodb.constants import STRING
+from pynamodb.constants import PAY_PER_REQUEST_BILLING_MODE, STREAM_NEW_AND_OLD_IMAGE, STRING
 from pynamodb.models import Model
 from pynamodb.transactions import TransactWrite
 
@@ -90,6 +90,10 @@ class Friend(Model):
 
     class Meta:
         table_name = os.environ.get(TABLE_NAME_ENV, DEFAULT_TABLE_NAME)
+        # How the table is built, wherever it is built (the stack, the tests' tables):
+        # on-demand, and a stream with both images, which the stream filters match on.
+        billing_mode = PAY_PER_REQUEST_BILLING_MODE
+        stream_view_type = STREAM_NEW_AND_OLD_IMAGE
         connect_timeout_seconds = CONNECT_TIMEOUT_SECONDS
         read_timeout_seconds = READ_TIMEOUT_SECONDS
         max_retry_attempts = MAX_RETRY_ATTEMPTS
