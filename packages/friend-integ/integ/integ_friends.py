@@ -282,17 +282,6 @@ post("oli", "oli", "Request").expect(
     )
 ).next(row_count("oli").expect(ExpectedResult.object_like({"Count": 0})))
 
-# The page is served by the same API, so it calls both without CORS.
-get("").expect(
-    ExpectedResult.object_like(
-        {
-            "status": 200,
-            "headers": {"content-type": ["text/html; charset=utf-8"]},
-            "body": Match.string_like_regexp("<title>Friend graph</title>"),
-        }
-    )
-)
-
 # Reject: the invitee deletes its Pending row, and the stream removes the requester's row.
 (
     send("carol", "dave", "Request")
