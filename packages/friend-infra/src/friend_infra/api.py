@@ -12,7 +12,10 @@ Write (the write function): ``POST /friends`` with a body in the queue's wire fo
 first by API Gateway against a request model generated from the message model
 (:mod:`friend_handlers.logic.message_schema`); a body it refuses is answered with the
 ``BAD_REQUEST_BODY`` gateway response, a JSON 400, without invoking the function. Its own stage
-throttle, and, with ``player_pool``, a Cognito user pool authorizer.
+throttle, and, with ``player_pool``, a Cognito user pool authorizer. A function rather than API
+Gateway's SQS service integration because the model says more than JSON Schema draft 4 can
+(``player_id != friend_id``, the characters of an id): without it those bodies would be answered
+202 and parked in the dead-letter queue instead of refused with a 400.
 
 Page (the page function): ``GET /`` and ``GET /app.js``, on the API's own origin, so the page
 needs no CORS.
