@@ -1,9 +1,9 @@
 """Fixtures for every test of this package that needs an embedded emulator.
 
 One emulator of each kind per test session, shared by the launcher's tests (``tests/emulators``),
-the product's tests on an emulator lane (``tests/stack``) and the LocalStack extension's
-(``emulators/localstack-extension/tests``). Those tests carry the
-``emulator`` mark, so ``pytest -m "not emulator"`` is the fast lane.
+the product's tests on an emulator lane (``tests/stack``), the browser test of the page
+(``tests/browser``) and the LocalStack extension's (``emulators/localstack-extension/tests``).
+Those tests carry the ``emulator`` mark, so ``pytest -m "not emulator"`` is the fast lane.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from friend_integ.emulators.testing import AwsClientFactory, client_factory, sta
 _EMULATOR_TESTS = (
     Path(__file__).parent / "tests" / "emulators",
     Path(__file__).parent / "tests" / "stack",
+    Path(__file__).parent / "tests" / "browser",
     Path(__file__).parent / "emulators" / "localstack-extension" / "tests",
 )
 

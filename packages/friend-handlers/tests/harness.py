@@ -199,8 +199,13 @@ def rest_event(
     query: Mapping[str, str] | None = None,
     *,
     encoded: bool = False,
+    method: str = "GET",
+    body: str | None = None,
+    claims: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
-    """A GET on ``resource`` (API Gateway's template, e.g. ``/friends/{playerId}``).
+    """A request on ``resource`` (API Gateway's template, e.g. ``/friends/{playerId}``), a GET
+    unless ``method`` says otherwise. ``claims``: the token claims a Cognito user pool
+    authorizer hands on (``requestContext.authorizer.claims``).
 
     A client percent-encodes each id into its path segment (every UTF-8 byte outside RFC 3986's
     unreserved characters), and API Gateway REST hands ``path`` and
@@ -214,13 +219,19 @@ def rest_event(
     for name, segment in segments.items():
         path = path.replace("{" + name + "}", segment)
     request_id = str(uuid.uuid4())
+    headers = {"Accept": "application/json", "Host": "api.example.com"}
+    if body is not None:
+        headers["Content-Type"] = "application/json"
+    context: dict[str, Any] = {}
+    if claims is not None:
+        context["authorizer"] = {"claims": dict(claims)}
     return {
         "version": "1.0",
         "resource": resource,
         "path": path,
-        "httpMethod": "GET",
-        "headers": {"Accept": "application/json", "Host": "api.example.com"},
-        "multiValueHeaders": {"Accept": ["application/json"], "Host": ["api.example.com"]},
+        "httpMethod": method,
+        "headers": headers,
+        "multiValueHeaders": {name: [value] for name, value in headers.items()},
         "queryStringParameters": dict(query) if query else None,
         "multiValueQueryStringParameters": (
             {name: [value] for name, value in query.items()} if query else None
@@ -231,7 +242,7 @@ def rest_event(
             "domainName": "abc123.execute-api.us-east-1.amazonaws.com",
             "domainPrefix": "abc123",
             "extendedRequestId": "extended-" + request_id,
-            "httpMethod": "GET",
+            "httpMethod": method,
             "identity": {
                 "accessKey": None,
                 "accountId": None,
@@ -249,10 +260,11 @@ def rest_event(
             "resourceId": "res123",
             "resourcePath": resource,
             "stage": "prod",
+            **context,
         },
-        "pathParameters": segments,
+        "pathParameters": segments or None,
         "stageVariables": None,
-        "body": None,
+        "body": body,
         "isBase64Encoded": False,
     }
 

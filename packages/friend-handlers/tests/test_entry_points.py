@@ -6,7 +6,7 @@ from friend_handlers.filters import HANDLERS, STREAM_FILTERS
 
 
 def test_every_named_entry_point_exposes_a_handler() -> None:
-    assert set(HANDLERS) == {"front", "read", *STREAM_FILTERS}
+    assert set(HANDLERS) == {"front", "read", "write", "page", *STREAM_FILTERS}
     assert set(STREAM_FILTERS) == {
         "request_state",
         "accept_state",

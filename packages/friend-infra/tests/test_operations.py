@@ -108,7 +108,7 @@ def test_every_alarm_notifies_the_topic_on_alarm_and_recovery(synthesized: Synth
     topic = {"Ref": synthesized.logical_id(synthesized.stack.alarm_topic)}
     alarms = synthesized.alarms()
     expected = 2 + 2 * len(HANDLERS) + len(STREAM_HANDLERS) + 2
-    assert len(alarms) == len(synthesized.stack.alarms) == expected == 20
+    assert len(alarms) == len(synthesized.stack.alarms) == expected == 24
     for alarm in alarms:
         assert alarm["AlarmActions"] == [topic]
         assert alarm["OKActions"] == [topic]

@@ -6,19 +6,26 @@ from typing import Any
 
 import pytest
 from aws_cdk import Acknowledgment, App, RemovalPolicy, Stack, Validations
+from aws_cdk import aws_cognito as cognito
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
 from aws_cdk import aws_sqs as sqs
 from aws_cdk.assertions import Template
 from friend_handlers.dead_letter import DLQ_URL_ENV
 from friend_handlers.filters import HANDLERS, STREAM_FILTERS
+from friend_handlers.logic.message_schema import request_model_schema
+from friend_handlers.page import PAGE_FILES
 from friend_handlers.redelivery import (
     EXPIRY_ATTRIBUTE,
     IDEMPOTENCY_TABLE_ENV,
     KEY_ATTRIBUTE,
     REMEMBER_SECONDS,
 )
+from friend_handlers.write import PLAYER_CLAIM_ENV, QUEUE_URL_ENV
+from friend_infra import api as api_module
 from friend_infra import stack as stack_module
 from friend_infra.app import nag_findings
-from friend_infra.functions import HANDLED_MESSAGE_ACTIONS, TABLE_ACTIONS
+from friend_infra.functions import HANDLED_MESSAGE_ACTIONS, TABLE_ACTIONS, allow_send
 from friend_infra.stack import FriendMicroservicesStack
 from friend_models import CALL_BUDGET_SECONDS, FRIEND_ID, PLAYER_ID, TABLE_NAME_ENV
 
@@ -133,18 +140,22 @@ def test_function_environment(synthesized: Synthesized) -> None:
     table = {"Ref": synthesized.logical_id(synthesized.stack.table)}
     dlq = {"Ref": synthesized.logical_id(synthesized.stack.dead_letter_queue)}
     handled = {"Ref": synthesized.logical_id(synthesized.stack.idempotency_table)}
+    queue = {"Ref": synthesized.logical_id(synthesized.stack.queue)}
     for name in HANDLERS:
         function = synthesized.resources("AWS::Lambda::Function")[synthesized.function_id(name)]
         variables = function["Properties"]["Environment"]["Variables"]
-        expected = {
-            TABLE_NAME_ENV: table,
+        expected: dict[str, Any] = {
             "POWERTOOLS_SERVICE_NAME": "friend",
             "POWERTOOLS_METRICS_NAMESPACE": "FriendMicroservices",
             "POWERTOOLS_LOG_LEVEL": "INFO",
         }
+        if TABLE_ACTIONS[name]:
+            expected[TABLE_NAME_ENV] = table
         if name == "front":
             expected[DLQ_URL_ENV] = dlq
             expected[IDEMPOTENCY_TABLE_ENV] = handled
+        if name == "write":
+            expected[QUEUE_URL_ENV] = queue  # and no player claim: the authorizer is opt-in
         assert variables == expected
 
 
@@ -341,6 +352,47 @@ def test_queue_access_per_function(synthesized: Synthesized) -> None:
         assert "sqs:SendMessage" in _actions_on(synthesized, handler, failures)
         assert not _actions_on(synthesized, handler, dlq)
         assert not _actions_on(synthesized, handler, queue)
+    assert _actions_on(synthesized, "write", queue) == {"sqs:SendMessage"}
+    for handler in ("read", "page"):
+        assert not {a for s in _statements(synthesized, handler) for a in _actions(s)} - {
+            "dynamodb:GetItem",
+            "dynamodb:Query",
+            "logs:CreateLogStream",
+            "logs:PutLogEvents",
+            "xray:PutTraceSegments",
+            "xray:PutTelemetryRecords",
+        }
+
+
+def test_write_and_page_functions_may_do_nothing_but_their_job(synthesized: Synthesized) -> None:
+    """The write function sends to the front queue, the page function only logs: no table, no
+    key, no other queue."""
+    queue = _arn(synthesized.logical_id(synthesized.stack.queue))
+    basics = {"logs:CreateLogStream", "logs:PutLogEvents"}
+    tracing = {"xray:PutTraceSegments", "xray:PutTelemetryRecords"}
+    for handler, extra in (("write", {"sqs:SendMessage"}), ("page", set())):
+        statements = _statements(synthesized, handler)
+        assert {a for s in statements for a in _actions(s)} == basics | tracing | extra
+        for statement in statements:
+            if "sqs:SendMessage" in _actions(statement):
+                assert statement["Resource"] == queue
+
+
+def test_sending_to_a_queue_under_a_key_of_ours_grants_that_key_for_sending_only() -> None:
+    stack = Stack(App(), "Keyed")
+    key = kms.Key(stack, "Key")
+    queue = sqs.Queue(stack, "Queue", encryption=sqs.QueueEncryption.KMS, encryption_master_key=key)
+    role = iam.Role(stack, "Role", assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"))
+    allow_send(role, queue)
+    (policy,) = Template.from_stack(stack).find_resources("AWS::IAM::Policy").values()
+    statements = policy["Properties"]["PolicyDocument"]["Statement"]
+    by_resource = {json.dumps(st["Resource"]): _actions(st) for st in statements}
+    key_id = stack.resolve(key.node.default_child.logical_id)  # type: ignore[union-attr]
+    queue_id = stack.resolve(queue.node.default_child.logical_id)  # type: ignore[union-attr]
+    assert by_resource == {
+        json.dumps(_arn(queue_id)): {"sqs:SendMessage"},
+        json.dumps(_arn(key_id)): {"kms:GenerateDataKey", "kms:Decrypt"},
+    }
 
 
 def test_roles_use_no_managed_policies_and_only_required_wildcards(
@@ -372,28 +424,93 @@ def _api_paths(synthesized: Synthesized) -> dict[str, str]:
     return {resource_id: path(resource_id) for resource_id in resources}
 
 
-def test_read_api_has_exactly_the_four_routes_with_validated_ids(
-    synthesized: Synthesized,
-) -> None:
+def test_api_has_exactly_its_routes_each_on_its_function(synthesized: Synthesized) -> None:
     paths = _api_paths(synthesized)
-    read_function = synthesized.function_id("read")
+    functions = {synthesized.function_id(name): name for name in ("read", "write", "page")}
+    root = synthesized.logical_id(synthesized.stack.api)
     routes = {}
     for method in synthesized.resources("AWS::ApiGateway::Method").values():
         props = method["Properties"]
         assert props["Integration"]["Type"] == "AWS_PROXY"
-        assert read_function in json.dumps(props["Integration"]["Uri"])
-        assert props["RequestValidatorId"]
-        routes[(props["HttpMethod"], paths[props["ResourceId"]["Ref"]])] = props[
-            "RequestParameters"
-        ]
+        uri = json.dumps(props["Integration"]["Uri"])
+        (function,) = [name for logical_id, name in functions.items() if logical_id in uri]
+        resource = props["ResourceId"]
+        path = "/" if resource == _arn(root, "RootResourceId") else paths[resource["Ref"]]
+        routes[(props["HttpMethod"], path)] = (
+            function,
+            props.get("RequestParameters"),
+            "RequestValidatorId" in props,
+        )
     player = {"method.request.path.playerId": True}
     pair = player | {"method.request.path.friendId": True}
     assert routes == {
-        ("GET", "/friends/{playerId}"): player,
-        ("GET", "/friends/isFriend/{playerId}/{friendId}"): pair,
-        ("GET", "/players/{playerId}/friends"): player,
-        ("GET", "/players/{playerId}/friends/{friendId}"): pair,
+        ("GET", "/friends/{playerId}"): ("read", player, True),
+        ("GET", "/friends/isFriend/{playerId}/{friendId}"): ("read", pair, True),
+        ("GET", "/players/{playerId}/friends"): ("read", player, True),
+        ("GET", "/players/{playerId}/friends/{friendId}"): ("read", pair, True),
+        ("POST", "/friends"): ("write", None, True),
+        **{("GET", path): ("page", None, False) for path in PAGE_FILES},
     }
+
+
+def _write_method(template: Template) -> dict[str, Any]:
+    (method,) = [
+        m["Properties"]
+        for m in template.find_resources("AWS::ApiGateway::Method").values()
+        if m["Properties"]["HttpMethod"] == "POST"
+    ]
+    return method
+
+
+def test_the_write_route_checks_bodies_with_the_schema_generated_from_the_message_model(
+    synthesized: Synthesized,
+) -> None:
+    method = _write_method(synthesized.template)
+    (model_id, model) = next(iter(synthesized.resources("AWS::ApiGateway::Model").items()))
+    assert method["RequestModels"] == {"application/json": {"Ref": model_id}}
+    assert model["Properties"]["ContentType"] == "application/json"
+    assert model["Properties"]["Schema"] == request_model_schema()
+    (validator,) = synthesized.resources("AWS::ApiGateway::RequestValidator").values()
+    assert validator["Properties"]["ValidateRequestBody"] is True
+    assert method["RequestValidatorId"] == {
+        "Ref": next(iter(synthesized.resources("AWS::ApiGateway::RequestValidator")))
+    }
+
+
+def test_a_refused_body_is_answered_with_a_json_400(synthesized: Synthesized) -> None:
+    (response,) = synthesized.resources("AWS::ApiGateway::GatewayResponse").values()
+    assert response["Properties"]["ResponseType"] == "BAD_REQUEST_BODY"
+    assert response["Properties"]["StatusCode"] == "400"
+    (template,) = response["Properties"]["ResponseTemplates"].items()
+    assert template[0] == "application/json"
+    assert template[1] == '{"message":$context.error.messageString}'
+
+
+def test_the_deployment_follows_the_model_and_the_gateway_response(
+    synthesized: Synthesized,
+) -> None:
+    """A stage serves its deployment's copy of models and gateway responses: the deployment
+    comes after them, and its logical id (so a new deployment) changes with the schema."""
+    (deployment_id, deployment) = next(
+        iter(synthesized.resources("AWS::ApiGateway::Deployment").items())
+    )
+    (response_id,) = synthesized.resources("AWS::ApiGateway::GatewayResponse")
+    assert response_id in deployment["DependsOn"]
+    (write_method_id,) = [
+        logical_id
+        for logical_id, m in synthesized.resources("AWS::ApiGateway::Method").items()
+        if m["Properties"]["HttpMethod"] == "POST"
+    ]
+    assert write_method_id in deployment["DependsOn"]  # which refers to the model
+
+    app = App()
+    original = api_module.request_model_schema
+    api_module.request_model_schema = lambda: {**original(), "title": "Changed"}
+    try:
+        changed = Template.from_stack(FriendMicroservicesStack(app, "FriendMicroservices"))
+    finally:
+        api_module.request_model_schema = original
+    assert deployment_id not in changed.find_resources("AWS::ApiGateway::Deployment")
 
 
 def test_under_players_no_static_path_part_shadows_an_id(synthesized: Synthesized) -> None:
@@ -411,14 +528,64 @@ def test_under_players_no_static_path_part_shadows_an_id(synthesized: Synthesize
     assert {"/friends/isFriend", "/friends/{playerId}"} <= paths, "the seed's shadowing, kept"
 
 
-def test_read_api_stage_throttles_and_logs_access(synthesized: Synthesized) -> None:
+def test_api_stage_throttles_and_logs_access(synthesized: Synthesized) -> None:
     (stage,) = synthesized.resources("AWS::ApiGateway::Stage").values()
     props = stage["Properties"]
-    (settings,) = props["MethodSettings"]
-    assert settings["ThrottlingRateLimit"] > 0
-    assert settings["ThrottlingBurstLimit"] >= settings["ThrottlingRateLimit"]
+    settings = {(s["ResourcePath"], s["HttpMethod"]): s for s in props["MethodSettings"]}
+    assert set(settings) == {("/*", "*"), ("/~1friends", "POST")}
+    stage_wide, writes = settings["/*", "*"], settings["/~1friends", "POST"]
+    for each in (stage_wide, writes):
+        assert each["ThrottlingRateLimit"] > 0
+        assert each["ThrottlingBurstLimit"] >= each["ThrottlingRateLimit"]
+    assert writes["ThrottlingRateLimit"] < stage_wide["ThrottlingRateLimit"]
     assert "DestinationArn" in props["AccessLogSetting"]
     assert "$context.status" in props["AccessLogSetting"]["Format"]
+
+
+@pytest.fixture(scope="module")
+def with_players() -> Synthesized:
+    """The stack with who-may-act turned on: a Cognito user pool from the game's own stack."""
+    app = App()
+    pool = cognito.UserPool(Stack(app, "Identity"), "Players")
+    stack = FriendMicroservicesStack(app, "FriendMicroservices", player_pool=pool)
+    return Synthesized(app=app, stack=stack, template=Template.from_stack(stack))
+
+
+def test_without_a_player_pool_no_route_asks_who_acts(synthesized: Synthesized) -> None:
+    assert not synthesized.resources("AWS::ApiGateway::Authorizer")
+    for method in synthesized.resources("AWS::ApiGateway::Method").values():
+        assert method["Properties"]["AuthorizationType"] == "NONE"
+
+
+def test_a_player_pool_guards_the_write_route_and_ties_the_token_to_the_player(
+    with_players: Synthesized,
+) -> None:
+    (authorizer_id, authorizer) = next(
+        iter(with_players.resources("AWS::ApiGateway::Authorizer").items())
+    )
+    props = authorizer["Properties"]
+    assert props["Type"] == "COGNITO_USER_POOLS"
+    assert props["IdentitySource"] == "method.request.header.Authorization"
+    (provider,) = props["ProviderARNs"]
+    assert "Players" in json.dumps(provider)  # the pool's ARN, imported from its stack
+    method = _write_method(with_players.template)
+    assert method["AuthorizationType"] == "COGNITO_USER_POOLS"
+    assert method["AuthorizerId"] == {"Ref": authorizer_id}
+    others = [
+        m["Properties"]
+        for m in with_players.resources("AWS::ApiGateway::Method").values()
+        if m["Properties"]["HttpMethod"] != "POST"
+    ]
+    assert {m["AuthorizationType"] for m in others} == {"NONE"}
+    write = with_players.resources("AWS::Lambda::Function")[with_players.function_id("write")]
+    variables = write["Properties"]["Environment"]["Variables"]
+    assert variables[PLAYER_CLAIM_ENV] == stack_module.PLAYER_CLAIM == "sub"
+
+
+def test_cdk_nag_reports_nothing_unacknowledged_with_a_player_pool(
+    with_players: Synthesized,
+) -> None:
+    assert nag_findings(with_players.stack) == []
 
 
 def test_outputs(synthesized: Synthesized) -> None:

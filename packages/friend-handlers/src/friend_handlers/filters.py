@@ -37,5 +37,5 @@ STREAM_FILTERS: Mapping[str, Pattern] = {
 }
 """Stream handler module name -> the one filter pattern of its event source mapping."""
 
-HANDLERS: tuple[str, ...] = ("front", "read", *STREAM_FILTERS)
+HANDLERS: tuple[str, ...] = ("front", "read", "write", "page", *STREAM_FILTERS)
 """Every entry point: ``friend_handlers.<name>.handler``."""

@@ -1,7 +1,8 @@
 """One Lambda entry point of friend-handlers, with its own role and log group.
 
 Every function gets a role of its own with exactly the table actions its handler performs, so a
-bug or a compromised dependency in one handler cannot write what that handler never writes.
+bug or a compromised dependency in one handler cannot write what that handler never writes; a
+handler that never touches the table gets neither its name nor a table permission.
 """
 
 from collections.abc import Mapping
@@ -11,11 +12,12 @@ from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
+from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 from friend_models import TABLE_NAME_ENV
 
 SERVICE_NAME = "friend"
-"""``POWERTOOLS_SERVICE_NAME`` of all six functions: one service, told apart by function name."""
+"""``POWERTOOLS_SERVICE_NAME`` of every function: one service, told apart by function name."""
 METRICS_NAMESPACE = "FriendMicroservices"
 """``POWERTOOLS_METRICS_NAMESPACE``: where the action and transition counts land."""
 LOG_RETENTION = logs.RetentionDays.ONE_MONTH
@@ -27,6 +29,10 @@ TABLE_ACTIONS: Mapping[str, tuple[str, ...]] = {
     "front": ("dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"),
     # GET /friends/{playerId} queries the player's rows; isFriend reads one row.
     "read": ("dynamodb:GetItem", "dynamodb:Query"),
+    # POST /friends puts the action on the front queue; the front function writes the row.
+    "write": (),
+    # Serves the page's two files from its own bundle.
+    "page": (),
     # Reads both rows (strongly consistent), then one transaction: check the request still
     # stands and put the Pending mirror, or update both rows to Friends (mutual request), or
     # update a stale Friends mirror to Pending. A transaction is authorized per contained
@@ -115,7 +121,7 @@ class HandlerFunction(Construct):
             log_group=self.log_group,
             logging_format=lambda_.LoggingFormat.JSON,
             environment={
-                TABLE_NAME_ENV: table.table_name,
+                **({TABLE_NAME_ENV: table.table_name} if TABLE_ACTIONS[handler] else {}),
                 "POWERTOOLS_SERVICE_NAME": SERVICE_NAME,
                 "POWERTOOLS_METRICS_NAMESPACE": METRICS_NAMESPACE,
                 "POWERTOOLS_LOG_LEVEL": "INFO",
@@ -123,9 +129,12 @@ class HandlerFunction(Construct):
             },
             description=f"friend_handlers.{handler}",
         )
-        self.role.add_to_policy(
-            iam.PolicyStatement(actions=list(TABLE_ACTIONS[handler]), resources=[table.table_arn])
-        )
+        if TABLE_ACTIONS[handler]:
+            self.role.add_to_policy(
+                iam.PolicyStatement(
+                    actions=list(TABLE_ACTIONS[handler]), resources=[table.table_arn]
+                )
+            )
         Validations.of(self.function).acknowledge(
             Acknowledgment(
                 id="AwsSolutions-L1",
@@ -142,3 +151,15 @@ class HandlerFunction(Construct):
                 "for stream mappings, dynamodb:ListStreams (granted by DynamoEventSource).",
             ),
         )
+
+
+def allow_send(role: iam.IRole, queue: sqs.IQueue) -> None:
+    """Let ``role`` send to ``queue`` and do nothing else with it: ``sqs:SendMessage`` on that
+    queue only (``grant_send_messages`` would add GetQueueAttributes and GetQueueUrl), and, when a
+    KMS key of ours encrypts the queue, the two key actions SendMessage needs. SQS-managed
+    encryption needs no key permission."""
+    role.add_to_principal_policy(
+        iam.PolicyStatement(actions=["sqs:SendMessage"], resources=[queue.queue_arn])
+    )
+    if queue.encryption_master_key is not None:
+        queue.encryption_master_key.grant(role, "kms:GenerateDataKey", "kms:Decrypt")

@@ -1,9 +1,10 @@
 """FriendMicroservicesStack: the production shape of the friend microservice.
 
 client -> front queue -> front -> Friend table -> stream -> four filtered stream handlers;
-client -> read API -> read -> Friend table. Environment-agnostic (no account or region), so the
-same stack deploys to any account, to LocalStack, and into integration tests. Operations are
-constructs of their own: :mod:`.alarms` (and the topic they notify), :mod:`.dashboard`.
+client -> API: GET -> read -> Friend table; POST /friends -> write -> front queue; GET / -> page.
+Environment-agnostic (no account or region), so the same stack deploys to any account, to an
+emulator, and into integration tests. Operations are constructs of their own: :mod:`.alarms`
+(and the topic they notify), :mod:`.dashboard`.
 """
 
 import json
@@ -18,6 +19,7 @@ from aws_cdk import (
     Stack,
     Validations,
 )
+from aws_cdk import aws_cognito as cognito
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
@@ -32,18 +34,19 @@ from friend_handlers.redelivery import (
     KEY_ATTRIBUTE,
     REMEMBER_SECONDS,
 )
+from friend_handlers.write import PLAYER_CLAIM_ENV, QUEUE_URL_ENV
 from friend_models import FRIEND_ID, PLAYER_ID, Friend
 
 from friend_infra.alarms import Alarms
-from friend_infra.api import ReadApi
+from friend_infra.api import FriendApi
 from friend_infra.bundling import package_code
 from friend_infra.dashboard import Dashboard
-from friend_infra.functions import HANDLED_MESSAGE_ACTIONS, HandlerFunction
+from friend_infra.functions import HANDLED_MESSAGE_ACTIONS, HandlerFunction, allow_send
 
 HANDLER_PACKAGE = "friend-handlers"
-"""Workspace package whose bundle runs all six functions (see :mod:`friend_infra.bundling`).
+"""Workspace package whose bundle runs every function (see :mod:`friend_infra.bundling`).
 
-One bundle per package, not per function: the six entry points share one domain layer, one
+One bundle per package, not per function: the entry points share one domain layer, one
 lock and one version, so one build, one upload and one content hash serve them all, and every
 function always runs the same code (the front and stream handlers must agree on the rows they
 write). Independent releases stay open: the unit of bundling is a workspace package, so moving
@@ -57,6 +60,14 @@ STREAM_TIMEOUT = Duration.seconds(30)
 may retry on a transaction conflict."""
 READ_TIMEOUT = Duration.seconds(10)
 """A query of one page or one GetItem; API Gateway itself gives up after 29 s."""
+WRITE_TIMEOUT = Duration.seconds(10)
+"""One SendMessage, whose client has the same time budget as a DynamoDB call."""
+PAGE_TIMEOUT = Duration.seconds(10)
+"""Two files from the bundle; the time is for a cold start on a busy host."""
+PAGE_MEMORY_MB = 128
+"""The page function imports almost nothing."""
+PLAYER_CLAIM = "sub"
+"""With ``player_pool``: the token claim that must equal the acting ``player_id``."""
 MEMORY_MB = 256
 """Powertools, pydantic and PynamoDB import in well under a second at this size; Lambda's CPU
 share grows with memory, so less would slow cold starts more than it saves."""
@@ -109,7 +120,7 @@ def _filter(pattern: Any) -> Mapping[str, Any]:
 
 class FriendMicroservicesStack(Stack):
     """Friend table, front queue with its DLQ, the front function's table of handled messages,
-    six functions, stream mappings and the read API."""
+    the functions, stream mappings, the API, alarms and a dashboard."""
 
     def __init__(
         self,
@@ -118,6 +129,7 @@ class FriendMicroservicesStack(Stack):
         *,
         removal_policy: RemovalPolicy = RemovalPolicy.RETAIN,
         reserve_concurrency: bool = True,
+        player_pool: cognito.IUserPool | None = None,
         **stack_kwargs: Any,
     ) -> None:
         """``removal_policy`` applies to what holds data (tables, failure queues, log groups):
@@ -128,7 +140,12 @@ class FriendMicroservicesStack(Stack):
         100 of the account's concurrency stays unreserved: a new account's quota of 10 has no
         room, and the deploy fails there. Pass False for such an account (until its quota is
         raised): the front mapping's maximum concurrency still caps the front function, but a
-        read flood can then slow the stream functions down."""
+        read flood can then slow the stream functions down.
+
+        ``player_pool`` turns on who may act: ``POST /friends`` then needs a token of this
+        Cognito user pool, and the token's ``sub`` must be the body's ``player_id``. Without it
+        (the default, and the emulator lanes) anyone who reaches the API may act for any player.
+        """
         super().__init__(scope, construct_id, **stack_kwargs)
 
         self.table = dynamodb.Table(
@@ -188,7 +205,14 @@ class FriendMicroservicesStack(Stack):
 
         code = package_code(HANDLER_PACKAGE)
 
-        def function(handler: str, timeout: Duration, reserved: int, **env: str) -> HandlerFunction:
+        def function(
+            handler: str,
+            timeout: Duration,
+            env: Mapping[str, str] | None = None,
+            *,
+            reserved: int | None = None,
+            memory_size: int = MEMORY_MB,
+        ) -> HandlerFunction:
             return HandlerFunction(
                 self,
                 handler.title().replace("_", ""),
@@ -196,7 +220,7 @@ class FriendMicroservicesStack(Stack):
                 code=code,
                 table=self.table,
                 timeout=timeout,
-                memory_size=MEMORY_MB,
+                memory_size=memory_size,
                 removal_policy=removal_policy,
                 environment=env,
                 reserved_concurrency=reserved if reserve_concurrency else None,
@@ -205,19 +229,14 @@ class FriendMicroservicesStack(Stack):
         front = function(
             "front",
             FRONT_TIMEOUT,
-            FRONT_MAX_CONCURRENCY,
-            **{
+            {
                 DLQ_URL_ENV: self.dead_letter_queue.queue_url,
                 IDEMPOTENCY_TABLE_ENV: self.idempotency_table.table_name,
             },
+            reserved=FRONT_MAX_CONCURRENCY,
         )
-        # Invalid messages are sent straight to the DLQ: SendMessage only (SQS-managed
-        # encryption needs no KMS permission).
-        front.role.add_to_policy(
-            iam.PolicyStatement(
-                actions=["sqs:SendMessage"], resources=[self.dead_letter_queue.queue_arn]
-            )
-        )
+        # Invalid messages are sent straight to the DLQ.
+        allow_send(front.role, self.dead_letter_queue)
         front.role.add_to_policy(
             iam.PolicyStatement(
                 actions=list(HANDLED_MESSAGE_ACTIONS),
@@ -243,7 +262,9 @@ class FriendMicroservicesStack(Stack):
         # shows, the remedy is one mapping with an in-code dispatch on the same patterns, or
         # Kinesis Data Streams for DynamoDB with enhanced fan-out.
         for handler, pattern in STREAM_FILTERS.items():
-            stream_function = function(handler, STREAM_TIMEOUT, STREAM_RESERVED_CONCURRENCY)
+            stream_function = function(
+                handler, STREAM_TIMEOUT, reserved=STREAM_RESERVED_CONCURRENCY
+            )
             stream_function.function.add_event_source(
                 sources.DynamoEventSource(
                     self.table,
@@ -264,10 +285,28 @@ class FriendMicroservicesStack(Stack):
             )
             self.functions[handler] = stream_function
 
-        read = function("read", READ_TIMEOUT, READ_RESERVED_CONCURRENCY)
-        self.functions["read"] = read
-        read_api = ReadApi(self, "ReadApi", function=read.function, removal_policy=removal_policy)
-        self.api = read_api.rest_api
+        read = function("read", READ_TIMEOUT, reserved=READ_RESERVED_CONCURRENCY)
+        # The write route only queues (the front function is capped by its mapping), and the
+        # page is static: both are bounded by the API's throttling, not by reservations.
+        write_env = {QUEUE_URL_ENV: self.queue.queue_url}
+        if player_pool is not None:
+            write_env[PLAYER_CLAIM_ENV] = PLAYER_CLAIM
+        write = function("write", WRITE_TIMEOUT, write_env)
+        allow_send(write.role, self.queue)
+        page = function("page", PAGE_TIMEOUT, memory_size=PAGE_MEMORY_MB)
+        self.functions.update(read=read, write=write, page=page)
+        # The construct id predates the write route and the page: renaming it would replace the
+        # deployed REST API, and with it the URL every client knows.
+        friend_api = FriendApi(
+            self,
+            "ReadApi",
+            read=read.function,
+            write=write.function,
+            page=page.function,
+            removal_policy=removal_policy,
+            player_pool=player_pool,
+        )
+        self.api = friend_api.rest_api
 
         functions = {name: handler.function for name, handler in self.functions.items()}
         stream_functions = {name: functions[name] for name in STREAM_FILTERS}
@@ -309,12 +348,17 @@ class FriendMicroservicesStack(Stack):
             description="Stream batches given up on",
         )
         CfnOutput(self, "TableName", value=self.table_name, description="Friend table")
-        CfnOutput(self, "ApiUrl", value=self.api_url, description="Read API base URL")
+        CfnOutput(
+            self,
+            "ApiUrl",
+            value=self.api_url,
+            description="API base URL: the page, POST friends, GET players/{playerId}/friends",
+        )
         CfnOutput(
             self,
             "ApiId",
             value=self.api.rest_api_id,
-            description="Read API id (LocalStack: /restapis/<id>/prod/_user_request_/...)",
+            description="API id (emulators: <endpoint>/_aws/execute-api/<id>/prod/)",
         )
         CfnOutput(
             self,
@@ -357,5 +401,5 @@ class FriendMicroservicesStack(Stack):
 
     @property
     def api_url(self) -> str:
-        """Base URL of the read API's stage, ending in ``/``."""
+        """Base URL of the API's stage, ending in ``/``: the page is served there."""
         return self.api.url

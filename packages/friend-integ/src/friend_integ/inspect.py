@@ -2,9 +2,10 @@
 
     uv run --package friend-integ python -m friend_integ.inspect --endpoint URL [--scan] [--dlq]
 
-Lists the stacks with their outputs; `--scan` prints every row of each stack's `TableName`
-output, `--dlq` the messages waiting in each `DeadLetterQueueUrl` (left visible). Uses test
-credentials against the endpoint only, like the integ command's LocalStack targets.
+Lists the stacks with their outputs, and for a stack with an `ApiId` the URL of its page as the
+emulator serves it; `--scan` prints every row of each stack's `TableName` output, `--dlq` the
+messages waiting in each `DeadLetterQueueUrl` (left visible). Uses test credentials against the
+endpoint only, like the integ command's LocalStack targets.
 """
 
 import argparse
@@ -15,7 +16,7 @@ from typing import Any
 
 import boto3
 
-from friend_integ.targets import REGION, normalize_endpoint
+from friend_integ.targets import REGION, emulated_api_url, normalize_endpoint
 
 
 def _session() -> boto3.session.Session:
@@ -48,6 +49,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             # Skip the plumbing: assertion results and cross-stack exports.
             if not key.startswith(("AssertionResults", "ExportsOutput")):
                 print(f"    {key} = {value}")
+        if "ApiId" in outputs:
+            print(f"    page (open in a browser) = {emulated_api_url(endpoint, outputs['ApiId'])}")
         if args.scan and "TableName" in outputs:
             pages = session.client("dynamodb", endpoint_url=endpoint).get_paginator("scan")
             for page in pages.paginate(TableName=outputs["TableName"]):

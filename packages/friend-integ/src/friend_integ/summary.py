@@ -30,6 +30,7 @@ def _inspect_hints(run: Run) -> list[str]:
     return [
         "kept stacks: " + ", ".join(run.kept_stacks),
         f"inspect:     {inspect} --endpoint {endpoint} --scan --dlq",
+        "page:        the `page` line that inspect prints: open it in a browser",
         f"AWS CLI:     AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test aws --endpoint-url "
         f"{endpoint} --region {REGION} dynamodb scan --table-name <TableName>",
         "next run:    `integ` removes these stacks before it deploys",

@@ -246,3 +246,9 @@ def missing_services(health: Mapping[str, object]) -> list[str]:
         for capability, names in REQUIRED_SERVICES.items()
         if not any(services.get(name) in ("available", "running") for name in names)
     ]
+
+
+def emulated_api_url(endpoint: str, api_id: str, stage: str = "prod") -> str:
+    """A REST API stage as every emulator serves it: by path on its own gateway (the stage's
+    ``execute-api`` host name resolves only on AWS)."""
+    return f"{endpoint.rstrip('/')}/_aws/execute-api/{api_id}/{stage}/"

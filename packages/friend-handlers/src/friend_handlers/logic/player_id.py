@@ -23,7 +23,7 @@ service store and answer under a different id than the one the client sent.
 import unicodedata
 from typing import Annotated
 
-from pydantic import AfterValidator
+from pydantic import AfterValidator, StringConstraints
 
 MAX_LENGTH = 128
 """Longest accepted id, in characters. Far more than any game's player ids, and it keeps keys
@@ -51,5 +51,12 @@ def check_player_id(value: str) -> str:
     return value
 
 
-type PlayerId = Annotated[str, AfterValidator(check_player_id)]
-"""A player id in a pydantic model or a Powertools parameter, checked by :func:`check_player_id`."""
+type PlayerId = Annotated[
+    str, StringConstraints(min_length=1, max_length=MAX_LENGTH), AfterValidator(check_player_id)
+]
+"""A player id in a pydantic model or a Powertools parameter, checked by :func:`check_player_id`.
+
+The length bounds are also pydantic constraints so that they appear in the JSON Schema of every
+model with a player id: API Gateway checks them at the door (:mod:`.message_schema`). The rest
+of the grammar has no JSON Schema draft 4 form (NFC, printable in the runtime's Unicode version)
+and is checked by :func:`check_player_id` alone."""
