@@ -28,3 +28,14 @@ def test_any_change_of_shape_changes_the_identifier() -> None:
 def test_the_identifier_ignores_the_order_of_keys() -> None:
     reordered = dict(reversed(list(TABLE_CONTRACT.items())))
     assert contract_id(reordered) == TABLE_CONTRACT_ID
+
+
+def test_describe_is_plain_data_naming_the_identifier() -> None:
+    import json  # noqa: PLC0415
+
+    from friend_models.contract import describe  # noqa: PLC0415
+
+    described = describe()
+    assert json.loads(json.dumps(described)) == described
+    assert described["table_contract"] == TABLE_CONTRACT_ID
+    assert contract_id(described["table"]) == TABLE_CONTRACT_ID

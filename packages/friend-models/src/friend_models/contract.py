@@ -41,3 +41,8 @@ def contract_id(contract: Mapping[str, Any]) -> str:
 
 TABLE_CONTRACT_ID = contract_id(TABLE_CONTRACT)
 """The identifier releases record and deployments compare."""
+
+
+def describe() -> dict[str, Any]:
+    """The contract as plain JSON-ready data (a release's ``metadata.json`` holds it)."""
+    return {"table_contract": TABLE_CONTRACT_ID, "table": json.loads(json.dumps(TABLE_CONTRACT))}
