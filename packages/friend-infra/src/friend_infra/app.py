@@ -1,14 +1,27 @@
-"""The CDK app: ``cdk synth`` / ``cdk deploy`` from ``packages/friend-infra`` (see cdk.json)."""
+"""The CDK app: ``cdk synth`` / ``cdk deploy`` from ``packages/friend-infra`` (see cdk.json).
+
+It deploys what the deployment manifest pins (``deploy/functions.toml``). Context keys:
+
+- ``friend:manifest``: another manifest (a path, relative to the workspace root), or
+  ``workspace`` to build every function from the working tree;
+- ``friend:canary``: ``true`` to shift traffic to new versions through CodeDeploy (real AWS).
+"""
 
 import sys
+from pathlib import Path
 
 from aws_cdk import App
 from cdk_nag import AwsSolutionsChecks
 from constructs import IConstruct
+from friend_handlers.filters import HANDLERS
 
+from friend_infra.bundling import workspace_root
+from friend_infra.releases import MANIFEST_PATH, WORKSPACE, read_manifest
 from friend_infra.stack import FriendMicroservicesStack
 
 STACK_NAME = "FriendMicroservices"
+MANIFEST_CONTEXT = "friend:manifest"
+CANARY_CONTEXT = "friend:canary"
 
 
 def nag_findings(scope: IConstruct) -> list[str]:
@@ -27,10 +40,25 @@ def nag_findings(scope: IConstruct) -> list[str]:
     ]
 
 
+def pins(app: App) -> dict[str, str]:
+    """Each function's pin, from the manifest the context names (default: the committed one)."""
+    chosen = app.node.try_get_context(MANIFEST_CONTEXT) or MANIFEST_PATH
+    if chosen == WORKSPACE:
+        return dict.fromkeys(HANDLERS, WORKSPACE)
+    path = Path(chosen)
+    return read_manifest(path if path.is_absolute() else workspace_root() / path, HANDLERS)
+
+
 def main() -> None:
     """Synthesize the stack, then fail (exit 1) on any unacknowledged cdk-nag finding."""
     app = App()
-    FriendMicroservicesStack(app, STACK_NAME, description="Friend-request microservice")
+    FriendMicroservicesStack(
+        app,
+        STACK_NAME,
+        description="Friend-request microservice",
+        pins=pins(app),
+        canary=str(app.node.try_get_context(CANARY_CONTEXT)).lower() == "true",
+    )
     app.synth()
     findings = nag_findings(app)
     if findings:

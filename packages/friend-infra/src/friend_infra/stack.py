@@ -3,10 +3,16 @@
 client -> front queue -> front -> Friend table -> stream -> four filtered stream handlers;
 client -> read API -> read -> Friend table. Environment-agnostic (no account or region), so the
 same stack deploys to any account, to LocalStack, and into integration tests.
+
+Each function runs the code it is pinned to (:mod:`friend_infra.releases`): a friend-handlers
+release from the store, or the working tree (the default, what tests deploy). Functions pinned
+alike share one asset; a mix of releases is checked against what this stack wires before
+anything is bundled.
 """
 
 import json
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 from aws_cdk import (
@@ -17,28 +23,33 @@ from aws_cdk import (
     Stack,
     Validations,
 )
+from aws_cdk import aws_codedeploy as codedeploy
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_lambda_event_sources as sources
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
+from friend_handlers import contract
 from friend_handlers.dead_letter import DLQ_URL_ENV
-from friend_handlers.filters import STREAM_FILTERS
-from friend_models import FRIEND_ID, PLAYER_ID
+from friend_handlers.filters import HANDLERS, STREAM_FILTERS
+from friend_models import FRIEND_ID, PLAYER_ID, TABLE_CONTRACT_ID
 
 from friend_infra.api import ReadApi
-from friend_infra.bundling import package_code
-from friend_infra.functions import HandlerFunction
-
-HANDLER_PACKAGE = "friend-handlers"
-"""Workspace package whose bundle runs all six functions (see :mod:`friend_infra.bundling`).
-
-One bundle per package, not per function: the six entry points share one domain layer, one
-lock and one version, so one build, one upload and one content hash serve them all, and every
-function always runs the same code (the front and stream handlers must agree on the rows they
-write). Independent releases stay open: the unit of bundling is a workspace package, so moving
-a handler into a package of its own gives it its own asset, hash and deployment cadence."""
+from friend_infra.bundling import package_code, release_code, workspace_root
+from friend_infra.functions import HandlerFunction, function_environment
+from friend_infra.releases import (
+    HANDLER_PACKAGE,
+    MODELS_PACKAGE,
+    STORE_DIR,
+    WORKSPACE,
+    Pinned,
+    ReleaseStore,
+    Wiring,
+    check_compatible,
+    pinned_release,
+    workspace_version,
+)
 
 FRONT_TIMEOUT = Duration.seconds(15)
 """Ten conditional single-row writes take well under a second; the rest absorbs a cold start
@@ -87,11 +98,29 @@ class FriendMicroservicesStack(Stack):
         construct_id: str,
         *,
         removal_policy: RemovalPolicy = RemovalPolicy.RETAIN,
+        pins: Mapping[str, str] | None = None,
+        release_store: Path | None = None,
+        canary: bool = False,
         **stack_kwargs: Any,
     ) -> None:
         """``removal_policy`` applies to what holds data (table, failure queues, log groups):
-        retain in production, destroy for test stacks."""
+        retain in production, destroy for test stacks.
+
+        ``pins``: function (handler name) -> a released friend-handlers version or
+        ``"workspace"``; functions not named run the working tree. ``release_store``: where the
+        releases are (default: ``releases/`` of the workspace). ``canary``: shift traffic to a
+        new version through CodeDeploy with alarms and rollback (real AWS only).
+        """
         super().__init__(scope, construct_id, **stack_kwargs)
+        root = workspace_root()
+        store = ReleaseStore(release_store or root / STORE_DIR)
+        unknown = sorted(set(pins or {}) - set(HANDLERS))
+        if unknown:
+            raise ValueError(f"pins for unknown functions {unknown}; the functions: {HANDLERS}")
+        self.pinned: dict[str, Pinned] = {
+            handler: _pinned(store, root, (pins or {}).get(handler, WORKSPACE))
+            for handler in HANDLERS
+        }
 
         self.table = dynamodb.Table(
             self,
@@ -129,22 +158,49 @@ class FriendMicroservicesStack(Stack):
             )
         )
 
-        code = package_code(HANDLER_PACKAGE)
+        extra_environment = {
+            handler: {DLQ_URL_ENV: self.dead_letter_queue.queue_url} if handler == "front" else {}
+            for handler in HANDLERS
+        }
+        check_compatible(
+            self.pinned,
+            Wiring(
+                table_contract=TABLE_CONTRACT_ID,
+                stream_filters=STREAM_FILTERS,
+                environment={
+                    handler: frozenset(function_environment(self.table, extra))
+                    for handler, extra in extra_environment.items()
+                },
+            ),
+        )
+        deployments = codedeploy.LambdaApplication(self, "Deployments") if canary else None
+        # One asset per distinct pin: functions on the same release share it.
+        codes: dict[str, lambda_.Code] = {}
+        for pinned in self.pinned.values():
+            if pinned.version not in codes:
+                codes[pinned.version] = (
+                    package_code(HANDLER_PACKAGE, root=root)
+                    if pinned.release is None
+                    else release_code(pinned.release, store, root=root)
+                )
 
-        def function(handler: str, timeout: Duration, **env: str) -> HandlerFunction:
+        def function(handler: str, timeout: Duration) -> HandlerFunction:
+            pinned = self.pinned[handler]
             return HandlerFunction(
                 self,
                 handler.title().replace("_", ""),
                 handler=handler,
-                code=code,
+                code=codes[pinned.version],
                 table=self.table,
                 timeout=timeout,
                 memory_size=MEMORY_MB,
                 removal_policy=removal_policy,
-                environment=env,
+                version=pinned.label,
+                environment=extra_environment[handler],
+                canary=deployments,
             )
 
-        front = function("front", FRONT_TIMEOUT, **{DLQ_URL_ENV: self.dead_letter_queue.queue_url})
+        front = function("front", FRONT_TIMEOUT)
         # Invalid messages are sent straight to the DLQ: SendMessage only (SQS-managed
         # encryption needs no KMS permission).
         front.role.add_to_policy(
@@ -152,7 +208,7 @@ class FriendMicroservicesStack(Stack):
                 actions=["sqs:SendMessage"], resources=[self.dead_letter_queue.queue_arn]
             )
         )
-        front.function.add_event_source(
+        front.alias.add_event_source(
             sources.SqsEventSource(
                 self.queue,
                 batch_size=FRONT_BATCH_SIZE,
@@ -171,7 +227,7 @@ class FriendMicroservicesStack(Stack):
         # Kinesis Data Streams for DynamoDB with enhanced fan-out.
         for handler, pattern in STREAM_FILTERS.items():
             stream_function = function(handler, STREAM_TIMEOUT)
-            stream_function.function.add_event_source(
+            stream_function.alias.add_event_source(
                 sources.DynamoEventSource(
                     self.table,
                     # Every record from the stream's oldest: a mapping created or replaced after
@@ -193,7 +249,7 @@ class FriendMicroservicesStack(Stack):
 
         read = function("read", READ_TIMEOUT)
         self.functions["read"] = read
-        read_api = ReadApi(self, "ReadApi", function=read.function, removal_policy=removal_policy)
+        read_api = ReadApi(self, "ReadApi", function=read.alias, removal_policy=removal_policy)
         self.api = read_api.rest_api
 
         CfnOutput(self, "QueueUrl", value=self.queue_url, description="Send friend actions here")
@@ -248,3 +304,15 @@ class FriendMicroservicesStack(Stack):
     def api_url(self) -> str:
         """Base URL of the read API's stage, ending in ``/``."""
         return self.api.url
+
+
+def _pinned(store: ReleaseStore, root: Path, pin: str) -> Pinned:
+    """What a function pinned to ``pin`` runs: a verified release, or the working tree (whose
+    contract is the one this stack imports)."""
+    if pin != WORKSPACE:
+        return pinned_release(store.get(HANDLER_PACKAGE, pin))
+    return Pinned(
+        version=workspace_version(root, HANDLER_PACKAGE),
+        contract=contract.describe(),
+        requires={MODELS_PACKAGE: workspace_version(root, MODELS_PACKAGE)},
+    )
