@@ -5,15 +5,11 @@ touches the repository's own store.
 """
 
 import hashlib
-import os
 import subprocess
-import sys
 import zipfile
 from pathlib import Path
 
-import pytest
 from friend_handlers.filters import HANDLERS
-from friend_infra.bundling import workspace_root
 from friend_infra.releases import (
     CHECKSUMS,
     MANIFEST_PATH,
@@ -23,80 +19,32 @@ from friend_infra.releases import (
     verify,
 )
 
-ROOT = workspace_root()
-RELEASE = ROOT / "scripts" / "release.py"
-PIN = ROOT / "scripts" / "pin.py"
-UV = os.environ.get("UV", "uv")
-HANDLERS_CHANGE = "Read API: a note for the next release"
-INFRA_CHANGE = "Infra: a note that is not the handlers'"
-
-
-def _git(clone: Path, *args: str) -> str:
-    return subprocess.run(
-        ["git", "-C", str(clone), *args], check=True, capture_output=True, text=True
-    ).stdout
-
-
-def clone_of_this_repository(target: Path) -> Path:
-    subprocess.run(["git", "clone", "--quiet", str(ROOT), str(target)], check=True)
-    _git(target, "config", "user.name", "Release Test")
-    _git(target, "config", "user.email", "release-test@example.com")
-    return target
-
-
-def commit_change(clone: Path, path: str, line: str) -> None:
-    target = clone / path
-    target.write_text(target.read_text() + f"\n# {line}\n")
-    _git(clone, "commit", "--quiet", "-am", line)
-
-
-def run_script(clone: Path, script: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, str(script), *args],
-        cwd=clone,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-
-
-def _base_version(clone: Path) -> str:
-    """The newest friend-handlers release the clone's store holds (cut here if none)."""
-    store = ReleaseStore(clone / STORE_DIR)
-    if not store.versions("friend-handlers"):
-        result = run_script(clone, RELEASE, "friend-models", "friend-handlers", "--no-tag")
-        assert result.returncode == 0, result.stderr
-    return store.versions("friend-handlers")[-1]
-
-
-@pytest.fixture(scope="module")
-def released(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A clone where a handlers change and an infra change were committed, then friend-handlers
-    was released with a patch bump."""
-    clone = clone_of_this_repository(tmp_path_factory.mktemp("released") / "repo")
-    _base_version(clone)
-    commit_change(clone, "packages/friend-handlers/src/friend_handlers/read.py", HANDLERS_CHANGE)
-    commit_change(clone, "packages/friend-infra/src/friend_infra/stack.py", INFRA_CHANGE)
-    result = run_script(clone, RELEASE, "friend-handlers", "--bump", "patch")
-    assert result.returncode == 0, result.stderr
-    return clone
-
-
-def _newest(clone: Path) -> tuple[str, str]:
-    versions = ReleaseStore(clone / STORE_DIR).versions("friend-handlers")
-    return versions[-2], versions[-1]
+from .releasing import (
+    HANDLERS_CHANGE,
+    INFRA_CHANGE,
+    PIN,
+    RELEASE,
+    UV,
+    base_version,
+    clone_of_this_repository,
+    commit_change,
+    env_without_venv,
+    git,
+    newest,
+    run_script,
+)
 
 
 def test_a_release_bumps_only_its_package_stores_and_tags_it(released: Path) -> None:
-    base, new = _newest(released)
+    base, new = newest(released)
     assert new.rsplit(".", 1)[0] == base.rsplit(".", 1)[0]  # a patch bump
-    head = _git(released, "show", "--stat", "--format=%s", "HEAD")
+    head = git(released, "show", "--stat", "--format=%s", "HEAD")
     assert head.splitlines()[0] == f"Release friend-handlers {new}"
     changed = {line.split("|")[0].strip() for line in head.splitlines() if "|" in line}
     assert "packages/friend-handlers/pyproject.toml" in changed
     assert not any("friend-models" in path for path in changed)
-    assert _git(released, "tag", "--points-at", "HEAD").split() == [f"friend-handlers-v{new}"]
-    assert _git(released, "status", "--porcelain") == ""
+    assert git(released, "tag", "--points-at", "HEAD").split() == [f"friend-handlers-v{new}"]
+    assert git(released, "status", "--porcelain") == ""
 
 
 def test_the_stores_hashes_verify(released: Path) -> None:
@@ -107,7 +55,7 @@ def test_the_stores_hashes_verify(released: Path) -> None:
             listed = verify(folder)
             for name, digest in listed.items():
                 assert hashlib.sha256((folder / name).read_bytes()).hexdigest() == digest
-    _, new = _newest(released)
+    _, new = newest(released)
     check = subprocess.run(
         ["sha256sum", "--check", "--strict", CHECKSUMS],
         cwd=released / STORE_DIR / "friend-handlers" / new,
@@ -119,7 +67,7 @@ def test_the_stores_hashes_verify(released: Path) -> None:
 
 
 def test_the_release_holds_the_wheel_its_requirements_and_its_contract(released: Path) -> None:
-    _, new = _newest(released)
+    _, new = newest(released)
     release = ReleaseStore(released / STORE_DIR).get("friend-handlers", new)
     with zipfile.ZipFile(release.wheel) as wheel:
         assert f"friend_handlers-{new}.dist-info/METADATA" in wheel.namelist()
@@ -134,7 +82,7 @@ def test_the_release_holds_the_wheel_its_requirements_and_its_contract(released:
 
 
 def test_the_changelog_lists_only_that_packages_changes(released: Path) -> None:
-    base, new = _newest(released)
+    base, new = newest(released)
     changelog = (released / "packages/friend-handlers/CHANGELOG.md").read_text()
     entry = changelog.split(f"## {new}", 1)[1].split(f"## {base}", 1)[0]
     assert HANDLERS_CHANGE in entry
@@ -146,51 +94,47 @@ def test_the_changelog_lists_only_that_packages_changes(released: Path) -> None:
 
 
 def test_a_release_rebuilds_bit_for_bit_from_its_commit(released: Path, tmp_path: Path) -> None:
-    _, new = _newest(released)
+    _, new = newest(released)
     release = ReleaseStore(released / STORE_DIR).get("friend-handlers", new)
     again = clone_of_this_repository(tmp_path / "again")
-    _git(again, "fetch", "--quiet", str(released), "HEAD")
-    _git(again, "checkout", "--quiet", "FETCH_HEAD")
+    git(again, "fetch", "--quiet", str(released), "HEAD")
+    git(again, "checkout", "--quiet", "FETCH_HEAD")
     epoch = str(release.metadata["build"]["source_date_epoch"])
     out = tmp_path / "wheel"
     subprocess.run(
         [UV, "build", "--wheel", "--quiet", "--package", "friend-handlers", "--out-dir", out],
         cwd=again,
-        env={**_env_without_venv(), "SOURCE_DATE_EPOCH": epoch},
+        env={**env_without_venv(), "SOURCE_DATE_EPOCH": epoch},
         check=True,
     )
     (wheel,) = out.glob("*.whl")
     assert wheel.read_bytes() == release.wheel.read_bytes()
 
 
-def _env_without_venv() -> dict[str, str]:
-    return {k: v for k, v in os.environ.items() if k != "VIRTUAL_ENV"}
-
-
 def test_a_second_release_of_the_same_version_is_refused(released: Path) -> None:
-    _, new = _newest(released)
+    _, new = newest(released)
     stored = released / STORE_DIR / "friend-handlers" / new
     before = {p.name: p.read_bytes() for p in stored.iterdir()}
     result = run_script(released, RELEASE, "friend-handlers")
     assert result.returncode == 1
     assert f"friend-handlers {new} is already released" in result.stderr
     assert {p.name: p.read_bytes() for p in stored.iterdir()} == before
-    assert _git(released, "status", "--porcelain") == ""
+    assert git(released, "status", "--porcelain") == ""
 
 
 def test_a_handlers_release_needs_its_models_released_as_they_are(tmp_path: Path) -> None:
     clone = clone_of_this_repository(tmp_path / "repo")
-    _base_version(clone)
+    base_version(clone)
     commit_change(clone, "packages/friend-models/src/friend_models/model.py", "Models: a change")
     result = run_script(clone, RELEASE, "friend-handlers", "--bump", "patch")
     assert result.returncode == 1
     assert "friend-models has changed since its release" in result.stderr
-    assert _git(clone, "status", "--porcelain") == ""  # nothing bumped, nothing stored
+    assert git(clone, "status", "--porcelain") == ""  # nothing bumped, nothing stored
 
 
 def test_uncommitted_changes_are_refused(tmp_path: Path) -> None:
     clone = clone_of_this_repository(tmp_path / "repo")
-    _base_version(clone)
+    base_version(clone)
     read = clone / "packages/friend-handlers/src/friend_handlers/read.py"
     read.write_text(read.read_text() + "\n# not committed\n")
     result = run_script(clone, RELEASE, "friend-handlers", "--bump", "patch")
@@ -200,7 +144,7 @@ def test_uncommitted_changes_are_refused(tmp_path: Path) -> None:
 
 def test_pin_changes_one_line_and_refuses_an_unknown_release(released: Path) -> None:
     manifest = released / MANIFEST_PATH
-    _, new = _newest(released)
+    _, new = newest(released)
     before = manifest.read_text().splitlines()
     result = run_script(released, PIN, "read", new)
     assert result.returncode == 0, result.stderr
@@ -213,4 +157,4 @@ def test_pin_changes_one_line_and_refuses_an_unknown_release(released: Path) -> 
     assert refused.returncode == 1
     assert "friend-handlers 9.9.9 is not in the release store" in refused.stderr
     assert read_manifest(manifest, HANDLERS)["front"] != "9.9.9"
-    _git(released, "checkout", "--quiet", "--", MANIFEST_PATH)
+    git(released, "checkout", "--quiet", "--", MANIFEST_PATH)

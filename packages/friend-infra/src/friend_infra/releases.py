@@ -324,27 +324,29 @@ def incompatibilities(pins: Mapping[str, Pinned], wiring: Wiring) -> list[str]:
     """
     reasons: list[str] = []
     filters = _plain(wiring.stream_filters)
-    seen: set[str] = set()
+    functions_of: dict[str, list[str]] = {}
+    for function, pinned in sorted(pins.items()):
+        functions_of.setdefault(pinned.label, []).append(function)
+    for pinned in {p.label: p for p in pins.values()}.values():
+        contract = pinned.contract
+        who = f"{pinned.with_models}, pinned by {', '.join(functions_of[pinned.label])},"
+        if contract.get("table_contract") != wiring.table_contract:
+            reasons.append(
+                f"{who} expects table contract {contract.get('table_contract')}, but the stack "
+                f"builds the table as {wiring.table_contract}: its {MODELS_PACKAGE} defines "
+                "another table"
+            )
+        theirs = _plain(contract.get("stream_filters") or {})
+        if theirs != filters:
+            changed = sorted(
+                n for n in set(filters) | set(theirs) if filters.get(n) != theirs.get(n)
+            )
+            reasons.append(
+                f"{who} has other stream filter patterns than the stack wires "
+                f"(differ: {', '.join(changed)})"
+            )
     for function, pinned in sorted(pins.items()):
         contract = pinned.contract
-        if pinned.label not in seen:
-            seen.add(pinned.label)
-            if contract.get("table_contract") != wiring.table_contract:
-                reasons.append(
-                    f"{pinned.with_models} expects table contract "
-                    f"{contract.get('table_contract')}, but the stack builds the table as "
-                    f"{wiring.table_contract}: its {MODELS_PACKAGE} defines another table"
-                )
-            if _plain(contract.get("stream_filters")) != filters:
-                changed = sorted(
-                    name
-                    for name in set(filters) | set(contract.get("stream_filters") or {})
-                    if filters.get(name) != _plain((contract.get("stream_filters") or {}).get(name))
-                )
-                reasons.append(
-                    f"{pinned.label} has other stream filter patterns than the stack wires "
-                    f"(differ: {', '.join(changed)})"
-                )
         if function not in contract.get("handlers", ()):
             reasons.append(f"{function} is pinned to {pinned.label}, which has no such handler")
             continue
