@@ -261,8 +261,8 @@ def test_a_newer_read_release_changes_only_the_read_function(
     }
     assert len({key for handler, key in keys.items() if handler != "read"}) == 1
     assert keys["read"] != keys["front"]
-    models = ReleaseStore(store).get("friend-handlers", new).requires["friend-models"]
     for handler, version in (("read", new), ("front", base)):
+        models = ReleaseStore(store).get("friend-handlers", version).requires["friend-models"]
         asset = assembly / ("asset." + keys[handler].removesuffix(".zip"))
         installed = {p.name for p in asset.glob("friend_*.dist-info")}
         assert installed == {
