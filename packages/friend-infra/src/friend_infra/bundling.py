@@ -30,6 +30,7 @@ side of rebuilding (a test edit in a bundled package rebuilds).
 import hashlib
 import importlib.util
 import os
+import platform
 import re
 import shutil
 import subprocess
@@ -264,6 +265,11 @@ def _compile(out: Path, ours: Sequence[str]) -> None:
             f"bytecode for python{PYTHON_VERSION} must be compiled by Python {PYTHON_VERSION}, "
             f"not {sys.version.split()[0]}"
         )
+    if (sys.platform, platform.machine()) != ("linux", "x86_64"):
+        # The bundle's binary wheels (pydantic-core) are for Lambda's platform and cannot be
+        # imported here to find what a cold start loads: ship the bundle without bytecode.
+        sys.stderr.write("bundling: not on linux x86_64, so the bundle ships no bytecode\n")
+        return
     env = {"PATH": os.environ.get("PATH", ""), "PYTHONHASHSEED": "0", **_COLD_START_ENVIRONMENT}
     listed = subprocess.run(  # noqa: S603 - our interpreter, fixed arguments
         [sys.executable, "-I", "-B", "-c", _LIST_COLD_START_MODULES, str(out), *ours],
