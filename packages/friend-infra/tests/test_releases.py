@@ -294,3 +294,8 @@ def test_a_tampered_release_fails_synth(tmp_path: Path) -> None:
     requirements.write_text(requirements.read_text() + "evil==1.0\n")
     with pytest.raises(ReleaseError, match=r"requirements\.txt: sha256"):
         FriendMicroservicesStack(App(), "Tampered", pins={"read": version}, release_store=store)
+
+
+def test_a_pin_for_an_unknown_function_is_refused() -> None:
+    with pytest.raises(ValueError, match=r"pins for unknown functions \['reed'\]"):
+        FriendMicroservicesStack(App(), "Typo", pins={"reed": "0.1.0"})
