@@ -6,8 +6,16 @@ environment the stack sets and with Lambda's own markers so that Powertools' Tra
 of the cumulative import time of ``friend_handlers.<name>`` and of its heaviest dependencies.
 
     uv run --package friend-handlers python packages/friend-handlers/scripts/import_times.py
+
+``--bundle DIR`` imports from a Lambda bundle instead of the workspace (the bundle first on the
+path, the SDK from the environment as the runtime provides it, and no bytecode written, as in
+Lambda's read-only task folder), so the effect of the bytecode a bundle ships can be measured:
+
+    uv run --package friend-handlers python packages/friend-handlers/scripts/import_times.py \
+        --bundle .state/bundles/<entry>
 """
 
+import argparse
 import os
 import re
 import statistics
@@ -47,11 +55,15 @@ ENVIRONMENT = {
 }
 
 
-def measure(module: str) -> dict[str, int]:
+def measure(module: str, bundle: str | None = None) -> dict[str, int]:
     """Microseconds: ``module``'s cumulative import time, and the self time of every module of
     each top-level package summed (where the time goes, whoever imported it)."""
+    command = [sys.executable, "-X", "importtime", "-c", f"import {module}"]
+    if bundle is not None:
+        setup = f"import sys; sys.path.insert(0, {bundle!r}); "
+        command = [sys.executable, "-I", "-B", "-X", "importtime", "-c", setup + command[-1]]
     result = subprocess.run(  # noqa: S603 - fixed arguments, our own interpreter
-        [sys.executable, "-X", "importtime", "-c", f"import {module}"],
+        command,
         env=ENVIRONMENT,
         capture_output=True,
         text=True,
@@ -68,6 +80,12 @@ def measure(module: str) -> dict[str, int]:
 
 
 def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--bundle", help="import from this Lambda bundle folder")
+    bundle = parser.parse_args().bundle
+    if bundle is not None:
+        bundle = os.path.abspath(bundle)
+        print(f"from the bundle {bundle}")
     print(f"median of {RUNS} cold imports, milliseconds; total = the handler module with all it")
     print("imports; per package = self time of all that package's modules")
     header = ["handler", "total", *WATCHED]
@@ -76,7 +94,7 @@ def main() -> None:
     )
     for name in (*HANDLERS, *REFERENCES):
         module = name if name in REFERENCES else f"friend_handlers.{name}"
-        runs = [measure(module) for _ in range(RUNS)]
+        runs = [measure(module, bundle) for _ in range(RUNS)]
         row = [statistics.median(run.get(TOTAL, 0) for run in runs) / 1000]
         row += [statistics.median(run.get(top, 0) for run in runs) / 1000 for top in WATCHED]
         print(f"{name:<16}" + "".join(f"{value:>11.1f}" for value in row))

@@ -1,6 +1,7 @@
 """The entry-point contract the stack relies on: ``friend_handlers.<name>.handler``."""
 
 import importlib
+import json
 
 from friend_handlers.filters import HANDLERS, STREAM_FILTERS
 
@@ -16,3 +17,20 @@ def test_every_named_entry_point_exposes_a_handler() -> None:
     for name in HANDLERS:
         module = importlib.import_module(f"friend_handlers.{name}")
         assert callable(module.handler), name
+
+
+def test_the_contract_names_what_a_deployment_must_wire() -> None:
+    from friend_handlers.contract import describe  # noqa: PLC0415
+    from friend_handlers.dead_letter import DLQ_URL_ENV  # noqa: PLC0415
+    from friend_models import TABLE_CONTRACT_ID, TABLE_NAME_ENV  # noqa: PLC0415
+
+    contract = describe()
+    assert json.loads(json.dumps(contract)) == contract  # plain data: it goes into metadata.json
+    assert contract["table_contract"] == TABLE_CONTRACT_ID
+    assert contract["handlers"] == list(HANDLERS)
+    assert contract["stream_filters"] == json.loads(json.dumps(STREAM_FILTERS))
+    assert contract["environment"]["front"] == [TABLE_NAME_ENV, DLQ_URL_ENV]
+    assert {name for name, env in contract["environment"].items() if DLQ_URL_ENV in env} == {
+        "front"
+    }
+    assert all(TABLE_NAME_ENV in env for env in contract["environment"].values())

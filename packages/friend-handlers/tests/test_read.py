@@ -2,6 +2,7 @@
 
 import json
 from collections import Counter
+from importlib.metadata import version
 from typing import Any
 
 import pytest
@@ -34,6 +35,7 @@ def _get(
 ) -> tuple[int, Any]:
     response = read.handler(rest_event(resource, params, query, encoded=encoded), context)
     assert response["multiValueHeaders"]["Content-Type"] == ["application/json"]
+    assert response["multiValueHeaders"][read.VERSION_HEADER] == [version("friend-handlers")]
     return response["statusCode"], json.loads(response["body"])
 
 

@@ -1,5 +1,8 @@
 """Measure `cdk synth` time (cold and warm bundle cache) and the zipped bundle size per function.
 
+The app synthesizes what `deploy/functions.toml` pins; arguments are passed to `cdk synth`, so
+``measure.py -c friend:manifest=workspace`` measures bundles built from the working tree.
+
 Run from the workspace root:
 ``uv run --package friend-infra python packages/friend-infra/scripts/measure.py``.
 "Cold" empties this package's bundle cache (the bundle is built); jsii's own package cache and
@@ -10,13 +13,14 @@ import json
 import os
 import shutil
 import subprocess
+import sys
 import tempfile
 import time
 import zipfile
 from pathlib import Path
 
 from friend_infra.bundling import workspace_root
-from friend_infra.stack import HANDLER_PACKAGE
+from friend_infra.releases import HANDLER_PACKAGE
 
 ROOT = workspace_root()
 APP_DIR = ROOT / "packages" / "friend-infra"
@@ -25,7 +29,7 @@ APP_DIR = ROOT / "packages" / "friend-infra"
 def synth(out: Path) -> float:
     started = time.monotonic()
     subprocess.run(  # noqa: S603
-        ["npx", "--no-install", "cdk", "synth", "--quiet", "--output", str(out)],  # noqa: S607
+        ["npx", "--no-install", "cdk", "synth", "--quiet", "--output", str(out), *sys.argv[1:]],  # noqa: S607
         cwd=APP_DIR,
         check=True,
         env={**os.environ, "FRIEND_BUNDLING_VERBOSE": "1"},
@@ -43,8 +47,10 @@ def zipped_size(folder: Path) -> int:
 
 
 def main() -> None:
-    for entry in (ROOT / ".state" / "bundles").glob(f"{HANDLER_PACKAGE}-*"):
-        shutil.rmtree(entry)
+    bundles = ROOT / ".state" / "bundles"
+    for pattern in (f"{HANDLER_PACKAGE}-*", f"release-{HANDLER_PACKAGE}-*"):
+        for entry in bundles.glob(pattern):
+            shutil.rmtree(entry)
     with tempfile.TemporaryDirectory() as scratch:
         cold = synth(Path(scratch) / "cold")
         warm = synth(Path(scratch) / "warm")
@@ -64,8 +70,9 @@ def main() -> None:
                 f"zipped {zipped_size(asset) / 1e6:.1f} MB  unzipped {unzipped / 1e6:.1f} MB  "
                 f"{len(files)} files"
             )
-        (again_hash,) = {p.name for p in (Path(scratch) / "again").glob("asset.*")}
-        print(f"asset hash stable across synths: {(out / again_hash).is_dir()}")
+        again_hashes = {p.name for p in (Path(scratch) / "again").glob("asset.*")}
+        stable = all((out / name).is_dir() for name in again_hashes)
+        print(f"asset hashes stable across synths: {stable} ({len(again_hashes)} assets)")
 
 
 if __name__ == "__main__":

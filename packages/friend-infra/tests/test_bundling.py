@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 from friend_infra.bundling import RUNTIME_PROVIDED, bundle, workspace_root
+from friend_infra.releases import workspace_version
 
 ROOT = workspace_root()
 PACKAGE = "friend-handlers"
@@ -67,7 +68,32 @@ def test_bundle_has_no_install_specific_files(built: Path) -> None:
     assert not (built / "bin").exists()
     for name in ("RECORD", "direct_url.json", "INSTALLER", "REQUESTED", "uv_cache.json"):
         assert not list(built.glob(f"*.dist-info/{name}"))
-    assert not list(built.rglob("*.pyc"))
+
+
+def test_a_working_tree_bundle_never_passes_for_a_release(built: Path) -> None:
+    for package in MEMBERS:
+        version = workspace_version(ROOT, package)
+        assert version.endswith("+workspace")
+        distribution = package.replace("-", "_")
+        metadata = built / f"{distribution}-{version}.dist-info" / "METADATA"
+        assert f"\nVersion: {version}\n" in metadata.read_text()
+
+
+def test_bundle_ships_unchecked_hash_bytecode_for_what_a_cold_start_imports(built: Path) -> None:
+    """Lambda's task folder is read-only: without shipped bytecode every cold start compiles
+    every module it imports. Unchecked-hash .pyc files are used without reading the source."""
+    compiled = {
+        pyc.parent.parent / (pyc.name.split(".")[0] + ".py"): pyc
+        for pyc in built.rglob("__pycache__/*.cpython-313.pyc")
+    }
+    for module in ("friend_handlers/front.py", "friend_models/model.py", "pydantic/main.py"):
+        assert built / module in compiled, module
+    assert built / "aws_lambda_powertools/logging/logger.py" in compiled
+    for pyc in compiled.values():
+        flags = int.from_bytes(pyc.read_bytes()[4:8], "little")
+        assert flags == 0b01, f"{pyc}: not hash-based and unchecked"  # PEP 552
+    # Only what loading our packages imports: most of Powertools never is.
+    assert built / "aws_lambda_powertools/utilities/feature_flags/feature_flags.py" not in compiled
 
 
 def test_bundle_imports_with_the_runtime_sdk(built: Path) -> None:

@@ -25,11 +25,14 @@ from friend_handlers.write import PLAYER_CLAIM_ENV, QUEUE_URL_ENV
 from friend_infra import api as api_module
 from friend_infra import stack as stack_module
 from friend_infra.app import nag_findings
+from friend_infra.bundling import workspace_root
 from friend_infra.functions import HANDLED_MESSAGE_ACTIONS, TABLE_ACTIONS, allow_send
+from friend_infra.releases import workspace_version
 from friend_infra.stack import FriendMicroservicesStack
 from friend_models import CALL_BUDGET_SECONDS, FRIEND_ID, PLAYER_ID, TABLE_NAME_ENV
 
 STREAM_HANDLERS = tuple(STREAM_FILTERS)
+ROOT = workspace_root()
 
 
 @dataclass(frozen=True)
@@ -54,13 +57,27 @@ class Synthesized:
         ]
         return found
 
-    def mapping_of(self, handler: str) -> dict[str, Any]:
-        """Properties of the one event source mapping feeding ``handler``."""
+    def alias_id(self, handler: str) -> str:
+        """Logical id of the ``live`` alias of ``handler``'s function."""
         function_id = self.function_id(handler)
+        (found,) = [
+            logical_id
+            for logical_id, resource in self.resources("AWS::Lambda::Alias").items()
+            if resource["Properties"]["FunctionName"] == {"Ref": function_id}
+        ]
+        return found
+
+    def alias_name(self, handler: str) -> dict[str, Any]:
+        """How a mapping names ``handler``'s ``live`` alias: ``<function name>:live``."""
+        function_name = {"Fn::Select": [6, {"Fn::Split": [":", {"Ref": self.alias_id(handler)}]}]}
+        return {"Fn::Join": ["", [function_name, ":live"]]}
+
+    def mapping_of(self, handler: str) -> dict[str, Any]:
+        """Properties of the one event source mapping feeding ``handler`` (through its alias)."""
         (found,) = [
             resource["Properties"]
             for resource in self.resources("AWS::Lambda::EventSourceMapping").values()
-            if resource["Properties"]["FunctionName"] == {"Ref": function_id}
+            if resource["Properties"]["FunctionName"] == self.alias_name(handler)
         ]
         return found
 
@@ -134,6 +151,73 @@ def test_all_functions_share_one_content_addressed_bundle(synthesized: Synthesiz
     }
     (key,) = keys
     assert len(key.removesuffix(".zip")) == 64
+
+
+def test_every_function_publishes_a_named_version_behind_a_live_alias(
+    synthesized: Synthesized,
+) -> None:
+    """Each function publishes a version whose description names the code it runs (here the
+    working tree: ``friend-handlers <version>+workspace``), and its ``live`` alias serves it."""
+    version = workspace_version(ROOT, "friend-handlers")
+    versions = synthesized.resources("AWS::Lambda::Version")
+    for name in HANDLERS:
+        function_id = synthesized.function_id(name)
+        (version_id,) = [
+            logical_id
+            for logical_id, resource in versions.items()
+            if resource["Properties"]["FunctionName"] == {"Ref": function_id}
+        ]
+        assert versions[version_id]["Properties"]["Description"] == f"friend-handlers {version}"
+        alias = synthesized.resources("AWS::Lambda::Alias")[synthesized.alias_id(name)]
+        assert alias["Properties"]["Name"] == "live"
+        assert alias["Properties"]["FunctionVersion"] == {"Fn::GetAtt": [version_id, "Version"]}
+
+
+def test_no_trigger_invokes_latest(synthesized: Synthesized) -> None:
+    """Queue, stream and API invoke the alias only: a deploy that has not moved ``live`` (or a
+    canary holding it back) cannot be bypassed through ``$LATEST``."""
+    aliases = [synthesized.alias_name(name) for name in HANDLERS]
+    mappings = synthesized.resources("AWS::Lambda::EventSourceMapping").values()
+    assert len(mappings) == len(HANDLERS) - 1  # all but read, which the API invokes
+    for mapping in mappings:
+        assert mapping["Properties"]["FunctionName"] in aliases
+    for permission in synthesized.resources("AWS::Lambda::Permission").values():
+        assert permission["Properties"]["FunctionName"] == {"Ref": synthesized.alias_id("read")}
+    assert not synthesized.resources("AWS::CodeDeploy::DeploymentGroup")  # canary is opt-in
+
+
+def test_canary_shifts_traffic_with_alarms_and_rollback() -> None:
+    app = App()
+    stack = FriendMicroservicesStack(app, "Canary", canary=True)
+    template = Template.from_stack(stack)
+    groups = template.find_resources("AWS::CodeDeploy::DeploymentGroup")
+    alarms = template.find_resources("AWS::CloudWatch::Alarm")
+    aliases = template.find_resources("AWS::Lambda::Alias")
+    assert len(groups) == len(aliases) == len(HANDLERS)
+    (application,) = template.find_resources("AWS::CodeDeploy::Application").values()
+    assert application["Properties"]["ComputePlatform"] == "Lambda"
+    for group in groups.values():
+        props = group["Properties"]
+        assert props["DeploymentConfigName"] == "CodeDeployDefault.LambdaCanary10Percent5Minutes"
+        assert props["AutoRollbackConfiguration"] == {
+            "Enabled": True,
+            "Events": [
+                "DEPLOYMENT_FAILURE",
+                "DEPLOYMENT_STOP_ON_REQUEST",
+                "DEPLOYMENT_STOP_ON_ALARM",
+            ],
+        }
+        (alarm,) = props["AlarmConfiguration"]["Alarms"]
+        assert alarm["Name"]["Ref"] in alarms
+    for alarm in alarms.values():
+        props = alarm["Properties"]
+        assert props["MetricName"] == "Errors"
+        (resource,) = [d["Value"] for d in props["Dimensions"] if d["Name"] == "Resource"]
+        assert resource["Fn::Join"][1][1] == ":live"  # the alias's errors, not all versions'
+    # The alias update waits for CodeDeploy instead of moving at once.
+    for alias in aliases.values():
+        assert "CodeDeployLambdaAliasUpdate" in alias["UpdatePolicy"]
+    assert nag_findings(app) == []
 
 
 def test_function_environment(synthesized: Synthesized) -> None:
@@ -275,7 +359,7 @@ def test_front_mapping_reports_batch_item_failures(synthesized: Synthesized) -> 
     mapping = synthesized.mapping_of("front")
     assert mapping == {
         "EventSourceArn": _arn(synthesized.logical_id(synthesized.stack.queue)),
-        "FunctionName": {"Ref": synthesized.function_id("front")},
+        "FunctionName": synthesized.alias_name("front"),
         "BatchSize": 10,
         "MaximumBatchingWindowInSeconds": 0,
         "FunctionResponseTypes": ["ReportBatchItemFailures"],
@@ -293,7 +377,7 @@ def test_stream_mapping_filters_and_failure_handling(
     failures = synthesized.logical_id(synthesized.stack.stream_failure_queue)
     assert mapping == {
         "EventSourceArn": _arn(synthesized.logical_id(synthesized.stack.table), "StreamArn"),
-        "FunctionName": {"Ref": synthesized.function_id(handler)},
+        "FunctionName": synthesized.alias_name(handler),
         "StartingPosition": "TRIM_HORIZON",
         "BatchSize": stack_module.STREAM_BATCH_SIZE,
         "MaximumBatchingWindowInSeconds": 0,
@@ -426,7 +510,8 @@ def _api_paths(synthesized: Synthesized) -> dict[str, str]:
 
 def test_api_has_exactly_its_routes_each_on_its_function(synthesized: Synthesized) -> None:
     paths = _api_paths(synthesized)
-    functions = {synthesized.function_id(name): name for name in ("read", "write", "page")}
+    # Every route invokes its function's live alias, never $LATEST.
+    functions = {synthesized.alias_id(name): name for name in ("read", "write", "page")}
     root = synthesized.logical_id(synthesized.stack.api)
     routes = {}
     for method in synthesized.resources("AWS::ApiGateway::Method").values():

@@ -36,6 +36,10 @@ def workspace(tmp_path: Path) -> Layout:
     (infra / "src" / "friend_infra" / "stack.py").write_text("TIMEOUT = 15\n")
     (root / "packages" / "friend-integ" / "pyproject.toml").write_text("[project]\n")
     (root / "packages" / "friend-integ" / "integ" / "integ_app.py").write_text(APP)
+    (root / "releases" / "friend-handlers" / "0.1.0").mkdir(parents=True)
+    (root / "releases" / "friend-handlers" / "0.1.0" / "SHA256SUMS").write_text("")
+    (root / "deploy").mkdir()
+    (root / "deploy" / "functions.toml").write_text("[functions]\n")
     return Layout(package_dir=root / "packages" / "friend-integ")
 
 
@@ -77,6 +81,9 @@ def test_second_synthesis_with_the_same_inputs_is_replayed(
         "packages/friend-integ/integ/helpers.py",
         "packages/friend-infra/src/friend_infra/new_module.py",
         "packages/friend-infra/README.md",
+        "releases/friend-handlers/0.1.0/SHA256SUMS",
+        "releases/friend-handlers/0.2.0/metadata.json",
+        "deploy/functions.toml",
     ],
 )
 def test_any_changed_source_or_lock_misses(workspace: Layout, tmp_path: Path, change: str) -> None:
@@ -84,6 +91,7 @@ def test_any_changed_source_or_lock_misses(workspace: Layout, tmp_path: Path, ch
     before = cache_key(app, _env(tmp_path), workspace)
 
     path = workspace.workspace_root / change
+    path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text((path.read_text() if path.exists() else "") + "\n# changed\n")
 
     assert cache_key(app, _env(tmp_path), workspace) != before

@@ -22,7 +22,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from friend_handlers import dead_letter, redelivery
 from friend_handlers.logic.actions import Outcome, apply_action
 from friend_handlers.logic.message import InvalidMessageError, parse_message
-from friend_handlers.observability import logger, metrics, tracer
+from friend_handlers.observability import logger, metrics, reports_version, tracer
 
 INVALID_METRIC = "InvalidMessage"
 
@@ -60,6 +60,7 @@ def handle_message(record: SQSRecord) -> Outcome | None:
 @logger.inject_lambda_context
 @tracer.capture_lambda_handler
 @metrics.log_metrics
+@reports_version
 def handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
     redelivery.config.register_lambda_context(context)
     return process_partial_response(

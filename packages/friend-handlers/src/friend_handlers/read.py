@@ -40,7 +40,7 @@ from pynamodb.exceptions import PynamoDBException
 
 from friend_handlers import dal
 from friend_handlers.logic.player_id import MAX_LENGTH, PlayerId
-from friend_handlers.observability import logger, metrics, tracer
+from friend_handlers.observability import VERSION, logger, metrics, reports_version, tracer
 
 DEFAULT_LIMIT = 20
 MAX_LIMIT = 100
@@ -53,6 +53,9 @@ with a short or empty page and a ``nextToken``. 200 rows of about 100 bytes are 
 BAD_REQUEST_METRIC = "BadRequest"
 UNAVAILABLE_METRIC = "TableUnavailable"
 UNREADABLE_ROW_METRIC = "UnreadableRowSkipped"
+VERSION_HEADER = "X-Friend-Handlers-Version"
+"""Response header with the friend-handlers version that answered: with functions pinned to
+different releases, a client or a test can see which one the read API runs."""
 
 _STRAY_PERCENT = re.compile(r"%(?![0-9A-Fa-f]{2})")
 
@@ -228,5 +231,10 @@ app.exception_handler(PynamoDBException)(_table_unavailable)
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)
 @tracer.capture_lambda_handler
 @metrics.log_metrics
+@reports_version
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    return app.resolve(event, context)
+    """Every answer names the release that gave it (errors and unknown routes included: the
+    header is added to the resolved response, after routing and exception handling)."""
+    response = app.resolve(event, context)
+    response.setdefault("multiValueHeaders", {})[VERSION_HEADER] = [VERSION]
+    return response

@@ -1,17 +1,30 @@
-"""The CDK app: ``cdk synth`` / ``cdk deploy`` from ``packages/friend-infra`` (see cdk.json)."""
+"""The CDK app: ``cdk synth`` / ``cdk deploy`` from ``packages/friend-infra`` (see cdk.json).
+
+It deploys what the deployment manifest pins (``deploy/functions.toml``). Context keys:
+
+- ``friend:manifest``: another manifest (a path, relative to the workspace root), or
+  ``workspace`` to build every function from the working tree;
+- ``friend:canary``: ``true`` to shift traffic to new versions through CodeDeploy (real AWS).
+"""
 
 import sys
+from pathlib import Path
 
 from aws_cdk import App
 from cdk_nag import AwsSolutionsChecks
 from constructs import IConstruct
+from friend_handlers.filters import HANDLERS
 
+from friend_infra.bundling import workspace_root
+from friend_infra.releases import MANIFEST_PATH, WORKSPACE, read_manifest
 from friend_infra.stack import FriendMicroservicesStack
 
 STACK_NAME = "FriendMicroservices"
 RESERVE_CONCURRENCY_CONTEXT = "friend:reserveConcurrency"
 """``cdk deploy -c friend:reserveConcurrency=false`` deploys without reserved concurrency, for
 an account whose concurrency quota leaves no room for it (a new account's 10)."""
+MANIFEST_CONTEXT = "friend:manifest"
+CANARY_CONTEXT = "friend:canary"
 
 
 def nag_findings(scope: IConstruct) -> list[str]:
@@ -44,6 +57,15 @@ def context_flag(value: object, *, default: bool) -> bool:
     raise ValueError(f"expected true or false, got {value!r}")
 
 
+def pins(app: App) -> dict[str, str]:
+    """Each function's pin, from the manifest the context names (default: the committed one)."""
+    chosen = app.node.try_get_context(MANIFEST_CONTEXT) or MANIFEST_PATH
+    if chosen == WORKSPACE:
+        return dict.fromkeys(HANDLERS, WORKSPACE)
+    path = Path(chosen)
+    return read_manifest(path if path.is_absolute() else workspace_root() / path, HANDLERS)
+
+
 def main() -> None:
     """Synthesize the stack, then fail (exit 1) on any unacknowledged cdk-nag finding."""
     app = App()
@@ -53,6 +75,8 @@ def main() -> None:
         STACK_NAME,
         description="Friend-request microservice",
         reserve_concurrency=reserve,
+        pins=pins(app),
+        canary=str(app.node.try_get_context(CANARY_CONTEXT)).lower() == "true",
     )
     app.synth()
     findings = nag_findings(app)

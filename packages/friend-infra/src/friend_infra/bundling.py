@@ -1,30 +1,43 @@
-"""Docker-free, deterministic Lambda bundles built from the workspace lock.
+"""Docker-free, deterministic Lambda bundles: from the working tree, or from a release.
 
-One bundle per workspace package: the package's wheel, the wheels of the workspace packages it
-depends on and its third-party dependencies exactly as ``uv.lock`` pins them (hash-checked),
-installed for the Lambda platform (CPython 3.13, x86_64 manylinux) into a plain folder.
+A bundle is a plain folder installed for the Lambda platform (CPython 3.13, x86_64 manylinux):
+the handler package's wheel, the wheels of the workspace packages it depends on, and its
+third-party dependencies, every one hash-checked by ``uv pip install --require-hashes``.
 
-Why the output is deterministic: everything comes from pinned, hash-verified wheels or from our
-own sources, nothing is compiled (``--no-compile``), and the files that record where or how it was
-installed (``RECORD``, ``direct_url.json``, ...) are removed. The asset hash is taken from this
-output, so a change to ``uv.lock`` or to a source file changes it, and two synths or two checkouts
-at different paths give the same hash.
+- **From the working tree** (:func:`bundle`): the wheels are built from the workspace packages,
+  labelled ``<version>+workspace`` (so a working-tree build never reports a release's version),
+  and the third-party requirements are exported from ``uv.lock``.
+- **From a release** (:func:`bundle_release`): the stored wheel and ``requirements.txt`` of the
+  release and of the workspace package releases it requires, after their ``SHA256SUMS`` checked
+  out; nothing is rebuilt and nothing comes from the working tree.
+
+Then the per-install files (``RECORD``, ``direct_url.json``, ...) are removed and every module
+is compiled to bytecode with unchecked hashes: Lambda's task folder is read-only, so without
+shipped bytecode every cold start compiles every module it imports. Unchecked-hash ``.pyc``
+files depend on the source alone (no timestamps), are used without looking at the source, and
+are compiled with a fixed hash seed and paths as on Lambda (``/var/task``): the same inputs give
+the same bytes. The asset hash is taken from this output, so two synths or two checkouts at
+different paths give the same hash.
 
 Why a cache: integ-runner synthesizes the app several times per run. A bundle is stored under
-``.state/bundles/`` keyed on a hash of every input (this module, the uv version, the lock, the
-exported requirements with their hashes, every file of the workspace packages that go in, the
-target platform); a hit is a copy instead of a build. A key that missed an input would serve a
-stale bundle, so the key errs on the side of rebuilding (a test edit in a bundled package rebuilds).
+``.state/bundles/`` keyed on a hash of every input (this module, the uv version, the target
+platform and bytecode, and either the lock, the exported requirements and every file of the
+workspace packages that go in, or the checksums of the releases that go in); a hit is a copy
+instead of a build. A key that missed an input would serve a stale bundle, so the key errs on the
+side of rebuilding (a test edit in a bundled package rebuilds).
 """
 
 import hashlib
+import importlib.util
 import os
+import platform
+import re
 import shutil
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -34,11 +47,16 @@ import jsii
 from aws_cdk import AssetHashType, BundlingOptions, DockerImage, ILocalBundling
 from aws_cdk import aws_lambda as lambda_
 
+from friend_infra.releases import WORKSPACE_LABEL, Release, ReleaseStore, sha256_of
+
 PYTHON_VERSION = "3.13"
 """The Lambda runtime's Python (python3.13); wheels are chosen for it."""
 PYTHON_PLATFORM = "x86_64-manylinux2014"
 """x86_64 Lambda. Also the architecture of the hosts that run the bundle in the embedded
 LocalStack (its executor runs the handler in a host process), so one build serves both."""
+TASK_ROOT = "/var/task"
+"""Where Lambda unpacks the bundle: the path compiled into the bytecode (Python replaces it with
+the real path on import, so it only has to be the same on every build)."""
 
 RUNTIME_PROVIDED: tuple[str, ...] = (
     "boto3",
@@ -157,12 +175,143 @@ def _plan(root: Path, package: str) -> _Plan:
     return _Plan(requirements="\n".join(requirements) + "\n", members=ordered)
 
 
+def _distribution(wheel: Path) -> str:
+    return wheel.name.split("-")[0]
+
+
+def _top_level(wheel: Path) -> str:
+    """The import name of one of our wheels (``friend_handlers`` for friend-handlers)."""
+    return _distribution(wheel).replace("-", "_").lower()
+
+
+def _install(
+    root: Path, requirements: str, wheels: Sequence[Path], out: Path, scratch: Path
+) -> None:
+    """Install the third-party ``requirements`` (pinned, with hashes) and our ``wheels``, each
+    with its sha256, in one hash-checked install for the Lambda platform."""
+    ours = "".join(
+        f"{_distribution(wheel)} @ {wheel.resolve().as_uri()} --hash=sha256:{sha256_of(wheel)}\n"
+        for wheel in sorted(wheels, key=lambda w: w.name)
+    )
+    listed = scratch / "requirements.txt"
+    listed.write_text(requirements + ours)
+    _run(
+        [
+            _uv(),
+            "pip",
+            "install",
+            "--no-config",
+            "--quiet",
+            "--target",
+            str(out),
+            "--python-platform",
+            PYTHON_PLATFORM,
+            "--python-version",
+            PYTHON_VERSION,
+            "--only-binary",
+            ":all:",
+            "--no-deps",
+            "--no-compile",
+            "--link-mode",
+            "copy",
+            "--require-hashes",
+            "-r",
+            str(listed),
+        ],
+        root,
+    )
+    _strip_volatile(out)
+    _compile(out, sorted({_top_level(wheel) for wheel in wheels}))
+
+
+_COLD_START_ENVIRONMENT = {
+    "AWS_REGION": "us-east-1",
+    "AWS_DEFAULT_REGION": "us-east-1",
+    "LAMBDA_TASK_ROOT": TASK_ROOT,
+    "AWS_LAMBDA_FUNCTION_NAME": "bundling",
+    "AWS_XRAY_CONTEXT_MISSING": "IGNORE_ERROR",
+}
+"""Enough of Lambda's environment that modules import as in a cold start (Powertools' Tracer
+imports the X-Ray SDK only inside Lambda)."""
+
+_LIST_COLD_START_MODULES = """
+import importlib, pkgutil, sys
+bundle = sys.argv[1]
+sys.path.insert(0, bundle)
+for top in sys.argv[2:]:
+    package = importlib.import_module(top)
+    for info in pkgutil.walk_packages(package.__path__, top + "."):
+        importlib.import_module(info.name)
+for module in list(sys.modules.values()):
+    path = getattr(module, "__file__", None) or ""
+    if path.startswith(bundle + "/") and path.endswith(".py"):
+        print(path)
+"""
+
+
+def _compile(out: Path, ours: Sequence[str]) -> None:
+    """Unchecked-hash bytecode for every module that loading our packages imports.
+
+    Our packages' modules are imported in a fresh interpreter with the bundle first on the path
+    and the SDK from outside it (as the runtime provides it); every bundled module that this
+    loads is compiled. That is what a cold start of any entry point needs, at a fraction of the
+    size of compiling every module (most of Powertools is never imported); a module first
+    imported later compiles on first use, as before. Compiled with a fixed hash seed (set and
+    frozenset constants in a fixed order) and the paths as on Lambda, so the bytes are the same
+    on every build.
+    """
+    if sys.version_info[:2] != tuple(int(n) for n in PYTHON_VERSION.split(".")):
+        raise BundlingError(
+            f"bytecode for python{PYTHON_VERSION} must be compiled by Python {PYTHON_VERSION}, "
+            f"not {sys.version.split()[0]}"
+        )
+    if (sys.platform, platform.machine()) != ("linux", "x86_64"):
+        # The bundle's binary wheels (pydantic-core) are for Lambda's platform and cannot be
+        # imported here to find what a cold start loads: ship the bundle without bytecode.
+        sys.stderr.write("bundling: not on linux x86_64, so the bundle ships no bytecode\n")
+        return
+    env = {"PATH": os.environ.get("PATH", ""), "PYTHONHASHSEED": "0", **_COLD_START_ENVIRONMENT}
+    listed = subprocess.run(  # noqa: S603 - our interpreter, fixed arguments
+        [sys.executable, "-I", "-B", "-c", _LIST_COLD_START_MODULES, str(out), *ours],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if listed.returncode != 0:
+        raise BundlingError(f"importing the bundle's packages failed:\n{listed.stderr}")
+    args = [sys.executable, "-I", "-m", "compileall", "-q", "-q", "--invalidation-mode"]
+    args += ["unchecked-hash", "-s", str(out), "-p", TASK_ROOT, "-i", "-"]
+    compiled = subprocess.run(  # noqa: S603 - our interpreter, fixed arguments
+        args,
+        input="".join(sorted(set(listed.stdout.splitlines(keepends=True)))),
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if compiled.returncode != 0:
+        raise BundlingError(f"compiling the bundle failed:\n{compiled.stdout}{compiled.stderr}")
+
+
 def _files(folder: Path) -> Iterator[Path]:
     for dirpath, dirnames, filenames in os.walk(folder):
         dirnames[:] = sorted(d for d in dirnames if d not in _IGNORED_DIRS)
         for name in sorted(filenames):
             if not name.endswith(".pyc"):
                 yield Path(dirpath) / name
+
+
+type _Add = Callable[[str, bytes], None]
+
+
+def _add_target(add: _Add, root: Path, package: str) -> None:
+    """What every bundle depends on beside its own inputs: the bundler and the target."""
+    add("bundler", Path(__file__).read_bytes())
+    add("uv", _run([_uv(), "--version"], root).encode())
+    add("target", f"{PYTHON_VERSION}/{PYTHON_PLATFORM}/{package}/{TASK_ROOT}".encode())
+    add("bytecode", importlib.util.MAGIC_NUMBER)
+    add("runtime-provided", ",".join(RUNTIME_PROVIDED).encode())
 
 
 def _cache_key(root: Path, package: str, plan: _Plan) -> str:
@@ -172,10 +321,7 @@ def _cache_key(root: Path, package: str, plan: _Plan) -> str:
         digest.update(f"{label}\0{len(data)}\0".encode())
         digest.update(data)
 
-    add("bundler", Path(__file__).read_bytes())
-    add("uv", _run([_uv(), "--version"], root).encode())
-    add("target", f"{PYTHON_VERSION}/{PYTHON_PLATFORM}/{package}".encode())
-    add("runtime-provided", ",".join(RUNTIME_PROVIDED).encode())
+    _add_target(add, root, package)
     add("lock", (root / "uv.lock").read_bytes())
     add("requirements", plan.requirements.encode())
     for member in plan.members:
@@ -184,34 +330,27 @@ def _cache_key(root: Path, package: str, plan: _Plan) -> str:
     return digest.hexdigest()[:32]
 
 
+_VERSION_LINE = re.compile(r'^(version\s*=\s*")([^"+]+)(")', re.MULTILINE)
+
+
+def _labelled_copy(member: Path, scratch: Path) -> Path:
+    """A copy of a workspace package whose version carries :data:`WORKSPACE_LABEL`."""
+    copy = scratch / "sources" / member.name
+    shutil.copytree(member, copy, ignore=shutil.ignore_patterns(*_IGNORED_DIRS, "*.pyc"))
+    pyproject = copy / "pyproject.toml"
+    text, count = _VERSION_LINE.subn(rf"\g<1>\g<2>{WORKSPACE_LABEL}\g<3>", pyproject.read_text(), 1)
+    if count != 1:
+        raise BundlingError(f"{member / 'pyproject.toml'}: no static version to label")
+    pyproject.write_text(text)
+    return copy
+
+
 def _build(root: Path, plan: _Plan, out: Path, scratch: Path) -> None:
     wheels = scratch / "wheels"
     for member in plan.members:
-        _run([_uv(), "build", "--wheel", "--quiet", "--out-dir", str(wheels), str(member)], root)
-    requirements = scratch / "requirements.txt"
-    requirements.write_text(plan.requirements)
-    install = [
-        _uv(),
-        "pip",
-        "install",
-        "--no-config",
-        "--quiet",
-        "--target",
-        str(out),
-        "--python-platform",
-        PYTHON_PLATFORM,
-        "--python-version",
-        PYTHON_VERSION,
-        "--only-binary",
-        ":all:",
-        "--no-deps",
-        "--no-compile",
-        "--link-mode",
-        "copy",
-    ]
-    _run([*install, "--require-hashes", "-r", str(requirements)], root)
-    _run([*install, *sorted(str(w) for w in wheels.glob("*.whl"))], root)
-    _strip_volatile(out)
+        source = _labelled_copy(member, scratch)
+        _run([_uv(), "build", "--wheel", "--quiet", "--out-dir", str(wheels), str(source)], root)
+    _install(root, plan.requirements, sorted(wheels.glob("*.whl")), out, scratch)
 
 
 def _strip_volatile(out: Path) -> None:
@@ -231,65 +370,124 @@ def _prune(cache_dir: Path, package: str, keep: int) -> None:
         shutil.rmtree(stale, ignore_errors=True)
 
 
-def bundle(package: str, output_dir: Path, *, root: Path | None = None) -> bool:
-    """Fill ``output_dir`` with ``package``'s Lambda bundle; return True when served from cache.
+def _cached(
+    root: Path, name: str, key: str, build: Callable[[Path, Path], None], output_dir: Path
+) -> bool:
+    """Fill ``output_dir`` from the cache entry ``<name>-<key>``, building it first on a miss;
+    return True on a hit.
 
     Builds into a scratch folder and renames it into the cache, so concurrent synths never see a
     half-written bundle.
     """
-    root = root or workspace_root()
-    plan = _plan(root, package)
     cache_dir = root / ".state" / "bundles"
-    entry = cache_dir / f"{package}-{_cache_key(root, package, plan)}"
+    entry = cache_dir / f"{name}-{key}"
     hit = entry.is_dir()
     if not hit:
         cache_dir.mkdir(parents=True, exist_ok=True)
         with tempfile.TemporaryDirectory(dir=cache_dir, prefix=".build-") as scratch:
             built = Path(scratch) / "bundle"
-            _build(root, plan, built, Path(scratch))
+            build(built, Path(scratch))
             try:
                 built.rename(entry)
             except OSError:
                 if not entry.is_dir():  # lost a race only if the winner's entry exists
                     raise
-        _prune(cache_dir, package, _CACHE_ENTRIES_KEPT)
+        _prune(cache_dir, name, _CACHE_ENTRIES_KEPT)
     else:
         os.utime(entry)  # newest-used survives pruning
     shutil.copytree(entry, output_dir, dirs_exist_ok=True)
     return hit
 
 
+def bundle(package: str, output_dir: Path, *, root: Path | None = None) -> bool:
+    """Fill ``output_dir`` with ``package``'s bundle built from the working tree; return True
+    when served from cache."""
+    root = root or workspace_root()
+    plan = _plan(root, package)
+    key = _cache_key(root, package, plan)
+    return _cached(
+        root, package, key, lambda out, scratch: _build(root, plan, out, scratch), output_dir
+    )
+
+
+def bundle_release(
+    release: Release, store: ReleaseStore, output_dir: Path, *, root: Path | None = None
+) -> bool:
+    """Fill ``output_dir`` with the bundle of a release: its wheel, the wheels of the releases it
+    requires and its pinned requirements, all from the store and all hash-checked; return True
+    when served from cache."""
+    root = root or workspace_root()
+    closure = store.closure(release)  # each verified against its SHA256SUMS
+    digest = hashlib.sha256()
+
+    def add(label: str, data: bytes) -> None:
+        digest.update(f"{label}\0{len(data)}\0".encode())
+        digest.update(data)
+
+    _add_target(add, root, release.package)
+    for each in closure:
+        add(f"release:{each.package}/{each.version}", repr(sorted(each.checksums.items())).encode())
+
+    def build(out: Path, scratch: Path) -> None:
+        wheels = [each.wheel for each in closure]
+        _install(root, release.requirements.read_text(), wheels, out, scratch)
+
+    name = f"release-{release.package}-{release.version}"
+    return _cached(root, name, digest.hexdigest()[:32], build, output_dir)
+
+
 @jsii.implements(ILocalBundling)
 class UvLocalBundling:
-    """CDK local bundling through :func:`bundle`: never falls back to Docker."""
+    """CDK local bundling through :func:`bundle` or :func:`bundle_release`: never Docker."""
 
-    def __init__(self, package: str) -> None:
-        self.package = package
+    def __init__(self, what: str, fill: Callable[[Path], bool]) -> None:
+        self.what = what
+        self.fill = fill
 
     def try_bundle(self, output_dir: str, *_options: Any, **_keywords: Any) -> bool:
         """Bundle into ``output_dir``; raise (never return False) so no Docker run is tried.
 
         The BundlingOptions that jsii passes along (positionally) are not needed: the bundle is
-        defined by the package and the lock alone.
+        defined by its source (the lock and the packages, or the release) alone.
         """
         started = time.monotonic()
-        hit = bundle(self.package, Path(output_dir))
+        hit = self.fill(Path(output_dir))
         if os.environ.get("FRIEND_BUNDLING_VERBOSE"):
             source = "cache" if hit else "build"
             elapsed = time.monotonic() - started
-            sys.stderr.write(f"bundled {self.package} ({source}) in {elapsed:.2f}s\n")
+            sys.stderr.write(f"bundled {self.what} ({source}) in {elapsed:.2f}s\n")
         return True
 
 
-def package_code(package: str, *, root: Path | None = None) -> lambda_.Code:
-    """Lambda code for every entry point of one workspace package, hashed by its content."""
-    root = root or workspace_root()
+def _code(source: Path, what: str, fill: Callable[[Path], bool]) -> lambda_.Code:
     return lambda_.Code.from_asset(
-        str(root / "packages" / package),
+        str(source),
         asset_hash_type=AssetHashType.OUTPUT,
         bundling=BundlingOptions(
             # Required by the API but never pulled: UvLocalBundling bundles or raises.
             image=DockerImage.from_registry("public.ecr.aws/sam/build-python3.13"),
-            local=UvLocalBundling(package),
+            local=UvLocalBundling(what, fill),
         ),
+    )
+
+
+def package_code(package: str, *, root: Path | None = None) -> lambda_.Code:
+    """Lambda code for every entry point of one workspace package, built from the working tree,
+    hashed by its content."""
+    root = root or workspace_root()
+    return _code(
+        root / "packages" / package,
+        f"{package} (working tree)",
+        lambda out: bundle(package, out, root=root),
+    )
+
+
+def release_code(
+    release: Release, store: ReleaseStore, *, root: Path | None = None
+) -> lambda_.Code:
+    """Lambda code for every entry point of a release, from the store, hashed by its content."""
+    return _code(
+        release.folder,
+        f"{release.package} {release.version}",
+        lambda out: bundle_release(release, store, out, root=root),
     )

@@ -5,10 +5,16 @@ client -> API: GET -> read -> Friend table; POST /friends -> write -> front queu
 Environment-agnostic (no account or region), so the same stack deploys to any account, to an
 emulator, and into integration tests. Operations are constructs of their own: :mod:`.alarms`
 (and the topic they notify), :mod:`.dashboard`.
+
+Each function runs the code it is pinned to (:mod:`friend_infra.releases`): a friend-handlers
+release from the store, or the working tree (the default, what tests deploy). Functions pinned
+alike share one asset; a mix of releases is checked against what this stack wires before
+anything is bundled.
 """
 
 import json
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 from aws_cdk import (
@@ -19,6 +25,7 @@ from aws_cdk import (
     Stack,
     Validations,
 )
+from aws_cdk import aws_codedeploy as codedeploy
 from aws_cdk import aws_cognito as cognito
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_iam as iam
@@ -26,8 +33,9 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_lambda_event_sources as sources
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
+from friend_handlers import contract
 from friend_handlers.dead_letter import DLQ_URL_ENV
-from friend_handlers.filters import STREAM_FILTERS
+from friend_handlers.filters import HANDLERS, STREAM_FILTERS
 from friend_handlers.redelivery import (
     EXPIRY_ATTRIBUTE,
     IDEMPOTENCY_TABLE_ENV,
@@ -35,22 +43,30 @@ from friend_handlers.redelivery import (
     REMEMBER_SECONDS,
 )
 from friend_handlers.write import PLAYER_CLAIM_ENV, QUEUE_URL_ENV
-from friend_models import FRIEND_ID, PLAYER_ID, Friend
+from friend_models import FRIEND_ID, PLAYER_ID, TABLE_CONTRACT_ID, Friend
 
 from friend_infra.alarms import Alarms
 from friend_infra.api import FriendApi
-from friend_infra.bundling import package_code
+from friend_infra.bundling import package_code, release_code, workspace_root
 from friend_infra.dashboard import Dashboard
-from friend_infra.functions import HANDLED_MESSAGE_ACTIONS, HandlerFunction, allow_send
-
-HANDLER_PACKAGE = "friend-handlers"
-"""Workspace package whose bundle runs every function (see :mod:`friend_infra.bundling`).
-
-One bundle per package, not per function: the entry points share one domain layer, one
-lock and one version, so one build, one upload and one content hash serve them all, and every
-function always runs the same code (the front and stream handlers must agree on the rows they
-write). Independent releases stay open: the unit of bundling is a workspace package, so moving
-a handler into a package of its own gives it its own asset, hash and deployment cadence."""
+from friend_infra.functions import (
+    HANDLED_MESSAGE_ACTIONS,
+    HandlerFunction,
+    allow_send,
+    function_environment,
+)
+from friend_infra.releases import (
+    HANDLER_PACKAGE,
+    MODELS_PACKAGE,
+    STORE_DIR,
+    WORKSPACE,
+    Pinned,
+    ReleaseStore,
+    Wiring,
+    check_compatible,
+    pinned_release,
+    workspace_version,
+)
 
 FRONT_TIMEOUT = Duration.seconds(15)
 """Ten conditional single-row writes take well under a second; the rest absorbs a cold start
@@ -130,6 +146,9 @@ class FriendMicroservicesStack(Stack):
         removal_policy: RemovalPolicy = RemovalPolicy.RETAIN,
         reserve_concurrency: bool = True,
         player_pool: cognito.IUserPool | None = None,
+        pins: Mapping[str, str] | None = None,
+        release_store: Path | None = None,
+        canary: bool = False,
         **stack_kwargs: Any,
     ) -> None:
         """``removal_policy`` applies to what holds data (tables, failure queues, log groups):
@@ -145,8 +164,16 @@ class FriendMicroservicesStack(Stack):
         ``player_pool`` turns on who may act: ``POST /friends`` then needs a token of this
         Cognito user pool, and the token's ``sub`` must be the body's ``player_id``. Without it
         (the default, and the emulator lanes) anyone who reaches the API may act for any player.
+
+        ``pins``: function (handler name) -> a released friend-handlers version or
+        ``"workspace"``; functions not named run the working tree. ``release_store``: where the
+        releases are (default: ``releases/`` of the workspace). ``canary``: shift traffic to a
+        new version through CodeDeploy with alarms and rollback (real AWS only).
         """
         super().__init__(scope, construct_id, **stack_kwargs)
+        root = workspace_root()
+        store = ReleaseStore(release_store or root / STORE_DIR)
+        self.pinned = _pin(store, root, pins or {})
 
         self.table = dynamodb.Table(
             self,
@@ -203,38 +230,52 @@ class FriendMicroservicesStack(Stack):
             )
         )
 
-        code = package_code(HANDLER_PACKAGE)
+        extra_environment: dict[str, dict[str, str]] = {handler: {} for handler in HANDLERS}
+        extra_environment["front"] = {
+            DLQ_URL_ENV: self.dead_letter_queue.queue_url,
+            IDEMPOTENCY_TABLE_ENV: self.idempotency_table.table_name,
+        }
+        extra_environment["write"] = {QUEUE_URL_ENV: self.queue.queue_url}
+        if player_pool is not None:
+            extra_environment["write"][PLAYER_CLAIM_ENV] = PLAYER_CLAIM
+        check_compatible(
+            self.pinned,
+            Wiring(
+                table_contract=TABLE_CONTRACT_ID,
+                stream_filters=STREAM_FILTERS,
+                environment={
+                    handler: frozenset(function_environment(handler, self.table, extra))
+                    for handler, extra in extra_environment.items()
+                },
+            ),
+        )
+        deployments = codedeploy.LambdaApplication(self, "Deployments") if canary else None
+        codes = _codes(self.pinned, store, root)
 
         def function(
             handler: str,
             timeout: Duration,
-            env: Mapping[str, str] | None = None,
             *,
             reserved: int | None = None,
             memory_size: int = MEMORY_MB,
         ) -> HandlerFunction:
+            pinned = self.pinned[handler]
             return HandlerFunction(
                 self,
                 handler.title().replace("_", ""),
                 handler=handler,
-                code=code,
+                code=codes[pinned.version],
                 table=self.table,
                 timeout=timeout,
                 memory_size=memory_size,
                 removal_policy=removal_policy,
-                environment=env,
+                version=pinned.label,
+                environment=extra_environment[handler],
                 reserved_concurrency=reserved if reserve_concurrency else None,
+                canary=deployments,
             )
 
-        front = function(
-            "front",
-            FRONT_TIMEOUT,
-            {
-                DLQ_URL_ENV: self.dead_letter_queue.queue_url,
-                IDEMPOTENCY_TABLE_ENV: self.idempotency_table.table_name,
-            },
-            reserved=FRONT_MAX_CONCURRENCY,
-        )
+        front = function("front", FRONT_TIMEOUT, reserved=FRONT_MAX_CONCURRENCY)
         # Invalid messages are sent straight to the DLQ.
         allow_send(front.role, self.dead_letter_queue)
         front.role.add_to_policy(
@@ -243,7 +284,7 @@ class FriendMicroservicesStack(Stack):
                 resources=[self.idempotency_table.table_arn],
             )
         )
-        front.function.add_event_source(
+        front.alias.add_event_source(
             sources.SqsEventSource(
                 self.queue,
                 batch_size=FRONT_BATCH_SIZE,
@@ -265,7 +306,7 @@ class FriendMicroservicesStack(Stack):
             stream_function = function(
                 handler, STREAM_TIMEOUT, reserved=STREAM_RESERVED_CONCURRENCY
             )
-            stream_function.function.add_event_source(
+            stream_function.alias.add_event_source(
                 sources.DynamoEventSource(
                     self.table,
                     # Every record from the stream's oldest: a mapping created or replaced after
@@ -288,10 +329,7 @@ class FriendMicroservicesStack(Stack):
         read = function("read", READ_TIMEOUT, reserved=READ_RESERVED_CONCURRENCY)
         # The write route only queues (the front function is capped by its mapping), and the
         # page is static: both are bounded by the API's throttling, not by reservations.
-        write_env = {QUEUE_URL_ENV: self.queue.queue_url}
-        if player_pool is not None:
-            write_env[PLAYER_CLAIM_ENV] = PLAYER_CLAIM
-        write = function("write", WRITE_TIMEOUT, write_env)
+        write = function("write", WRITE_TIMEOUT)
         allow_send(write.role, self.queue)
         page = function("page", PAGE_TIMEOUT, memory_size=PAGE_MEMORY_MB)
         self.functions.update(read=read, write=write, page=page)
@@ -300,9 +338,9 @@ class FriendMicroservicesStack(Stack):
         friend_api = FriendApi(
             self,
             "ReadApi",
-            read=read.function,
-            write=write.function,
-            page=page.function,
+            read=read.alias,
+            write=write.alias,
+            page=page.alias,
             removal_policy=removal_policy,
             player_pool=player_pool,
         )
@@ -403,3 +441,38 @@ class FriendMicroservicesStack(Stack):
     def api_url(self) -> str:
         """Base URL of the API's stage, ending in ``/``: the page is served there."""
         return self.api.url
+
+
+def _pin(store: ReleaseStore, root: Path, pins: Mapping[str, str]) -> dict[str, Pinned]:
+    """What each function runs: its pin (the working tree when it has none), resolved."""
+    unknown = sorted(set(pins) - set(HANDLERS))
+    if unknown:
+        raise ValueError(f"pins for unknown functions {unknown}; the functions: {HANDLERS}")
+    return {handler: _pinned(store, root, pins.get(handler, WORKSPACE)) for handler in HANDLERS}
+
+
+def _codes(
+    pinned: Mapping[str, Pinned], store: ReleaseStore, root: Path
+) -> dict[str, lambda_.Code]:
+    """One asset per distinct pin (by version): functions on the same release share it."""
+    codes: dict[str, lambda_.Code] = {}
+    for pin in pinned.values():
+        if pin.version not in codes:
+            codes[pin.version] = (
+                package_code(HANDLER_PACKAGE, root=root)
+                if pin.release is None
+                else release_code(pin.release, store, root=root)
+            )
+    return codes
+
+
+def _pinned(store: ReleaseStore, root: Path, pin: str) -> Pinned:
+    """What a function pinned to ``pin`` runs: a verified release, or the working tree (whose
+    contract is the one this stack imports)."""
+    if pin != WORKSPACE:
+        return pinned_release(store.get(HANDLER_PACKAGE, pin))
+    return Pinned(
+        version=workspace_version(root, HANDLER_PACKAGE),
+        contract=contract.describe(),
+        requires={MODELS_PACKAGE: workspace_version(root, MODELS_PACKAGE)},
+    )

@@ -78,8 +78,12 @@ def _walk(root: Path) -> Iterable[Path]:
                 yield Path(directory) / name
 
 
+SOURCE_FOLDERS = ("packages", "releases", "deploy")
+"""Folders of the workspace whose files can change a synthesis."""
+
+
 def _workspace_sources(root: Path) -> list[Path]:
-    """The files of `packages/` that belong to the source: what git tracks or would track.
+    """The files of `SOURCE_FOLDERS` that belong to the source: what git tracks or would track.
 
     Git's view (tracked plus untracked-but-not-ignored files) leaves out exactly the caches,
     virtual environments, `node_modules` and build output that `.gitignore` lists, and keeps
@@ -100,14 +104,14 @@ def _workspace_sources(root: Path) -> list[Path]:
                 "--others",
                 "--exclude-standard",
                 "--",
-                "packages",
+                *SOURCE_FOLDERS,
             ],
             capture_output=True,
             check=True,
         ).stdout.decode()
         paths = [root / name for name in listed.split("\0") if name]
     except (OSError, subprocess.CalledProcessError):
-        paths = list(_walk(root / "packages"))
+        paths = [path for folder in SOURCE_FOLDERS for path in _walk(root / folder)]
     return [p for p in paths if p.is_file() and not _is_output(p.relative_to(root))]
 
 

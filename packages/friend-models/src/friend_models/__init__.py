@@ -4,6 +4,7 @@ Infrastructure builds the table from these names, handlers read and write it thr
 :class:`Friend`, and tests use both, so a key or attribute name is never repeated elsewhere.
 """
 
+from friend_models.contract import TABLE_CONTRACT, TABLE_CONTRACT_ID
 from friend_models.model import (
     CALL_BUDGET_SECONDS,
     CONNECT_TIMEOUT_SECONDS,
@@ -34,6 +35,8 @@ __all__ = [
     "PLAYER_ID",
     "READ_TIMEOUT_SECONDS",
     "STATE",
+    "TABLE_CONTRACT",
+    "TABLE_CONTRACT_ID",
     "TABLE_NAME_ENV",
     "Friend",
     "State",

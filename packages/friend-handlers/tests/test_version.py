@@ -1,0 +1,85 @@
+"""Every entry point says which release of friend-handlers it runs: in its logs, in its
+metrics' metadata and, for the read API, in a response header (errors included)."""
+
+import json
+from importlib.metadata import version
+
+import pytest
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from friend_handlers import front, read, request_state
+from friend_models import State
+
+from .conftest import Aws, Logs
+from .harness import (
+    NO_FAILURES,
+    StreamReader,
+    message,
+    put_row,
+    rest_event,
+    routes,
+    sqs_event,
+    stream_event,
+)
+
+INSTALLED = version("friend-handlers")
+
+
+def _metrics_metadata(capsys: pytest.CaptureFixture[str]) -> list[dict[str, object]]:
+    """The EMF blobs printed so far (Powertools writes one per invocation to stdout)."""
+    return [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+
+
+def test_the_version_is_the_installed_distributions() -> None:
+    from friend_handlers.observability import VERSION  # noqa: PLC0415
+
+    assert VERSION == INSTALLED
+
+
+def test_front_logs_and_metrics_carry_the_version(
+    aws: Aws, lambda_context: LambdaContext, capsys: pytest.CaptureFixture[str], log_lines: Logs
+) -> None:
+    event = sqs_event(aws, message("ann", "bob", "Request"))
+    capsys.readouterr()
+    assert front.handler(event, lambda_context) == NO_FAILURES
+    (blob,) = _metrics_metadata(capsys)
+    assert blob["version"] == INSTALLED
+    (dimensions,) = blob["_aws"]["CloudWatchMetrics"][0]["Dimensions"]  # type: ignore[index]
+    assert "version" not in dimensions  # metadata, not a dimension: metric series stay
+    logs = log_lines()
+    assert logs
+    assert {log["version"] for log in logs} == {INSTALLED}
+
+
+def test_stream_handlers_logs_and_metrics_carry_the_version(
+    aws: Aws, lambda_context: LambdaContext, capsys: pytest.CaptureFixture[str], log_lines: Logs
+) -> None:
+    reader = StreamReader(aws)
+    put_row(aws, "ann", "bob", State.REQUESTED)
+    records = [record for record in reader.read() if routes(record) == ["request_state"]]
+    capsys.readouterr()
+    assert request_state.handler(stream_event(records), lambda_context) == NO_FAILURES
+    (blob,) = _metrics_metadata(capsys)
+    assert blob["version"] == INSTALLED
+    assert {log["version"] for log in log_lines()} == {INSTALLED}
+
+
+@pytest.mark.parametrize(
+    ("resource", "params", "query", "status"),
+    [
+        ("/players/{playerId}/friends", {"playerId": "ann"}, None, 200),
+        ("/players/{playerId}/friends", {"playerId": "ann"}, {"limit": "0"}, 400),
+        ("/nowhere", {}, None, 404),
+    ],
+    ids=["answer", "bad-request", "unknown-route"],
+)
+@pytest.mark.usefixtures("aws")
+def test_every_read_answer_names_the_version(
+    lambda_context: LambdaContext,
+    resource: str,
+    params: dict[str, str],
+    query: dict[str, str] | None,
+    status: int,
+) -> None:
+    response = read.handler(rest_event(resource, params, query), lambda_context)
+    assert response["statusCode"] == status
+    assert response["multiValueHeaders"][read.VERSION_HEADER] == [INSTALLED]
