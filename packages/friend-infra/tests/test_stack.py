@@ -11,17 +11,18 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_sqs as sqs
 from aws_cdk.assertions import Template
-from friend_handlers.dead_letter import DLQ_URL_ENV
+from friend_handlers.contract import (
+    DLQ_URL_ENV,
+    IDEMPOTENCY_EXPIRY_ATTRIBUTE,
+    IDEMPOTENCY_KEY_ATTRIBUTE,
+    IDEMPOTENCY_TABLE_ENV,
+    PLAYER_CLAIM_ENV,
+    QUEUE_URL_ENV,
+    REMEMBER_SECONDS,
+)
 from friend_handlers.filters import HANDLERS, STREAM_FILTERS
 from friend_handlers.logic.message_schema import request_model_schema
 from friend_handlers.page import PAGE_FILES
-from friend_handlers.redelivery import (
-    EXPIRY_ATTRIBUTE,
-    IDEMPOTENCY_TABLE_ENV,
-    KEY_ATTRIBUTE,
-    REMEMBER_SECONDS,
-)
-from friend_handlers.write import PLAYER_CLAIM_ENV, QUEUE_URL_ENV
 from friend_infra import api as api_module
 from friend_infra import stack as stack_module
 from friend_infra.app import nag_findings
@@ -178,11 +179,12 @@ def test_no_trigger_invokes_latest(synthesized: Synthesized) -> None:
     canary holding it back) cannot be bypassed through ``$LATEST``."""
     aliases = [synthesized.alias_name(name) for name in HANDLERS]
     mappings = synthesized.resources("AWS::Lambda::EventSourceMapping").values()
-    assert len(mappings) == len(HANDLERS) - 1  # all but read, which the API invokes
+    assert len(mappings) == 1 + len(STREAM_FILTERS)  # the front queue's and the stream's
     for mapping in mappings:
         assert mapping["Properties"]["FunctionName"] in aliases
+    api_functions = [{"Ref": synthesized.alias_id(name)} for name in ("read", "write", "page")]
     for permission in synthesized.resources("AWS::Lambda::Permission").values():
-        assert permission["Properties"]["FunctionName"] == {"Ref": synthesized.alias_id("read")}
+        assert permission["Properties"]["FunctionName"] in api_functions
     assert not synthesized.resources("AWS::CodeDeploy::DeploymentGroup")  # canary is opt-in
 
 
@@ -209,8 +211,14 @@ def test_canary_shifts_traffic_with_alarms_and_rollback() -> None:
         }
         (alarm,) = props["AlarmConfiguration"]["Alarms"]
         assert alarm["Name"]["Ref"] in alarms
-    for alarm in alarms.values():
-        props = alarm["Properties"]
+    rollback = {
+        alarm["Name"]["Ref"]
+        for group in groups.values()
+        for alarm in group["Properties"]["AlarmConfiguration"]["Alarms"]
+    }
+    assert len(rollback) == len(HANDLERS)
+    for logical_id in rollback:
+        props = alarms[logical_id]["Properties"]
         assert props["MetricName"] == "Errors"
         (resource,) = [d["Value"] for d in props["Dimensions"] if d["Name"] == "Resource"]
         assert resource["Fn::Join"][1][1] == ":live"  # the alias's errors, not all versions'
@@ -292,10 +300,15 @@ def test_idempotency_table_remembers_handled_messages_until_their_ttl(
     table_id = synthesized.logical_id(synthesized.stack.idempotency_table)
     table = synthesized.resources("AWS::DynamoDB::Table")[table_id]
     assert table["Properties"] == {
-        "KeySchema": [{"AttributeName": KEY_ATTRIBUTE, "KeyType": "HASH"}],
-        "AttributeDefinitions": [{"AttributeName": KEY_ATTRIBUTE, "AttributeType": "S"}],
+        "KeySchema": [{"AttributeName": IDEMPOTENCY_KEY_ATTRIBUTE, "KeyType": "HASH"}],
+        "AttributeDefinitions": [
+            {"AttributeName": IDEMPOTENCY_KEY_ATTRIBUTE, "AttributeType": "S"}
+        ],
         "BillingMode": "PAY_PER_REQUEST",
-        "TimeToLiveSpecification": {"AttributeName": EXPIRY_ATTRIBUTE, "Enabled": True},
+        "TimeToLiveSpecification": {
+            "AttributeName": IDEMPOTENCY_EXPIRY_ATTRIBUTE,
+            "Enabled": True,
+        },
         "PointInTimeRecoverySpecification": {"PointInTimeRecoveryEnabled": True},
     }
     assert table["DeletionPolicy"] == "Retain"

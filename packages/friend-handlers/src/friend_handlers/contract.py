@@ -1,8 +1,11 @@
-"""What a deployment must agree on with this version of friend-handlers.
+"""What a deployment must agree on with this version of friend-handlers: the one place for the
+names the stack wires (handlers, stream filters, environment variables, the handled-messages
+table's shape, metric dimensions).
 
-A release records :func:`describe` in its metadata; the stack compares it with what it wires up
-(the table, the stream filters it puts on each mapping, the variables it sets on each function)
-and with the other pinned releases, and refuses a mix that disagrees before anything deploys.
+It imports nothing but friend-models and the filters, so the CDK app reads it at synth without
+loading Powertools, pydantic or an AWS client. A release records :func:`describe` in its
+metadata; the stack compares it with what it wires up and with the other pinned releases, and
+refuses a mix that disagrees before anything deploys.
 """
 
 from collections.abc import Mapping
@@ -10,14 +13,41 @@ from typing import Any
 
 from friend_models import TABLE_CONTRACT_ID, TABLE_NAME_ENV
 
-from friend_handlers.dead_letter import DLQ_URL_ENV
 from friend_handlers.filters import HANDLERS, STREAM_FILTERS
 
+DLQ_URL_ENV = "FRIEND_DLQ_URL"
+"""front: the front queue's dead-letter queue, where invalid messages are parked."""
+IDEMPOTENCY_TABLE_ENV = "FRIEND_IDEMPOTENCY_TABLE_NAME"
+"""front: the table of handled messages (see :mod:`friend_handlers.redelivery`)."""
+QUEUE_URL_ENV = "FRIEND_QUEUE_URL"
+"""write: the front queue, where accepted actions go."""
+PLAYER_CLAIM_ENV = "FRIEND_PLAYER_CLAIM"
+"""write, optional: the token claim that must equal the acting ``player_id``."""
+
+IDEMPOTENCY_KEY_ATTRIBUTE = "id"
+"""Hash key (S) of the handled-messages table."""
+IDEMPOTENCY_EXPIRY_ATTRIBUTE = "expiration"
+"""Its TTL attribute."""
+REMEMBER_SECONDS = 4 * 24 * 60 * 60
+"""How long a handled message is remembered: the front queue's retention (SQS's default), so no
+copy of a message outlives the record of its first delivery."""
+
+FUNCTION_DIMENSION = "function_name"
+"""Metric dimension naming the stream function that counted a transition. The four functions
+share one service and some transition names (``Ignored``), so without it the dashboard could not
+tell their counts apart; Powertools' own cold-start metric uses the same dimension name."""
+INVALID_METRIC = "InvalidMessage"
+"""Counted by front for each message it parks in the dead-letter queue."""
+
 ENVIRONMENT: Mapping[str, tuple[str, ...]] = {
-    handler: (TABLE_NAME_ENV, DLQ_URL_ENV) if handler == "front" else (TABLE_NAME_ENV,)
-    for handler in HANDLERS
+    "front": (TABLE_NAME_ENV, DLQ_URL_ENV, IDEMPOTENCY_TABLE_ENV),
+    "read": (TABLE_NAME_ENV,),
+    "write": (QUEUE_URL_ENV,),
+    "page": (),
+    **{handler: (TABLE_NAME_ENV,) for handler in STREAM_FILTERS},
 }
-"""Handler name -> the environment variables it needs the stack to set."""
+"""Handler name -> the environment variables it needs the stack to set (optional ones, such as
+PLAYER_CLAIM_ENV, are not needed)."""
 
 
 def describe() -> dict[str, Any]:

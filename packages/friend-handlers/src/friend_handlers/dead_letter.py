@@ -17,7 +17,8 @@ if TYPE_CHECKING:
     from mypy_boto3_sqs import SQSClient
     from mypy_boto3_sqs.type_defs import MessageAttributeValueTypeDef
 
-DLQ_URL_ENV = "FRIEND_DLQ_URL"
+from friend_handlers.contract import DLQ_URL_ENV
+
 """Environment variable with the URL of the front queue's dead-letter queue (set by the stack)."""
 
 

@@ -20,11 +20,10 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from friend_handlers import dead_letter, redelivery
+from friend_handlers.contract import INVALID_METRIC
 from friend_handlers.logic.actions import Outcome, apply_action
 from friend_handlers.logic.message import InvalidMessageError, parse_message
 from friend_handlers.observability import logger, metrics, reports_version, tracer
-
-INVALID_METRIC = "InvalidMessage"
 
 processor = BatchProcessor(event_type=EventType.SQS)
 

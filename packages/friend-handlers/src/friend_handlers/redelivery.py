@@ -21,19 +21,19 @@ from aws_lambda_powertools.utilities.idempotency import (
 )
 from aws_lambda_powertools.utilities.idempotency.persistence.datarecord import DataRecord
 
+from friend_handlers.contract import (
+    IDEMPOTENCY_EXPIRY_ATTRIBUTE,
+    IDEMPOTENCY_KEY_ATTRIBUTE,
+    IDEMPOTENCY_TABLE_ENV,
+    REMEMBER_SECONDS,
+)
 from friend_handlers.observability import logger, metrics
 
-IDEMPOTENCY_TABLE_ENV = "FRIEND_IDEMPOTENCY_TABLE_NAME"
-"""Environment variable with the name of the table of handled messages (set by the stack; read
-once, when the front module is imported)."""
 DEFAULT_IDEMPOTENCY_TABLE_NAME = "FriendIdempotency"
-KEY_ATTRIBUTE = "id"
-"""Partition key (S) of that table: the function and a hash of the message id."""
-EXPIRY_ATTRIBUTE = "expiration"
+KEY_ATTRIBUTE = IDEMPOTENCY_KEY_ATTRIBUTE
+"""Partition key (S) of the table: the function and a hash of the message id."""
+EXPIRY_ATTRIBUTE = IDEMPOTENCY_EXPIRY_ATTRIBUTE
 """Epoch seconds after which a record is forgotten; the table's TTL attribute."""
-REMEMBER_SECONDS = 4 * 24 * 60 * 60
-"""How long a handled message is remembered: the front queue's retention period (the stack sets
-it from this value), after which SQS no longer holds any copy that could come back."""
 REDELIVERED_METRIC = "MessageRedelivered"
 
 

@@ -20,16 +20,12 @@ from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from friend_models import EXCHANGE_ID, FRIEND_ID, PLAYER_ID
 
+from friend_handlers.contract import FUNCTION_DIMENSION
 from friend_handlers.dal import Edge
 from friend_handlers.logic.reactions import Reaction, Transition
 from friend_handlers.observability import logger, metrics, reports_version, tracer
 
 type StreamHandler = Callable[[dict[str, Any], LambdaContext], PartialItemFailureResponse]
-
-FUNCTION_DIMENSION = "function_name"
-"""Metric dimension naming the stream function that counted a transition. The four functions
-share one service and some transition names (``Ignored``), so without it the dashboard could not
-tell their counts apart; Powertools' own cold-start metric uses the same dimension name."""
 
 
 def changed_row(record: DynamoDBRecord) -> tuple[Edge, str | None]:

@@ -31,16 +31,12 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.exceptions import BotoCoreError, ClientError
 from friend_models import CONNECT_TIMEOUT_SECONDS, MAX_RETRY_ATTEMPTS, READ_TIMEOUT_SECONDS
 
+from friend_handlers.contract import PLAYER_CLAIM_ENV, QUEUE_URL_ENV
 from friend_handlers.logic.message import FriendMessage, InvalidMessageError, parse_message
 from friend_handlers.observability import logger, metrics, tracer
 
 if TYPE_CHECKING:
     from mypy_boto3_sqs import SQSClient
-
-QUEUE_URL_ENV = "FRIEND_QUEUE_URL"
-"""Environment variable with the URL of the front queue (set by the stack)."""
-PLAYER_CLAIM_ENV = "FRIEND_PLAYER_CLAIM"
-"""Environment variable naming the token claim that must equal ``player_id``; unset: no check."""
 
 QUEUED_METRIC = "ActionQueued"
 BAD_REQUEST_METRIC = "BadRequest"

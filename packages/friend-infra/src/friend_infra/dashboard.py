@@ -17,11 +17,10 @@ from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
-from friend_handlers.front import INVALID_METRIC
+from friend_handlers.contract import FUNCTION_DIMENSION, INVALID_METRIC
 from friend_handlers.logic.actions import Outcome
 from friend_handlers.logic.message import FriendAction
 from friend_handlers.logic.reactions import Transition
-from friend_handlers.stream import FUNCTION_DIMENSION
 
 from friend_infra.alarms import RULES, Watch
 from friend_infra.functions import METRICS_NAMESPACE, SERVICE_NAME

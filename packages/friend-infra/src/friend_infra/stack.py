@@ -34,15 +34,16 @@ from aws_cdk import aws_lambda_event_sources as sources
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 from friend_handlers import contract
-from friend_handlers.dead_letter import DLQ_URL_ENV
-from friend_handlers.filters import HANDLERS, STREAM_FILTERS
-from friend_handlers.redelivery import (
-    EXPIRY_ATTRIBUTE,
+from friend_handlers.contract import (
+    DLQ_URL_ENV,
+    IDEMPOTENCY_EXPIRY_ATTRIBUTE,
+    IDEMPOTENCY_KEY_ATTRIBUTE,
     IDEMPOTENCY_TABLE_ENV,
-    KEY_ATTRIBUTE,
+    PLAYER_CLAIM_ENV,
+    QUEUE_URL_ENV,
     REMEMBER_SECONDS,
 )
-from friend_handlers.write import PLAYER_CLAIM_ENV, QUEUE_URL_ENV
+from friend_handlers.filters import HANDLERS, STREAM_FILTERS
 from friend_models import FRIEND_ID, PLAYER_ID, TABLE_CONTRACT_ID, Friend
 
 from friend_infra.alarms import Alarms
@@ -195,10 +196,10 @@ class FriendMicroservicesStack(Stack):
             self,
             "IdempotencyTable",
             partition_key=dynamodb.Attribute(
-                name=KEY_ATTRIBUTE, type=dynamodb.AttributeType.STRING
+                name=IDEMPOTENCY_KEY_ATTRIBUTE, type=dynamodb.AttributeType.STRING
             ),
             billing_mode=dynamodb.BillingMode.PAY_PER_REQUEST,
-            time_to_live_attribute=EXPIRY_ATTRIBUTE,
+            time_to_live_attribute=IDEMPOTENCY_EXPIRY_ATTRIBUTE,
             point_in_time_recovery_specification=dynamodb.PointInTimeRecoverySpecification(
                 point_in_time_recovery_enabled=True
             ),

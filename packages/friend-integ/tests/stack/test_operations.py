@@ -187,7 +187,7 @@ def test_the_stack_deploys_with_its_operations(deployed: Deployed) -> None:
         for alarm in page["MetricAlarms"]
         if alarm.get("AlarmActions") == [topic]
     ]
-    assert len(alarms) == 20
+    assert len(alarms) == 24
     # The dashboard deploys as well; community LocalStack's CloudFormation has no provider for
     # AWS::CloudWatch::Dashboard and stands in a placeholder (its Ref is "unknown").
     assert deployed.outputs["DashboardName"]
