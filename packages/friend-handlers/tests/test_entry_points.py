@@ -20,8 +20,12 @@ def test_every_named_entry_point_exposes_a_handler() -> None:
 
 
 def test_the_contract_names_what_a_deployment_must_wire() -> None:
-    from friend_handlers.contract import describe  # noqa: PLC0415
-    from friend_handlers.dead_letter import DLQ_URL_ENV  # noqa: PLC0415
+    from friend_handlers.contract import (  # noqa: PLC0415
+        DLQ_URL_ENV,
+        IDEMPOTENCY_TABLE_ENV,
+        QUEUE_URL_ENV,
+        describe,
+    )
     from friend_models import TABLE_CONTRACT_ID, TABLE_NAME_ENV  # noqa: PLC0415
 
     contract = describe()
@@ -29,8 +33,9 @@ def test_the_contract_names_what_a_deployment_must_wire() -> None:
     assert contract["table_contract"] == TABLE_CONTRACT_ID
     assert contract["handlers"] == list(HANDLERS)
     assert contract["stream_filters"] == json.loads(json.dumps(STREAM_FILTERS))
-    assert contract["environment"]["front"] == [TABLE_NAME_ENV, DLQ_URL_ENV]
-    assert {name for name, env in contract["environment"].items() if DLQ_URL_ENV in env} == {
-        "front"
-    }
-    assert all(TABLE_NAME_ENV in env for env in contract["environment"].values())
+    environment = contract["environment"]
+    assert set(environment) == set(HANDLERS)
+    assert environment["front"] == [TABLE_NAME_ENV, DLQ_URL_ENV, IDEMPOTENCY_TABLE_ENV]
+    assert environment["write"] == [QUEUE_URL_ENV]  # it only queues: no table
+    assert environment["page"] == []
+    assert all(environment[name] == [TABLE_NAME_ENV] for name in ("read", *STREAM_FILTERS))
