@@ -47,7 +47,6 @@ def run_integ_runner(args: argparse.Namespace, run: Run, integ_runner: Path) -> 
     log_path = run.log_dir / "integ-runner.log"
     parser = ReportParser(deploying=options.deploy)
     run.parser = parser
-    run.selected_tests = args.tests
     started = time.monotonic()
     tests = " ".join(args.tests) or "all tests"
     run.progress.step(f"integ-runner: {tests} ({'deploy' if options.deploy else 'snapshot check'})")

@@ -1,7 +1,6 @@
 """What one integ run started, measured and found: read by the cleanup and the summary."""
 
 import time
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -33,7 +32,6 @@ class Run:
     """An embedded emulator that an earlier run started and left running, if in use."""
     timings: dict[str, float] = field(default_factory=dict)
     parser: ReportParser | None = None
-    selected_tests: Sequence[str] = ()
     kept_stacks: list[str] = field(default_factory=list)
 
     def timed(self, name: str, started: float) -> float:

@@ -37,11 +37,13 @@ def _inspect_hints(run: Run) -> list[str]:
     ]
 
 
-def _result_lines(parser: ReportParser, assertions: int) -> list[str]:
+def _result_lines(parser: ReportParser, layout: Layout) -> list[str]:
     lines = []
     for verdict, result in parser.verdicts():
         extra = ""
         ok, total = result.assertions
+        # A deploy result is named `<test file>-<test case>`: count that test's assertions.
+        assertions = assertion_count(layout, [result.name.split("-", 1)[0]])
         if total:
             extra = f"  ({ok}/{total} assertions)"
         elif verdict == "PASS" and result.phase.value == "deploy" and assertions:
@@ -75,8 +77,7 @@ def summary(run: Run, started_at: datetime, exit_code: int) -> list[str]:
     if run.target is not None:
         lines.append(f"  target:  {run.target.describe()}")
     if run.parser is not None:
-        selected = run.selected_tests
-        lines.extend(_result_lines(run.parser, assertion_count(run.layout, selected)))
+        lines.extend(_result_lines(run.parser, run.layout))
         if exit_code == EXIT_FAILED and not run.parser.failed:
             lines.extend(f"  integ-runner: {error}" for error in _runner_errors(run))
     hits, misses = _cache_stats(run.layout, started_at)
