@@ -12,11 +12,12 @@ that hold on AWS, where event source mappings can take tens of seconds to delive
 import json
 from urllib.parse import quote
 
-from aws_cdk import App, Aws, CfnCondition, Duration, Fn, RemovalPolicy, Stack
+from aws_cdk import App, Duration, RemovalPolicy, Stack
 from aws_cdk import cloud_assembly_schema as cas
 from aws_cdk.integ_tests_alpha import ExpectedResult, IApiCall, IntegTest, Match
 from friend_handlers.logic.message import InvalidReason
 from friend_infra.stack import FriendMicroservicesStack
+from friend_integ.stage import api_base_url
 from friend_models import FRIEND_ID, LAST_UPDATED, PLAYER_ID, STATE, State
 
 POLL = Duration.seconds(1)
@@ -94,42 +95,7 @@ def row_gone(player: str, friend: str) -> IApiCall:
     return eventually(row_count(player, friend), ExpectedResult.object_like({"Count": 0}))
 
 
-def api_base_url() -> str:
-    """Base URL of the API's stage, as the assertion functions can reach it.
-
-    On AWS that is the stage URL. An emulator hands out the same URL with its own host in
-    place of `amazonaws.com` (LocalStack: `https://<id>.execute-api.127.0.0.1:4566/prod/`),
-    which resolves only where the emulator runs a DNS server for it (LocalStack in Docker),
-    and not at all for an emulator on the host. Every emulator of API Gateway also serves a
-    stage on its own gateway by path (`/_aws/execute-api/<id>/<stage>/` in LocalStack), and
-    its gateway's host and port are those of the queue URLs it hands out. CloudFormation
-    picks the branch at deploy time, so the template is the same for every target.
-    """
-    on_aws = CfnCondition(
-        assertion_stack,
-        "OnAws",
-        expression=Fn.condition_or(
-            Fn.condition_equals(Aws.URL_SUFFIX, "amazonaws.com"),
-            Fn.condition_equals(Aws.URL_SUFFIX, "amazonaws.com.cn"),
-        ),
-    )
-    gateway = Fn.select(2, Fn.split("/", stack.queue_url))
-    emulated = Fn.join(
-        "",
-        [
-            "http://",
-            gateway,
-            "/_aws/execute-api/",
-            stack.api.rest_api_id,
-            "/",
-            stack.api.deployment_stage.stage_name,
-            "/",
-        ],
-    )
-    return Fn.condition_if(on_aws.logical_id, stack.api_url, emulated).to_string()
-
-
-API = api_base_url()
+API = api_base_url(assertion_stack, stack)
 
 
 def get(path: str) -> IApiCall:

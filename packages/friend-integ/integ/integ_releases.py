@@ -10,7 +10,7 @@ working tree, accept_state and read from the release.
 
 import json
 
-from aws_cdk import App, Aws, CfnCondition, Duration, Fn, RemovalPolicy, Stack
+from aws_cdk import App, Duration, RemovalPolicy, Stack
 from aws_cdk import cloud_assembly_schema as cas
 from aws_cdk.integ_tests_alpha import ExpectedResult, IApiCall, IntegTest, Match
 from friend_handlers.filters import HANDLERS
@@ -18,6 +18,7 @@ from friend_handlers.read import VERSION_HEADER
 from friend_infra.bundling import workspace_root
 from friend_infra.releases import HANDLER_PACKAGE, STORE_DIR, ReleaseStore
 from friend_infra.stack import FriendMicroservicesStack
+from friend_integ.stage import api_base_url
 from friend_models import FRIEND_ID, PLAYER_ID, STATE, State
 
 POLL = Duration.seconds(1)
@@ -78,33 +79,6 @@ def row_becomes(player: str, friend: str, state: State) -> IApiCall:
     )
 
 
-def read_api_base_url() -> str:
-    """The stage URL on AWS; on an emulator the same stage on its own gateway by path (see
-    integ_friends.py, which explains the two forms)."""
-    on_aws = CfnCondition(
-        assertion_stack,
-        "OnAws",
-        expression=Fn.condition_or(
-            Fn.condition_equals(Aws.URL_SUFFIX, "amazonaws.com"),
-            Fn.condition_equals(Aws.URL_SUFFIX, "amazonaws.com.cn"),
-        ),
-    )
-    gateway = Fn.select(2, Fn.split("/", stack.queue_url))
-    emulated = Fn.join(
-        "",
-        [
-            "http://",
-            gateway,
-            "/_aws/execute-api/",
-            stack.api.rest_api_id,
-            "/",
-            stack.api.deployment_stage.stage_name,
-            "/",
-        ],
-    )
-    return Fn.condition_if(on_aws.logical_id, stack.api_url, emulated).to_string()
-
-
 # What each function's live alias serves: the published version names the code it runs.
 # (GetFunction: LocalStack's GetFunctionConfiguration does not resolve an alias qualifier.)
 for handler in HANDLERS:
@@ -131,7 +105,7 @@ for handler in HANDLERS:
     .next(row_becomes("kim", "lee", State.FRIENDS))
     .next(
         eventually(
-            assertions.http_api_call(read_api_base_url() + "players/kim/friends"),
+            assertions.http_api_call(api_base_url(assertion_stack, stack) + "players/kim/friends"),
             ExpectedResult.object_like(
                 {
                     "status": 200,
