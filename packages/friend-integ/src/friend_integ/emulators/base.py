@@ -8,6 +8,10 @@ file per port lets another process (the CLI, a later run) find and stop exactly 
 
 Subclasses say how to install (:meth:`Emulator._install`, keyed on :meth:`_install_inputs`),
 what to run (:meth:`_command`, :meth:`_settings`) and when it is ready (:meth:`_ready`).
+
+Longer than the modules around it on purpose: install key, start, readiness, ownership of a pid
+and stop are one lifecycle whose rules (only ever signal what this folder started) hold across
+all of them; process-tree control itself is in :mod:`friend_integ.processes`.
 """
 
 from __future__ import annotations
