@@ -1,11 +1,11 @@
 """Integration test: functions on different releases, deployed side by side.
 
-The stack runs `read` and `accept_state` on the newest friend-handlers release in the store
-(`releases/`) and the other four functions on the working tree. Against the live stack it
-asserts what each function's `live` alias serves (the description of its published version
-names the code), that the read API answers with the release's `X-Friend-Handlers-Version`,
-and that the seed's chain still settles through the mix: front and request_state from the
-working tree, accept_state and read from the release.
+The stack runs `read` on the oldest friend-handlers release in the store (`releases/`),
+`accept_state` on the newest, and the other functions on the working tree. Against the live
+stack it asserts what each function's `live` alias serves (the description of its published
+version names the code), that the read API answers with its release's
+`X-Friend-Handlers-Version`, and that the seed's chain still settles through the mix: front and
+request_state from the working tree, accept_state from the newest release, read from the oldest.
 """
 
 import json
@@ -23,17 +23,17 @@ from friend_models import FRIEND_ID, PLAYER_ID, STATE, State
 
 POLL = Duration.seconds(1)
 PATIENCE = Duration.minutes(3)
-ON_RELEASE = ("read", "accept_state")
-"""Functions pinned to the release; the others run the working tree."""
-
-RELEASE = ReleaseStore(workspace_root() / STORE_DIR).versions(HANDLER_PACKAGE)[-1]
+RELEASES = ReleaseStore(workspace_root() / STORE_DIR).versions(HANDLER_PACKAGE)
+OLDEST, NEWEST = RELEASES[0], RELEASES[-1]
+PINS = {"read": OLDEST, "accept_state": NEWEST}
+"""Functions pinned to releases; the others run the working tree."""
 
 app = App()
 stack = FriendMicroservicesStack(
     app,
     "FriendReleasesInteg",
     removal_policy=RemovalPolicy.DESTROY,
-    pins=dict.fromkeys(ON_RELEASE, RELEASE),
+    pins=PINS,
 )
 assertion_stack = Stack(app, "FriendReleasesIntegAssertions")
 integ = IntegTest(
@@ -97,7 +97,8 @@ for handler in HANDLERS:
         )
     )
 
-# The seed's chain through the mix, then the read API (on the release) answers and says so.
+# The seed's chain through the mix, then the read API (on the oldest release) answers and says
+# so.
 (
     send("kim", "lee", "Request")
     .next(row_becomes("lee", "kim", State.PENDING))
@@ -109,7 +110,7 @@ for handler in HANDLERS:
             ExpectedResult.object_like(
                 {
                     "status": 200,
-                    "headers": {VERSION_HEADER.lower(): [RELEASE]},
+                    "headers": {VERSION_HEADER.lower(): [OLDEST]},
                     "body": {
                         "items": [Match.object_like({FRIEND_ID: "lee", STATE: State.FRIENDS.value})]
                     },
