@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import cache
-from typing import Any
+from typing import Any, cast
 
 import pytest
 
@@ -140,23 +140,27 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[Aws]:
         yield created
 
 
-class _Context(LambdaContext):
+@dataclass(frozen=True)
+class FakeLambdaContext:
+    """The public attributes of the Lambda context object that Powertools reads, set through a
+    stand-in of our own rather than on the private fields of Powertools' stub."""
+
+    function_name: str = "friend-test"
+    function_version: str = "$LATEST"
+    invoked_function_arn: str = f"arn:aws:lambda:{REGION}:123456789012:function:friend-test"
+    memory_limit_in_mb: int = 256
+    aws_request_id: str = "52fdfc07-2182-154f-163f-5f0f9a621d72"
+    log_group_name: str = "/aws/lambda/friend-test"
+    log_stream_name: str = "2026/11/24/[$LATEST]0123456789abcdef"
+
     def get_remaining_time_in_millis(self) -> int:
-        """Lambda's answer early in an invocation (Powertools' stub says 0: timed out)."""
+        """Lambda's answer early in an invocation."""
         return 15_000
 
 
 def make_lambda_context() -> LambdaContext:
-    """The attributes of the Lambda context object that Powertools reads."""
-    context = _Context()
-    context._function_name = "friend-test"
-    context._function_version = "$LATEST"
-    context._invoked_function_arn = f"arn:aws:lambda:{REGION}:123456789012:function:friend-test"
-    context._memory_limit_in_mb = 256
-    context._aws_request_id = "52fdfc07-2182-154f-163f-5f0f9a621d72"
-    context._log_group_name = "/aws/lambda/friend-test"
-    context._log_stream_name = "2026/11/24/[$LATEST]0123456789abcdef"
-    return context
+    """A context as Lambda hands one to a handler."""
+    return cast(LambdaContext, FakeLambdaContext())
 
 
 @pytest.fixture

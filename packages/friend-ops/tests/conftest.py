@@ -35,7 +35,6 @@ for _name in ("AWS_PROFILE", "AWS_ENDPOINT_URL", "AWS_SESSION_TOKEN", "AWS_SECUR
 os.environ.setdefault("FRIEND_TABLE_NAME", "FriendTest")
 
 import boto3  # noqa: E402
-from aws_lambda_powertools.utilities.typing import LambdaContext  # noqa: E402
 from botocore.config import Config  # noqa: E402
 from friend_handlers.filters import STREAM_FILTERS  # noqa: E402
 from friend_models import FRIEND_ID, LAST_UPDATED, PLAYER_ID, STATE, Friend, State  # noqa: E402
@@ -131,20 +130,36 @@ class HandlerInvoker:
         configuration = self.lambda_client.get_function_configuration(FunctionName=function_arn)
         module, _, attribute = configuration["Handler"].rpartition(".")
         handler = getattr(importlib.import_module(module), attribute)
-        context = LambdaContext()
-        context._function_name = configuration["FunctionName"]
-        context._function_version = "$LATEST"
-        context._invoked_function_arn = function_arn
-        context._memory_limit_in_mb = configuration["MemorySize"]
-        context._aws_request_id = "redrive-test"
-        context._log_group_name = f"/aws/lambda/{configuration['FunctionName']}"
-        context._log_stream_name = "2026/11/26/[$LATEST]redrive"
+        context = InvocationContext(
+            function_name=configuration["FunctionName"],
+            invoked_function_arn=function_arn,
+            memory_limit_in_mb=configuration["MemorySize"],
+            log_group_name=f"/aws/lambda/{configuration['FunctionName']}",
+        )
         wire = json.loads(json.dumps(event))  # what reaches a function is JSON
         self.events.append(wire)
         try:
             return None, handler(wire, context)
         except Exception as error:  # Lambda reports any exception as a function error
             return "Unhandled", {"errorMessage": str(error), "errorType": type(error).__name__}
+
+
+@dataclass(frozen=True)
+class InvocationContext:
+    """The public attributes of the Lambda context object that Powertools reads, set through a
+    stand-in of our own rather than on the private fields of Powertools' stub."""
+
+    function_name: str
+    invoked_function_arn: str
+    memory_limit_in_mb: int
+    log_group_name: str
+    function_version: str = "$LATEST"
+    aws_request_id: str = "redrive-test"
+    log_stream_name: str = "2026/11/26/[$LATEST]redrive"
+
+    def get_remaining_time_in_millis(self) -> int:
+        """Lambda's answer early in an invocation."""
+        return 15_000
 
 
 def item(player: str, friend: str, state: State, last_updated: int) -> dict[str, Any]:
