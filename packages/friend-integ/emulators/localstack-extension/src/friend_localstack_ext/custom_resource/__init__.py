@@ -10,7 +10,7 @@ the way CloudFormation does:
    ``ResourceProperties``, plus ``OldResourceProperties`` on Update and ``PhysicalResourceId``
    on Update and Delete) as an asynchronous (``Event``) invocation.
 2. The handler answers by ``PUT`` to the ResponseURL, a route of LocalStack's own gateway
-   (``custom_resource_responses``).
+   (``response_url``).
 3. ``SUCCESS`` completes the resource: its ``PhysicalResourceId`` is what ``Ref`` returns and
    its ``Data`` is what ``Fn::GetAtt`` reads. ``FAILED`` fails the resource, hence the stack,
    with the handler's ``Reason`` in the stack events, worded as CloudFormation words it.
@@ -61,7 +61,7 @@ from localstack.services.cloudformation.resource_provider import (
 )
 from localstack.utils.aws.arns import parse_arn
 
-from friend_localstack_ext.custom_resource_responses import (
+from friend_localstack_ext.custom_resource.response_url import (
     MAILBOXES,
     ensure_response_route,
     response_url,
