@@ -3,7 +3,8 @@
 Each handler module is imported in a fresh interpreter, as in a Lambda cold start, with the
 environment the stack sets and with Lambda's own markers so that Powertools' Tracer is enabled
 (it imports the X-Ray SDK and patches botocore only then). Prints the median of several runs
-of the cumulative import time of ``friend_handlers.<name>`` and of its heaviest dependencies.
+of the cumulative import time of ``friend_handlers.handlers.<name>`` and of its heaviest
+dependencies.
 
     uv run --package friend-handlers python packages/friend-handlers/scripts/import_times.py
 
@@ -93,7 +94,7 @@ def main() -> None:
         " ".join(f"{column[:10]:>10}" if i else f"{column:<15}" for i, column in enumerate(header))
     )
     for name in (*HANDLERS, *REFERENCES):
-        module = name if name in REFERENCES else f"friend_handlers.{name}"
+        module = name if name in REFERENCES else f"friend_handlers.handlers.{name}"
         runs = [measure(module, bundle) for _ in range(RUNS)]
         row = [statistics.median(run.get(TOTAL, 0) for run in runs) / 1000]
         row += [statistics.median(run.get(top, 0) for run in runs) / 1000 for top in WATCHED]

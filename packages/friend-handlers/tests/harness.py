@@ -30,8 +30,15 @@ from typing import Any
 from urllib.parse import quote
 
 import pytest
-from friend_handlers import accept_state, dal, front, reject_state, request_state, unfriend_state
+from friend_handlers import dal
 from friend_handlers.filters import STREAM_FILTERS
+from friend_handlers.handlers import (
+    accept_state,
+    front,
+    reject_state,
+    request_state,
+    unfriend_state,
+)
 from friend_models import Friend, State, now_millis
 from moto.events.models import EventPattern
 

@@ -1,8 +1,9 @@
-"""The entry-point contract the stack relies on: ``friend_handlers.<name>.handler``."""
+"""The entry-point contract the stack relies on: ``friend_handlers.handlers.<name>.handler``."""
 
 import importlib
 import json
 
+from friend_handlers.contract import ENTRY_POINTS
 from friend_handlers.filters import HANDLERS, STREAM_FILTERS
 
 
@@ -15,8 +16,9 @@ def test_every_named_entry_point_exposes_a_handler() -> None:
         "unfriend_state",
     }
     for name in HANDLERS:
-        module = importlib.import_module(f"friend_handlers.{name}")
-        assert callable(module.handler), name
+        module_name, _, function = ENTRY_POINTS[name].rpartition(".")
+        assert module_name == f"friend_handlers.handlers.{name}"
+        assert callable(getattr(importlib.import_module(module_name), function)), name
 
 
 def test_the_contract_names_what_a_deployment_must_wire() -> None:
@@ -32,6 +34,7 @@ def test_the_contract_names_what_a_deployment_must_wire() -> None:
     assert json.loads(json.dumps(contract)) == contract  # plain data: it goes into metadata.json
     assert contract["table_contract"] == TABLE_CONTRACT_ID
     assert contract["handlers"] == list(HANDLERS)
+    assert contract["entry_points"] == ENTRY_POINTS
     assert contract["stream_filters"] == json.loads(json.dumps(STREAM_FILTERS))
     environment = contract["environment"]
     assert set(environment) == set(HANDLERS)

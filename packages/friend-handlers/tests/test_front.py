@@ -6,9 +6,9 @@ from typing import Any
 
 import pytest
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from friend_handlers import front
 from friend_handlers.dal import MAX_ATTEMPTS
 from friend_handlers.dead_letter import DLQ_URL_ENV
+from friend_handlers.handlers import front
 from friend_handlers.logic.player_id import MAX_LENGTH
 from friend_handlers.redelivery import EXPIRY_ATTRIBUTE, REMEMBER_SECONDS
 from friend_models import Friend, State, now_millis

@@ -4,7 +4,7 @@ import re
 
 import pytest
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from friend_handlers import page
+from friend_handlers.handlers import page
 
 from .harness import rest_event
 

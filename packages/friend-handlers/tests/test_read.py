@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from friend_handlers import read
+from friend_handlers.handlers import read
 from friend_handlers.logic.player_id import MAX_LENGTH
 from friend_models import State
 

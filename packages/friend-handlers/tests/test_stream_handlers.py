@@ -5,8 +5,8 @@ from typing import Any
 
 import pytest
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from friend_handlers import accept_state, reject_state, request_state, unfriend_state
 from friend_handlers.dal import MAX_ATTEMPTS
+from friend_handlers.handlers import accept_state, reject_state, request_state, unfriend_state
 from friend_handlers.logic.reactions import Transition
 from friend_handlers.stream import FUNCTION_DIMENSION
 from friend_models import Friend, State, now_millis

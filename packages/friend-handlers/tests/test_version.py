@@ -6,7 +6,7 @@ from importlib.metadata import version
 
 import pytest
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from friend_handlers import front, read, request_state
+from friend_handlers.handlers import front, read, request_state
 from friend_models import State
 
 from .conftest import Aws, Logs

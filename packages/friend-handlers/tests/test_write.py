@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from friend_handlers import write
+from friend_handlers.handlers import write
 from friend_handlers.logic.message import FriendMessage, parse_message
 from hypothesis import HealthCheck, given, settings
 

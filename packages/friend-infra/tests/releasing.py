@@ -62,7 +62,9 @@ def cut_patch_release(clone: Path) -> Path:
     """Commit a handlers change and an infra change, then release friend-models and
     friend-handlers with a patch bump."""
     base_version(clone)
-    commit_change(clone, "packages/friend-handlers/src/friend_handlers/read.py", HANDLERS_CHANGE)
+    commit_change(
+        clone, "packages/friend-handlers/src/friend_handlers/handlers/read.py", HANDLERS_CHANGE
+    )
     commit_change(clone, "packages/friend-infra/src/friend_infra/stack.py", INFRA_CHANGE)
     # friend-models too, so the fixture holds whatever friend-models the repository has now.
     result = run_script(clone, RELEASE, "friend-models", "friend-handlers", "--bump", "patch")

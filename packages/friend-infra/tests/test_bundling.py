@@ -86,7 +86,11 @@ def test_bundle_ships_unchecked_hash_bytecode_for_what_a_cold_start_imports(buil
         pyc.parent.parent / (pyc.name.split(".")[0] + ".py"): pyc
         for pyc in built.rglob("__pycache__/*.cpython-313.pyc")
     }
-    for module in ("friend_handlers/front.py", "friend_models/model.py", "pydantic/main.py"):
+    for module in (
+        "friend_handlers/handlers/front.py",
+        "friend_models/model.py",
+        "pydantic/main.py",
+    ):
         assert built / module in compiled, module
     assert built / "aws_lambda_powertools/logging/logger.py" in compiled
     for pyc in compiled.values():

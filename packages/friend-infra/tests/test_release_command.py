@@ -135,7 +135,7 @@ def test_a_handlers_release_needs_its_models_released_as_they_are(tmp_path: Path
 def test_uncommitted_changes_are_refused(tmp_path: Path) -> None:
     clone = clone_of_this_repository(tmp_path / "repo")
     base_version(clone)
-    read = clone / "packages/friend-handlers/src/friend_handlers/read.py"
+    read = clone / "packages/friend-handlers/src/friend_handlers/handlers/read.py"
     read.write_text(read.read_text() + "\n# not committed\n")
     result = run_script(clone, RELEASE, "friend-handlers", "--bump", "patch")
     assert result.returncode == 1

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 from aws_cdk import App
 from aws_cdk.assertions import Template
+from friend_handlers.contract import ENTRY_POINTS
 from friend_handlers.filters import HANDLERS, STREAM_FILTERS
 from friend_infra.app import MANIFEST_CONTEXT, pins
 from friend_infra.bundling import workspace_root
@@ -25,6 +26,7 @@ from friend_infra.releases import (
     Wiring,
     checksums_text,
     incompatibilities,
+    pinned_release,
     read_manifest,
     write_pin,
 )
@@ -212,14 +214,44 @@ def _synth(store: Path, pins_: dict[str, str], outdir: Path) -> tuple[dict[str, 
     return template["Resources"], Path(app.synth().directory)
 
 
+LEGACY_ENTRY_POINT = "friend_handlers.{}.handler"
+"""Where releases up to 0.2.0 kept their entry points (their metadata records none)."""
+
+
+def _handlers(resources: dict[str, Any]) -> list[str]:
+    """The Lambda ``handler`` setting of every function in the template."""
+    return sorted(
+        resource["Properties"]["Handler"]
+        for resource in resources.values()
+        if resource["Type"] == "AWS::Lambda::Function"
+    )
+
+
 def _function_of(resources: dict[str, Any], handler: str) -> str:
     (found,) = [
         logical_id
         for logical_id, resource in resources.items()
         if resource["Type"] == "AWS::Lambda::Function"
-        and resource["Properties"]["Handler"] == f"friend_handlers.{handler}.handler"
+        and resource["Properties"]["Handler"]
+        in (ENTRY_POINTS[handler], LEGACY_ENTRY_POINT.format(handler))
     ]
     return found
+
+
+def test_an_entry_point_comes_from_the_code_a_function_runs() -> None:
+    recorded = Pinned("9.9.9", {"entry_points": {"read": "friend_handlers.api.read.handler"}}, {})
+    assert recorded.entry_point("read") == "friend_handlers.api.read.handler"
+    for version in COMMITTED.versions("friend-handlers"):
+        if "entry_points" not in COMMITTED.get("friend-handlers", version).contract:
+            legacy = pinned_release(COMMITTED.get("friend-handlers", version))
+            assert legacy.entry_point("read") == LEGACY_ENTRY_POINT.format("read")
+
+
+def test_functions_on_an_old_release_keep_its_entry_points(tmp_path: Path) -> None:
+    resources, _ = _synth(COMMITTED.folder, {"front": "0.1.0"}, tmp_path)
+    assert _handlers(resources) == sorted(
+        [LEGACY_ENTRY_POINT.format("front"), *(ENTRY_POINTS[h] for h in HANDLERS if h != "front")]
+    )
 
 
 def _of_function(resources: dict[str, Any], kind: str, function_id: str) -> str:

@@ -13,16 +13,17 @@ from aws_cdk import aws_sqs as sqs
 from aws_cdk.assertions import Template
 from friend_handlers.contract import (
     DLQ_URL_ENV,
+    ENTRY_POINTS,
     IDEMPOTENCY_EXPIRY_ATTRIBUTE,
     IDEMPOTENCY_KEY_ATTRIBUTE,
     IDEMPOTENCY_TABLE_ENV,
+    PAGE_FILES,
     PLAYER_CLAIM_ENV,
     QUEUE_URL_ENV,
     REMEMBER_SECONDS,
 )
 from friend_handlers.filters import HANDLERS, STREAM_FILTERS
 from friend_handlers.logic.message_schema import request_model_schema
-from friend_handlers.page import PAGE_FILES
 from friend_infra import api as api_module
 from friend_infra import stack as stack_module
 from friend_infra.app import nag_findings
@@ -50,11 +51,11 @@ class Synthesized:
         return self.template.find_resources(kind)
 
     def function_id(self, handler: str) -> str:
-        """Logical id of the function that runs ``friend_handlers.<handler>.handler``."""
+        """Logical id of the function that runs ``handler``."""
         (found,) = [
             logical_id
             for logical_id, resource in self.resources("AWS::Lambda::Function").items()
-            if resource["Properties"]["Handler"] == f"friend_handlers.{handler}.handler"
+            if resource["Properties"]["Handler"] == ENTRY_POINTS[handler]
         ]
         return found
 
@@ -134,7 +135,7 @@ def _actions_on(synthesized: Synthesized, handler: str, resource: Any) -> set[st
 def test_every_handler_has_exactly_one_python313_function(synthesized: Synthesized) -> None:
     functions = synthesized.resources("AWS::Lambda::Function")
     assert sorted(f["Properties"]["Handler"] for f in functions.values()) == sorted(
-        f"friend_handlers.{name}.handler" for name in HANDLERS
+        f"friend_handlers.handlers.{name}.handler" for name in HANDLERS
     )
     for function in functions.values():
         props = function["Properties"]

@@ -13,8 +13,8 @@ import json
 from aws_cdk import App, Duration, RemovalPolicy, Stack
 from aws_cdk import cloud_assembly_schema as cas
 from aws_cdk.integ_tests_alpha import ExpectedResult, IApiCall, IntegTest, Match
+from friend_handlers.contract import VERSION_HEADER
 from friend_handlers.filters import HANDLERS
-from friend_handlers.read import VERSION_HEADER
 from friend_infra.bundling import workspace_root
 from friend_infra.releases import HANDLER_PACKAGE, STORE_DIR, ReleaseStore
 from friend_infra.stack import FriendMicroservicesStack

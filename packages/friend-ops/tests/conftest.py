@@ -36,6 +36,7 @@ os.environ.setdefault("FRIEND_TABLE_NAME", "FriendTest")
 
 import boto3  # noqa: E402
 from botocore.config import Config  # noqa: E402
+from friend_handlers.contract import ENTRY_POINTS  # noqa: E402
 from friend_handlers.filters import STREAM_FILTERS  # noqa: E402
 from friend_models import FRIEND_ID, LAST_UPDATED, PLAYER_ID, STATE, Friend, State  # noqa: E402
 from moto import mock_aws  # noqa: E402
@@ -88,7 +89,7 @@ def aws() -> Iterator[Aws]:
                 FunctionName=handler.replace("_", "-"),
                 Runtime="python3.13",
                 Role=role,
-                Handler=f"friend_handlers.{handler}.handler",
+                Handler=ENTRY_POINTS[handler],
                 Code={"ZipFile": _package()},
             )["FunctionArn"]
             lambda_.create_event_source_mapping(

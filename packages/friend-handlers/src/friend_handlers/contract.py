@@ -1,6 +1,6 @@
 """What a deployment must agree on with this version of friend-handlers: the one place for the
-names the stack wires (handlers, stream filters, environment variables, the handled-messages
-table's shape, metric dimensions).
+names the stack wires (handlers and their entry points, stream filters, environment variables,
+the handled-messages table's shape, metric dimensions, the page's files).
 
 It imports nothing but friend-models and the filters, so the CDK app reads it at synth without
 loading Powertools, pydantic or an AWS client. A release records :func:`describe` in its
@@ -14,6 +14,13 @@ from typing import Any
 from friend_models import TABLE_CONTRACT_ID, TABLE_NAME_ENV
 
 from friend_handlers.filters import HANDLERS, STREAM_FILTERS
+
+ENTRY_POINTS: Mapping[str, str] = {
+    name: f"friend_handlers.handlers.{name}.handler" for name in HANDLERS
+}
+"""Handler name -> the Lambda ``handler`` setting that runs it. A release records these, so a
+stack can run an older release whose entry points lived elsewhere (see
+:meth:`friend_infra.releases.Pinned.entry_point`)."""
 
 DLQ_URL_ENV = "FRIEND_DLQ_URL"
 """front: the front queue's dead-letter queue, where invalid messages are parked."""
@@ -31,6 +38,16 @@ IDEMPOTENCY_EXPIRY_ATTRIBUTE = "expiration"
 REMEMBER_SECONDS = 4 * 24 * 60 * 60
 """How long a handled message is remembered: the front queue's retention (SQS's default), so no
 copy of a message outlives the record of its first delivery."""
+
+VERSION_HEADER = "X-Friend-Handlers-Version"
+"""read: response header with the friend-handlers version that answered. With functions pinned
+to different releases, a client or a test can see which one the read API runs."""
+PAGE_FILES: Mapping[str, tuple[str, str]] = {
+    "/": ("index.html", "text/html; charset=utf-8"),
+    "/app.js": ("app.js", "text/javascript; charset=utf-8"),
+}
+"""page: API resource -> (file under ``friend_handlers/static/``, its content type). The stack
+declares one GET route per resource, so no other path reaches the page function."""
 
 FUNCTION_DIMENSION = "function_name"
 """Metric dimension naming the stream function that counted a transition. The four functions
@@ -55,6 +72,7 @@ def describe() -> dict[str, Any]:
     return {
         "table_contract": TABLE_CONTRACT_ID,
         "handlers": list(HANDLERS),
+        "entry_points": dict(ENTRY_POINTS),
         "stream_filters": {name: dict(pattern) for name, pattern in STREAM_FILTERS.items()},
         "environment": {name: list(names) for name, names in ENVIRONMENT.items()},
     }

@@ -38,4 +38,4 @@ STREAM_FILTERS: Mapping[str, Pattern] = {
 """Stream handler module name -> the one filter pattern of its event source mapping."""
 
 HANDLERS: tuple[str, ...] = ("front", "read", "write", "page", *STREAM_FILTERS)
-"""Every entry point: ``friend_handlers.<name>.handler``."""
+"""Every function, by name; its entry point is ``friend_handlers.contract.ENTRY_POINTS[name]``."""

@@ -30,8 +30,8 @@ from aws_cdk import aws_cognito as cognito
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from constructs import Construct
+from friend_handlers.contract import PAGE_FILES
 from friend_handlers.logic.message_schema import request_model_schema
-from friend_handlers.page import PAGE_FILES
 
 from friend_infra.functions import LOG_RETENTION
 

@@ -102,7 +102,7 @@ refused, update it to completed, delete it when the delivery failed (so its retr
 
 
 class HandlerFunction(Construct):
-    """``friend_handlers.<handler>.handler`` on python3.13 with tracing, JSON logs and metrics."""
+    """One friend-handlers entry point on python3.13 with tracing, JSON logs and metrics."""
 
     def __init__(
         self,
@@ -110,6 +110,7 @@ class HandlerFunction(Construct):
         construct_id: str,
         *,
         handler: str,
+        entry_point: str,
         code: lambda_.Code,
         table: dynamodb.ITable,
         timeout: Duration,
@@ -120,9 +121,11 @@ class HandlerFunction(Construct):
         reserved_concurrency: int | None = None,
         canary: codedeploy.ILambdaApplication | None = None,
     ) -> None:
-        """``version``: what the code reports (``friend-handlers 0.1.0``), the description of
-        the Lambda version it publishes. ``reserved_concurrency``: invocations kept for this
-        function alone, and its cap (``None``: it shares the account's unreserved pool).
+        """``handler``: the function's name in the contract; ``entry_point``: the Lambda
+        ``handler`` setting that runs it in ``code``. ``version``: what the code reports
+        (``friend-handlers 0.1.0``), the description of the Lambda version it publishes.
+        ``reserved_concurrency``: invocations kept for this function alone, and its cap
+        (``None``: it shares the account's unreserved pool).
         ``canary``: the CodeDeploy application that shifts traffic to each new version (none:
         the alias moves at once)."""
         super().__init__(scope, construct_id)
@@ -133,7 +136,7 @@ class HandlerFunction(Construct):
             self,
             "Role",
             assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
-            description=f"friend_handlers.{handler}: its own log group and table actions only",
+            description=f"{handler}: its own log group and table actions only",
         )
         # Our own log statement instead of the AWSLambdaBasicExecutionRole managed policy, which
         # may write to every log group of the account.
@@ -144,7 +147,7 @@ class HandlerFunction(Construct):
             runtime=lambda_.Runtime.PYTHON_3_13,
             architecture=lambda_.Architecture.X86_64,  # the bundle's wheels are x86_64
             code=code,
-            handler=f"friend_handlers.{handler}.handler",
+            handler=entry_point,
             role=self.role,
             timeout=timeout,
             memory_size=memory_size,
@@ -153,7 +156,7 @@ class HandlerFunction(Construct):
             log_group=self.log_group,
             logging_format=lambda_.LoggingFormat.JSON,
             environment=function_environment(handler, table, environment),
-            description=f"friend_handlers.{handler}",
+            description=entry_point,
             current_version_options=lambda_.VersionOptions(description=version),
         )
         self.alias = lambda_.Alias(

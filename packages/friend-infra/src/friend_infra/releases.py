@@ -298,6 +298,12 @@ class Pinned:
         models = self.requires.get(MODELS_PACKAGE, "?")
         return f"{self.label} (with {MODELS_PACKAGE} {models})"
 
+    def entry_point(self, handler: str) -> str:
+        """The Lambda ``handler`` setting that runs ``handler`` in this code. Releases up to
+        0.2.0 record no entry points: their modules sit at the package's top level."""
+        recorded = self.contract.get("entry_points", {})
+        return str(recorded.get(handler, f"friend_handlers.{handler}.handler"))
+
 
 def pinned_release(release: Release) -> Pinned:
     """A function pinned to ``release``."""

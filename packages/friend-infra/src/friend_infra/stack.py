@@ -265,6 +265,7 @@ class FriendMicroservicesStack(Stack):
                 self,
                 handler.title().replace("_", ""),
                 handler=handler,
+                entry_point=pinned.entry_point(handler),
                 code=codes[pinned.version],
                 table=self.table,
                 timeout=timeout,

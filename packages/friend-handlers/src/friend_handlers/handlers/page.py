@@ -10,18 +10,12 @@ The Content-Security-Policy lets the page run only its own script and talk only 
 origin, so a player id is never more than text on it.
 """
 
-from collections.abc import Mapping
 from importlib.resources import files
 from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-PAGE_FILES: Mapping[str, tuple[str, str]] = {
-    "/": ("index.html", "text/html; charset=utf-8"),
-    "/app.js": ("app.js", "text/javascript; charset=utf-8"),
-}
-"""API resource -> (file under ``static/``, its content type). The stack declares one GET route
-per resource, so no other path reaches this function."""
+from friend_handlers.contract import PAGE_FILES
 
 CONTENT_SECURITY_POLICY = (
     "default-src 'none'; script-src 'self'; connect-src 'self'; style-src 'unsafe-inline'; "

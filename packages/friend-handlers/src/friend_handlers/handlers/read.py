@@ -39,6 +39,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 from pynamodb.exceptions import PynamoDBException
 
 from friend_handlers import dal
+from friend_handlers.contract import VERSION_HEADER
 from friend_handlers.logic.player_id import MAX_LENGTH, PlayerId
 from friend_handlers.observability import VERSION, logger, metrics, reports_version, tracer
 
@@ -53,9 +54,6 @@ with a short or empty page and a ``nextToken``. 200 rows of about 100 bytes are 
 BAD_REQUEST_METRIC = "BadRequest"
 UNAVAILABLE_METRIC = "TableUnavailable"
 UNREADABLE_ROW_METRIC = "UnreadableRowSkipped"
-VERSION_HEADER = "X-Friend-Handlers-Version"
-"""Response header with the friend-handlers version that answered: with functions pinned to
-different releases, a client or a test can see which one the read API runs."""
 
 _STRAY_PERCENT = re.compile(r"%(?![0-9A-Fa-f]{2})")
 
