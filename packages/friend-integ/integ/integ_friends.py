@@ -12,90 +12,15 @@ that hold on AWS, where event source mappings can take tens of seconds to delive
 import json
 from urllib.parse import quote
 
-from aws_cdk import App, Duration, RemovalPolicy, Stack
-from aws_cdk import cloud_assembly_schema as cas
-from aws_cdk.integ_tests_alpha import ExpectedResult, IApiCall, IntegTest, Match
+from aws_cdk.integ_tests_alpha import ExpectedResult, IApiCall, Match
 from friend_handlers.logic.message import InvalidReason
-from friend_infra.stack import FriendMicroservicesStack
-from friend_integ.stage import api_base_url
+from friend_integ.case import FriendCase
 from friend_models import FRIEND_ID, LAST_UPDATED, PLAYER_ID, STATE, State
 
-POLL = Duration.seconds(1)
-"""Interval of every wait: short enough that a local run barely notices it."""
-PATIENCE = Duration.minutes(3)
-"""Total of every wait: queue and stream delivery on AWS can take this long after a deploy."""
-
-app = App()
-stack = FriendMicroservicesStack(
-    app, "FriendMicroservicesInteg", removal_policy=RemovalPolicy.DESTROY
-)
-assertion_stack = Stack(app, "FriendMicroservicesIntegAssertions")
-integ = IntegTest(
-    app,
-    "FriendMicroservices",
-    test_cases=[stack],
-    assertion_stack=assertion_stack,
-    regions=["us-east-1"],
-    # The table is created with a destroy removal policy above; forcing destroy keeps a
-    # failed run from leaving a stack behind that asks for confirmation.
-    cdk_command_options=cas.CdkCommands(
-        destroy=cas.DestroyCommand(args=cas.DestroyOptions(force=True))
-    ),
-    # Every run deploys from scratch: there is no earlier version worth updating from.
-    stack_update_workflow=False,
-)
-assertions = integ.assertions
-
-
-def send(player: str, friend: str, action: str) -> IApiCall:
-    """Put one friend action on the front queue, in the client's wire format."""
-    body = {"player_id": player, "friend_id": friend, "friend_action": action}
-    return assertions.aws_api_call(
-        "SQS", "sendMessage", {"QueueUrl": stack.queue_url, "MessageBody": json.dumps(body)}
-    )
-
-
-def row_count(player: str, friend: str | None = None) -> IApiCall:
-    """Count a player's rows, or the one row of a pair: absence is a count of zero."""
-    condition = f"{PLAYER_ID} = :p"
-    values = {":p": {"S": player}}
-    if friend is not None:
-        condition += f" AND {FRIEND_ID} = :f"
-        values[":f"] = {"S": friend}
-    return assertions.aws_api_call(
-        "DynamoDB",
-        "query",
-        {
-            "TableName": stack.table_name,
-            "KeyConditionExpression": condition,
-            "ExpressionAttributeValues": values,
-            "ConsistentRead": True,
-        },
-    )
-
-
-def eventually(call: IApiCall, expected: ExpectedResult) -> IApiCall:
-    """Poll `call` until its result matches `expected`."""
-    return call.expect(expected).wait_for_assertions(
-        interval=POLL, total_timeout=PATIENCE, backoff_rate=1
-    )
-
-
-def row_becomes(player: str, friend: str, state: State) -> IApiCall:
-    """Wait until the row (player, friend) exists in `state`."""
-    item = {PLAYER_ID: {"S": player}, FRIEND_ID: {"S": friend}, STATE: {"S": state.value}}
-    return eventually(
-        row_count(player, friend),
-        ExpectedResult.object_like({"Count": 1, "Items": [Match.object_like(item)]}),
-    )
-
-
-def row_gone(player: str, friend: str) -> IApiCall:
-    """Wait until the row (player, friend) no longer exists."""
-    return eventually(row_count(player, friend), ExpectedResult.object_like({"Count": 0}))
-
-
-API = api_base_url(assertion_stack, stack)
+case = FriendCase("FriendMicroservices")
+stack, assertions, API = case.stack, case.assertions, case.api
+send, row_count, eventually = case.send, case.row_count, case.eventually
+row_becomes, row_gone = case.row_becomes, case.row_gone
 
 
 def get(path: str) -> IApiCall:
@@ -346,4 +271,4 @@ assertions.aws_api_call(
     {"QueueUrl": stack.queue_url, "MessageBody": "judy wants to be friends with everyone"},
 ).next(dead_lettered("judy wants to be friends", InvalidReason.NOT_JSON))
 
-app.synth()
+case.app.synth()

@@ -8,75 +8,22 @@ version names the code), that the read API answers with its release's
 request_state from the working tree, accept_state from the newest release, read from the oldest.
 """
 
-import json
-
-from aws_cdk import App, Duration, RemovalPolicy, Stack
-from aws_cdk import cloud_assembly_schema as cas
-from aws_cdk.integ_tests_alpha import ExpectedResult, IApiCall, IntegTest, Match
+from aws_cdk.integ_tests_alpha import ExpectedResult, Match
 from friend_handlers.contract import VERSION_HEADER
 from friend_handlers.filters import HANDLERS
 from friend_infra.bundling import workspace_root
 from friend_infra.releases import HANDLER_PACKAGE, STORE_DIR, ReleaseStore
-from friend_infra.stack import FriendMicroservicesStack
-from friend_integ.stage import api_base_url
-from friend_models import FRIEND_ID, PLAYER_ID, STATE, State
+from friend_integ.case import FriendCase
+from friend_models import FRIEND_ID, STATE, State
 
-POLL = Duration.seconds(1)
-PATIENCE = Duration.minutes(3)
 RELEASES = ReleaseStore(workspace_root() / STORE_DIR).versions(HANDLER_PACKAGE)
 OLDEST, NEWEST = RELEASES[0], RELEASES[-1]
 PINS = {"read": OLDEST, "accept_state": NEWEST}
 """Functions pinned to releases; the others run the working tree."""
 
-app = App()
-stack = FriendMicroservicesStack(
-    app,
-    "FriendReleasesInteg",
-    removal_policy=RemovalPolicy.DESTROY,
-    pins=PINS,
-)
-assertion_stack = Stack(app, "FriendReleasesIntegAssertions")
-integ = IntegTest(
-    app,
-    "FriendReleases",
-    test_cases=[stack],
-    assertion_stack=assertion_stack,
-    regions=["us-east-1"],
-    cdk_command_options=cas.CdkCommands(
-        destroy=cas.DestroyCommand(args=cas.DestroyOptions(force=True))
-    ),
-    stack_update_workflow=False,
-)
-assertions = integ.assertions
-
-
-def eventually(call: IApiCall, expected: ExpectedResult) -> IApiCall:
-    return call.expect(expected).wait_for_assertions(
-        interval=POLL, total_timeout=PATIENCE, backoff_rate=1
-    )
-
-
-def send(player: str, friend: str, action: str) -> IApiCall:
-    body = {"player_id": player, "friend_id": friend, "friend_action": action}
-    return assertions.aws_api_call(
-        "SQS", "sendMessage", {"QueueUrl": stack.queue_url, "MessageBody": json.dumps(body)}
-    )
-
-
-def row_becomes(player: str, friend: str, state: State) -> IApiCall:
-    item = {PLAYER_ID: {"S": player}, FRIEND_ID: {"S": friend}, STATE: {"S": state.value}}
-    return eventually(
-        assertions.aws_api_call(
-            "DynamoDB",
-            "getItem",
-            {
-                "TableName": stack.table_name,
-                "Key": {PLAYER_ID: {"S": player}, FRIEND_ID: {"S": friend}},
-                "ConsistentRead": True,
-            },
-        ),
-        ExpectedResult.object_like({"Item": Match.object_like(item)}),
-    )
+case = FriendCase("FriendReleases", pins=PINS)
+stack, assertions = case.stack, case.assertions
+send, row_becomes, eventually = case.send, case.row_becomes, case.eventually
 
 
 # What each function's live alias serves: the published version names the code it runs.
@@ -106,7 +53,7 @@ for handler in HANDLERS:
     .next(row_becomes("kim", "lee", State.FRIENDS))
     .next(
         eventually(
-            assertions.http_api_call(api_base_url(assertion_stack, stack) + "players/kim/friends"),
+            assertions.http_api_call(case.api + "players/kim/friends"),
             ExpectedResult.object_like(
                 {
                     "status": 200,
@@ -120,4 +67,4 @@ for handler in HANDLERS:
     )
 )
 
-app.synth()
+case.app.synth()
