@@ -3,7 +3,8 @@
 One emulator of each kind per test session, shared by the launcher's tests (``tests/emulators``),
 the product's tests on an emulator lane (``tests/stack``), the browser test of the page
 (``tests/browser``) and the LocalStack extension's (``emulators/localstack-extension/tests``).
-Those tests carry the ``emulator`` mark, so ``pytest -m "not emulator"`` is the fast lane.
+Those tests carry the ``emulator`` mark, so the fast lane (``-m "not emulator and not slow"``)
+leaves them out.
 """
 
 from __future__ import annotations

@@ -156,6 +156,7 @@ def test_each_stream_handler_is_reached_by_its_own_records_only(chain: Chain) ->
 PLAYERS = ("ann", "bob", "cat", "dan", "eve")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("seed", [7, 42, 2026])
 def test_a_random_storm_keeps_the_invariant(
     aws: Aws, lambda_context: LambdaContext, seed: int

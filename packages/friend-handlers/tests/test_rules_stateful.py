@@ -157,6 +157,7 @@ def moto_account() -> Iterator[None]:
         yield
 
 
+@pytest.mark.slow
 @pytest.mark.usefixtures("moto_account")
 def test_the_rules_hold_under_any_schedule() -> None:
     run_state_machine_as_test(

@@ -9,6 +9,7 @@ import subprocess
 import zipfile
 from pathlib import Path
 
+import pytest
 from friend_handlers.filters import HANDLERS
 from friend_infra.releases import (
     CHECKSUMS,
@@ -33,6 +34,10 @@ from .releasing import (
     newest,
     run_script,
 )
+
+pytestmark = pytest.mark.slow
+"""Each test clones the repository and runs the real release command (``uv build``, ``uv
+export``, git): half a minute apiece."""
 
 
 def test_a_release_bumps_only_its_package_stores_and_tags_it(released: Path) -> None:

@@ -264,6 +264,7 @@ def _of_function(resources: dict[str, Any], kind: str, function_id: str) -> str:
     return found
 
 
+@pytest.mark.slow  # the release is cut on a clone of the repository
 def test_a_newer_read_release_changes_only_the_read_function(
     released: Path, tmp_path: Path
 ) -> None:
