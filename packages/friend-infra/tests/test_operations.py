@@ -1,12 +1,9 @@
 """Template assertions on operations: alarms and their topic, the dashboard, concurrency."""
 
-import json
-from dataclasses import dataclass
 from typing import Any
 
 import pytest
-from aws_cdk import App, RemovalPolicy
-from aws_cdk.assertions import Template
+from aws_cdk import RemovalPolicy
 from friend_handlers.contract import FUNCTION_DIMENSION, INVALID_METRIC
 from friend_handlers.filters import HANDLERS, STREAM_FILTERS
 from friend_handlers.logic.actions import Outcome
@@ -16,7 +13,8 @@ from friend_infra import stack as stack_module
 from friend_infra.alarms import RULES, Watch
 from friend_infra.app import context_flag
 from friend_infra.functions import METRICS_NAMESPACE, SERVICE_NAME
-from friend_infra.stack import FriendMicroservicesStack
+
+from .synthesized import Synthesized, synthesize
 
 STREAM_HANDLERS = tuple(STREAM_FILTERS)
 LAMBDA_DEFAULT_MINIMUM_UNRESERVED = 100
@@ -24,71 +22,14 @@ LAMBDA_DEFAULT_MINIMUM_UNRESERVED = 100
 LAMBDA_DEFAULT_QUOTA = 1000
 
 
-@dataclass(frozen=True)
-class Synthesized:
-    stack: FriendMicroservicesStack
-    template: dict[str, Any]
-
-    def resources(self, kind: str) -> dict[str, dict[str, Any]]:
-        return {
-            logical_id: resource
-            for logical_id, resource in self.template["Resources"].items()
-            if resource["Type"] == kind
-        }
-
-    def logical_id(self, construct: Any) -> str:
-        return str(self.stack.resolve(construct.node.default_child.logical_id))
-
-    def function_id(self, handler: str) -> str:
-        return self.logical_id(self.stack.functions[handler].function)
-
-    def alias_name(self, handler: str) -> dict[str, Any]:
-        """How a mapping names ``handler``'s ``live`` alias: ``<function name>:live``."""
-        alias = {"Ref": self.logical_id(self.stack.functions[handler].alias)}
-        function_name = {"Fn::Select": [6, {"Fn::Split": [":", alias]}]}
-        return {"Fn::Join": ["", [function_name, ":live"]]}
-
-    def alarms(self) -> list[dict[str, Any]]:
-        return [alarm["Properties"] for alarm in self.resources("AWS::CloudWatch::Alarm").values()]
-
-    def alarms_on(self, metric: str, namespace: str) -> list[dict[str, Any]]:
-        return [
-            alarm
-            for alarm in self.alarms()
-            if alarm["MetricName"] == metric and alarm["Namespace"] == namespace
-        ]
-
-    def dashboard(self) -> dict[str, Any]:
-        """The dashboard body as JSON, each reference replaced by the logical id it refers to."""
-        (dashboard,) = self.resources("AWS::CloudWatch::Dashboard").values()
-        _, parts = dashboard["Properties"]["DashboardBody"]["Fn::Join"]
-        body: dict[str, Any] = json.loads("".join(_flat(part) for part in parts))
-        return body
-
-
-def _flat(part: Any) -> str:
-    if isinstance(part, str):
-        return part
-    if "Ref" in part:
-        return str(part["Ref"])
-    (logical_id, attribute) = part["Fn::GetAtt"]
-    return f"{logical_id}.{attribute}"
-
-
-def _synthesize(**kwargs: Any) -> Synthesized:
-    app = App()
-    stack = FriendMicroservicesStack(app, "Operations", **kwargs)
-    return Synthesized(stack=stack, template=Template.from_stack(stack).to_json())
-
-
 @pytest.fixture(scope="module")
 def synthesized() -> Synthesized:
-    return _synthesize()
+    return synthesize()
 
 
 @pytest.fixture(scope="module")
 def unreserved() -> Synthesized:
-    return _synthesize(reserve_concurrency=False, removal_policy=RemovalPolicy.DESTROY)
+    return synthesize(reserve_concurrency=False, removal_policy=RemovalPolicy.DESTROY)
 
 
 def _dimensions(alarm: dict[str, Any]) -> dict[str, Any]:
@@ -195,7 +136,7 @@ def test_alarm_topic_is_encrypted_tls_only_and_an_output(synthesized: Synthesize
     assert allow["Condition"]["StringEquals"] == {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}
     assert not synthesized.resources("AWS::SNS::Subscription")
 
-    outputs = synthesized.template["Outputs"]
+    outputs = synthesized.json["Outputs"]
     assert outputs["AlarmTopicArn"]["Value"] == {"Ref": topic_id}
     assert outputs["DashboardName"]["Value"] == {"Ref": synthesized.logical_id(stack.dashboard)}
 

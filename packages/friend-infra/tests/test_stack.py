@@ -1,7 +1,6 @@
 """Template assertions on what carries behaviour: routing, failure handling, access, outputs."""
 
 import json
-from dataclasses import dataclass
 from typing import Any
 
 import pytest
@@ -13,7 +12,6 @@ from aws_cdk import aws_sqs as sqs
 from aws_cdk.assertions import Template
 from friend_handlers.contract import (
     DLQ_URL_ENV,
-    ENTRY_POINTS,
     IDEMPOTENCY_EXPIRY_ATTRIBUTE,
     IDEMPOTENCY_KEY_ATTRIBUTE,
     IDEMPOTENCY_TABLE_ENV,
@@ -33,66 +31,15 @@ from friend_infra.releases import workspace_version
 from friend_infra.stack import FriendMicroservicesStack
 from friend_models import CALL_BUDGET_SECONDS, FRIEND_ID, PLAYER_ID, TABLE_NAME_ENV
 
+from .synthesized import Synthesized, synthesize
+
 STREAM_HANDLERS = tuple(STREAM_FILTERS)
 ROOT = workspace_root()
 
 
-@dataclass(frozen=True)
-class Synthesized:
-    app: App
-    stack: FriendMicroservicesStack
-    template: Template
-
-    @property
-    def json(self) -> dict[str, Any]:
-        return self.template.to_json()
-
-    def resources(self, kind: str) -> dict[str, dict[str, Any]]:
-        return self.template.find_resources(kind)
-
-    def function_id(self, handler: str) -> str:
-        """Logical id of the function that runs ``handler``."""
-        (found,) = [
-            logical_id
-            for logical_id, resource in self.resources("AWS::Lambda::Function").items()
-            if resource["Properties"]["Handler"] == ENTRY_POINTS[handler]
-        ]
-        return found
-
-    def alias_id(self, handler: str) -> str:
-        """Logical id of the ``live`` alias of ``handler``'s function."""
-        function_id = self.function_id(handler)
-        (found,) = [
-            logical_id
-            for logical_id, resource in self.resources("AWS::Lambda::Alias").items()
-            if resource["Properties"]["FunctionName"] == {"Ref": function_id}
-        ]
-        return found
-
-    def alias_name(self, handler: str) -> dict[str, Any]:
-        """How a mapping names ``handler``'s ``live`` alias: ``<function name>:live``."""
-        function_name = {"Fn::Select": [6, {"Fn::Split": [":", {"Ref": self.alias_id(handler)}]}]}
-        return {"Fn::Join": ["", [function_name, ":live"]]}
-
-    def mapping_of(self, handler: str) -> dict[str, Any]:
-        """Properties of the one event source mapping feeding ``handler`` (through its alias)."""
-        (found,) = [
-            resource["Properties"]
-            for resource in self.resources("AWS::Lambda::EventSourceMapping").values()
-            if resource["Properties"]["FunctionName"] == self.alias_name(handler)
-        ]
-        return found
-
-    def logical_id(self, construct: Any) -> str:
-        return str(self.stack.resolve(construct.node.default_child.logical_id))
-
-
 @pytest.fixture(scope="module")
 def synthesized() -> Synthesized:
-    app = App()
-    stack = FriendMicroservicesStack(app, "FriendMicroservices")
-    template = Template.from_stack(stack)
-    return Synthesized(app=app, stack=stack, template=template)
+    return synthesize()
 
 
 @pytest.fixture(scope="module")
