@@ -1,8 +1,10 @@
 """Stack status changes become progress lines with the time each status lasted."""
 
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from botocore.awsrequest import AWSPreparedRequest, AWSResponse
 from botocore.exceptions import ClientError
 from friend_integ import cloudformation
 from friend_integ.cloudformation import StackWatcher, client
@@ -65,7 +67,26 @@ def test_client_targets_exactly_the_endpoint_and_credentials_given() -> None:
     )
     assert cfn.meta.endpoint_url == "http://127.0.0.1:4566"
     assert cfn.meta.region_name == "us-east-1"
-    assert cfn._request_signer._credentials.access_key == "test"
+    sent: list[AWSPreparedRequest] = []
+
+    def answer_empty(request: AWSPreparedRequest, **_: Any) -> AWSResponse:
+        """Keep the signed request and answer it here: nothing leaves the process."""
+        sent.append(request)
+        return AWSResponse(request.url, 200, {}, _EmptyBody())
+
+    cfn.meta.events.register("before-send.cloudformation", answer_empty)
+    cfn.describe_stacks()
+    (request,) = sent
+    assert request.url.startswith("http://127.0.0.1:4566")
+    assert "Credential=test/" in request.headers["Authorization"].decode()
+
+
+class _EmptyBody:
+    """The raw body of an answer with no stacks, as urllib3 would hand it to botocore."""
+
+    def stream(self, **_: Any) -> Iterator[bytes]:
+        yield b"<DescribeStacksResponse><DescribeStacksResult><Stacks/>"
+        yield b"</DescribeStacksResult></DescribeStacksResponse>"
 
 
 class DeletingCloudFormation:

@@ -19,7 +19,7 @@ def _install(package: Path) -> None:
     bin_dir.mkdir(parents=True)
     for name in ("integ-runner", "cdk"):
         (bin_dir / name).write_text("")
-    (package / "node_modules" / tools.STAMP).write_text(tools._lock_digest(package))
+    tools.mark_installed(package)
 
 
 def test_tools_are_current_only_for_the_lockfile_they_came_from(tmp_path: Path) -> None:

@@ -56,8 +56,13 @@ def test_names_and_table_come_from_one_definition() -> None:
     assert TABLE_NAME_ENV == "FRIEND_TABLE_NAME"
     assert DEFAULT_TABLE_NAME == "Friend"
     assert Friend.Meta.table_name == os.environ[TABLE_NAME_ENV]
-    assert Friend._hash_key_attribute().attr_name == PLAYER_ID
-    assert Friend._range_key_attribute().attr_name == FRIEND_ID
+    keys = {
+        name: a for name, a in Friend.get_attributes().items() if a.is_hash_key or a.is_range_key
+    }
+    assert {keys[name].attr_name: keys[name].is_hash_key for name in keys} == {
+        PLAYER_ID: True,
+        FRIEND_ID: False,
+    }
 
 
 def test_state_is_stored_as_its_plain_string(dynamodb: Any) -> None:

@@ -36,6 +36,11 @@ def _tools(package_dir: Path) -> NodeTools:
     return NodeTools(integ_runner=bin_dir / "integ-runner", cdk=bin_dir / "cdk")
 
 
+def mark_installed(package_dir: Path) -> None:
+    """Record that ``node_modules`` now holds what the lockfile pins (after ``npm ci``)."""
+    (package_dir / "node_modules" / STAMP).write_text(_lock_digest(package_dir) + "\n")
+
+
 def installed(package_dir: Path) -> bool:
     """True when `node_modules` holds exactly what the committed lockfile pins."""
     stamp = package_dir / "node_modules" / STAMP
@@ -66,5 +71,5 @@ def ensure_node_tools(package_dir: Path, log: Path) -> tuple[NodeTools, bool]:
         )
     if result.returncode != 0:
         raise ToolError(f"npm ci failed (exit {result.returncode}); see {log}")
-    (package_dir / "node_modules" / STAMP).write_text(_lock_digest(package_dir) + "\n")
+    mark_installed(package_dir)
     return _tools(package_dir), True
