@@ -3,6 +3,10 @@
 In: friend actions on the front queue (SQS ``SendMessageBatch`` from a thread pool). Out: table
 scans, ``GetItem`` and the read API. Nothing else of the service is touched.
 
+Longer than a module should be, on purpose: a benchmark that a reader runs and reads in one
+sitting (deploy, drive, drain, check, report), using only the service's public contracts; the
+pieces it could share live already in ``friend_integ`` (emulators, targets).
+
 1. Deploy: ``integ --no-clean --emulator X --port N`` on a free port (the stack stays up, the
    embedded emulator keeps running), or use the stack ``FriendMicroservicesInteg`` already
    deployed at ``--endpoint`` (e.g. by ``integ --no-clean``).

@@ -1,5 +1,9 @@
 """Cut a release of workspace packages into the release store, with one command.
 
+One sequence of refusals and steps, read top to bottom (kept in one file on purpose, a little
+over 300 lines); the store it writes and its checks are :mod:`friend_infra.releases`, the
+reproducible wheel build is uv's.
+
     uv run --package friend-infra python scripts/release.py friend-models friend-handlers
     uv run --package friend-infra python scripts/release.py friend-handlers --bump minor
 
