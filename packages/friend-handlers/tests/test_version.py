@@ -83,3 +83,5 @@ def test_every_read_answer_names_the_version(
     response = read.handler(rest_event(resource, params, query), lambda_context)
     assert response["statusCode"] == status
     assert response["multiValueHeaders"][read.VERSION_HEADER] == [INSTALLED]
+    assert response["multiValueHeaders"]["Content-Type"] == ["application/json"]
+    assert isinstance(json.loads(response["body"]), dict)

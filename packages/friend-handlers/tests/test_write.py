@@ -30,7 +30,6 @@ def post(
 ) -> tuple[int, dict[str, Any]]:
     event = rest_event(FRIENDS, {}, method="POST", body=body, claims=claims)
     response = write.handler(event, context)
-    assert response["multiValueHeaders"]["Content-Type"] == ["application/json"]
     return response["statusCode"], json.loads(response["body"])
 
 
@@ -139,6 +138,17 @@ def test_with_the_authorizer_acting_for_another_player_is_a_403(
     assert (status, answer) == (403, {"message": "player_id must be the signed-in player"})
     assert queued(player_claim) == []
     assert emitted_metrics(capsys) == {"ForbiddenAction": 1}
+
+
+@pytest.mark.parametrize(
+    ("sent", "status"), [(body(), 202), ("{", 400), (body(player="ana", friend="ana"), 400)]
+)
+@pytest.mark.usefixtures("queue")
+def test_every_answer_is_json(lambda_context: LambdaContext, sent: str, status: int) -> None:
+    response = write.handler(rest_event(FRIENDS, {}, method="POST", body=sent), lambda_context)
+    assert response["statusCode"] == status
+    assert response["multiValueHeaders"]["Content-Type"] == ["application/json"]
+    assert isinstance(json.loads(response["body"]), dict)
 
 
 @pytest.mark.usefixtures("queue")

@@ -36,18 +36,31 @@ def _dimensions(alarm: dict[str, Any]) -> dict[str, Any]:
     return {d["Name"]: d["Value"] for d in alarm["Dimensions"]}
 
 
-def _follows(alarm: dict[str, Any], watch: Watch) -> None:
-    """The alarm applies the rule of ``watch`` as written in RULES."""
+def _rule_of(alarm: dict[str, Any]) -> dict[str, Any]:
+    """What an alarm's template says of its rule, in the terms of RULES."""
+    return {
+        "threshold": alarm["Threshold"],
+        "period": alarm["Period"],
+        "evaluation_periods": alarm["EvaluationPeriods"],
+        "datapoints": alarm["DatapointsToAlarm"],
+        "statistic": alarm.get("Statistic") or alarm.get("ExtendedStatistic"),
+        "comparison": alarm["ComparisonOperator"],
+        "missing_data": alarm["TreatMissingData"],
+    }
+
+
+def _rule(watch: Watch) -> dict[str, Any]:
+    """The same, as RULES writes it for ``watch``."""
     rule = RULES[watch]
-    assert alarm["Threshold"] == rule.threshold
-    assert alarm["Period"] == rule.period.to_seconds()
-    assert alarm["EvaluationPeriods"] == rule.evaluation_periods
-    assert alarm["DatapointsToAlarm"] == rule.datapoints
-    assert alarm["ComparisonOperator"] == "GreaterThanOrEqualToThreshold"
-    assert alarm["TreatMissingData"] == "notBreaching"
-    statistic = alarm.get("Statistic") or alarm.get("ExtendedStatistic")
-    assert statistic == rule.statistic
-    assert rule.reason in alarm["AlarmDescription"]
+    return {
+        "threshold": rule.threshold,
+        "period": rule.period.to_seconds(),
+        "evaluation_periods": rule.evaluation_periods,
+        "datapoints": rule.datapoints,
+        "statistic": rule.statistic,
+        "comparison": "GreaterThanOrEqualToThreshold",
+        "missing_data": "notBreaching",
+    }
 
 
 def test_every_alarm_notifies_the_topic_on_alarm_and_recovery(synthesized: Synthesized) -> None:
@@ -70,7 +83,8 @@ def test_both_failure_queues_alarm_on_one_message(synthesized: Synthesized) -> N
         synthesized.logical_id(stack.stream_failure_queue),
     }
     for alarm in alarms:
-        _follows(alarm, Watch.QUEUE_NOT_EMPTY)
+        assert _rule_of(alarm) == _rule(Watch.QUEUE_NOT_EMPTY)
+        assert RULES[Watch.QUEUE_NOT_EMPTY].reason in alarm["AlarmDescription"]
         assert alarm["Threshold"] == 1
 
 
@@ -85,7 +99,8 @@ def test_errors_and_throttles_alarm_per_function(
     watched = sorted(_dimensions(alarm)["FunctionName"]["Ref"] for alarm in alarms)
     assert watched == sorted(synthesized.function_id(handler) for handler in HANDLERS)
     for alarm in alarms:
-        _follows(alarm, watch)
+        assert _rule_of(alarm) == _rule(watch)
+        assert RULES[watch].reason in alarm["AlarmDescription"]
 
 
 def test_iterator_age_alarms_per_stream_function_before_records_expire(
@@ -95,7 +110,8 @@ def test_iterator_age_alarms_per_stream_function_before_records_expire(
     watched = sorted(_dimensions(alarm)["FunctionName"]["Ref"] for alarm in alarms)
     assert watched == sorted(synthesized.function_id(handler) for handler in STREAM_HANDLERS)
     for alarm in alarms:
-        _follows(alarm, Watch.ITERATOR_AGE)
+        assert _rule_of(alarm) == _rule(Watch.ITERATOR_AGE)
+        assert RULES[Watch.ITERATOR_AGE].reason in alarm["AlarmDescription"]
     # Fires while the lagging records can still be processed, well before they are dropped.
     assert RULES[Watch.ITERATOR_AGE].threshold * 4 <= (
         stack_module.STREAM_MAX_RECORD_AGE.to_milliseconds()
@@ -108,7 +124,8 @@ def test_iterator_age_alarms_per_stream_function_before_records_expire(
 )
 def test_read_api_alarms_on_its_stage(synthesized: Synthesized, metric: str, watch: Watch) -> None:
     (alarm,) = synthesized.alarms_on(metric, "AWS/ApiGateway")
-    _follows(alarm, watch)
+    assert _rule_of(alarm) == _rule(watch)
+    assert RULES[watch].reason in alarm["AlarmDescription"]
     (stage_id,) = synthesized.resources("AWS::ApiGateway::Stage")
     assert _dimensions(alarm)["Stage"] == {"Ref": stage_id}
     assert RULES[Watch.API_LATENCY_P99].statistic == "p99"
