@@ -214,6 +214,18 @@ def test_stack_names_come_from_the_committed_snapshots(layout: Layout) -> None:
     assert snapshots.test_stacks(layout, ["integ_other.py"]) == []
 
 
+def test_a_stack_shared_by_two_test_cases_is_named_once(layout: Layout) -> None:
+    snapshot = layout.tests_dir / "integ_friends.py.snapshot"
+    snapshot.mkdir()
+    cases = {
+        f"Case/{name}": {"stacks": ["Stack"], "assertionStackName": f"{name}Assert"}
+        for name in ("First", "Second")
+    }
+    (snapshot / "integ.json").write_text(json.dumps({"testCases": cases}))
+
+    assert snapshots.test_stacks(layout, []) == ["FirstAssert", "SecondAssert", "Stack"]
+
+
 def test_assertion_count_comes_from_the_assertion_stack_of_the_snapshot(layout: Layout) -> None:
     snapshot = layout.tests_dir / "integ_friends.py.snapshot"
     snapshot.mkdir()

@@ -26,13 +26,15 @@ def _selected_cases(layout: Layout, selected: Sequence[str]) -> Iterator[tuple[P
 
 
 def test_stacks(layout: Layout, selected: Sequence[str]) -> list[str]:
-    """Stack names of the selected tests, assertion stacks first, from their snapshots."""
-    names: list[str] = []
+    """Stack names of the selected tests, each once, assertion stacks first (they depend on the
+    stacks under test, so they are deleted first), from their snapshots."""
+    assertion_stacks: list[str] = []
+    tested: list[str] = []
     for _, case in _selected_cases(layout, selected):
         if case.get("assertionStackName"):
-            names.append(case["assertionStackName"])
-        names.extend(case.get("stacks", []))
-    return names
+            assertion_stacks.append(case["assertionStackName"])
+        tested.extend(case.get("stacks", []))
+    return list(dict.fromkeys(assertion_stacks + tested))
 
 
 def assertion_count(layout: Layout, selected: Sequence[str]) -> int:
