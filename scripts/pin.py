@@ -16,17 +16,9 @@ import sys
 from pathlib import Path
 
 from friend_handlers.filters import HANDLERS
-from friend_infra.bundling import workspace_root
-from friend_infra.releases import (
-    HANDLER_PACKAGE,
-    MANIFEST_PATH,
-    STORE_DIR,
-    WORKSPACE,
-    ReleaseError,
-    ReleaseStore,
-    read_manifest,
-    write_pin,
-)
+from friend_infra.pins import HANDLER_PACKAGE, MANIFEST_PATH, WORKSPACE, read_manifest, write_pin
+from friend_infra.releases import STORE_DIR, ReleaseError, ReleaseStore
+from friend_infra.workspace import workspace_root
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -42,7 +42,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from friend_infra.bundling import RUNTIME_PROVIDED, workspace_root
+from friend_infra.bundling import RUNTIME_PROVIDED
 from friend_infra.releases import (
     CHECKSUMS,
     METADATA,
@@ -52,6 +52,7 @@ from friend_infra.releases import (
     ReleaseStore,
     sha256_of,
 )
+from friend_infra.workspace import workspace_root
 
 BUMPS = ("major", "minor", "patch")
 CHANGELOG = "CHANGELOG.md"

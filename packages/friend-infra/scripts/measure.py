@@ -19,8 +19,8 @@ import time
 import zipfile
 from pathlib import Path
 
-from friend_infra.bundling import workspace_root
-from friend_infra.releases import HANDLER_PACKAGE
+from friend_infra.pins import HANDLER_PACKAGE
+from friend_infra.workspace import workspace_root
 
 ROOT = workspace_root()
 APP_DIR = ROOT / "packages" / "friend-infra"

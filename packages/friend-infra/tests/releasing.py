@@ -9,8 +9,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from friend_infra.bundling import workspace_root
 from friend_infra.releases import STORE_DIR, ReleaseStore
+from friend_infra.workspace import workspace_root
 
 ROOT = workspace_root()
 RELEASE = ROOT / "scripts" / "release.py"

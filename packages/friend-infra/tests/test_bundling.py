@@ -8,8 +8,8 @@ import sys
 from pathlib import Path
 
 import pytest
-from friend_infra.bundling import RUNTIME_PROVIDED, bundle, workspace_root
-from friend_infra.releases import workspace_version
+from friend_infra.bundling import RUNTIME_PROVIDED, bundle
+from friend_infra.workspace import workspace_root, workspace_version
 
 ROOT = workspace_root()
 PACKAGE = "friend-handlers"

@@ -11,14 +11,8 @@ from pathlib import Path
 
 import pytest
 from friend_handlers.filters import HANDLERS
-from friend_infra.releases import (
-    CHECKSUMS,
-    MANIFEST_PATH,
-    STORE_DIR,
-    ReleaseStore,
-    read_manifest,
-    verify,
-)
+from friend_infra.pins import MANIFEST_PATH, read_manifest
+from friend_infra.releases import CHECKSUMS, STORE_DIR, ReleaseStore, verify
 
 from .releasing import (
     HANDLERS_CHANGE,

@@ -12,25 +12,25 @@ from aws_cdk.assertions import Template
 from friend_handlers.contract import ENTRY_POINTS
 from friend_handlers.filters import HANDLERS, STREAM_FILTERS
 from friend_infra.app import MANIFEST_CONTEXT, pins
-from friend_infra.bundling import workspace_root
-from friend_infra.releases import (
-    CHECKSUMS,
+from friend_infra.compatibility import IncompatibleReleasesError, Wiring, incompatibilities
+from friend_infra.pins import (
     MANIFEST_PATH,
-    METADATA,
-    STORE_DIR,
     WORKSPACE,
-    IncompatibleReleasesError,
     Pinned,
-    ReleaseError,
-    ReleaseStore,
-    Wiring,
-    checksums_text,
-    incompatibilities,
     pinned_release,
     read_manifest,
     write_pin,
 )
+from friend_infra.releases import (
+    CHECKSUMS,
+    METADATA,
+    STORE_DIR,
+    ReleaseError,
+    ReleaseStore,
+    checksums_text,
+)
 from friend_infra.stack import FriendMicroservicesStack
+from friend_infra.workspace import workspace_root
 from friend_models import TABLE_CONTRACT_ID
 
 from .releasing import newest

@@ -25,10 +25,9 @@ from friend_handlers.logic.message_schema import request_model_schema
 from friend_infra import api as api_module
 from friend_infra import stack as stack_module
 from friend_infra.app import nag_findings
-from friend_infra.bundling import workspace_root
 from friend_infra.functions import HANDLED_MESSAGE_ACTIONS, TABLE_ACTIONS, allow_send
-from friend_infra.releases import workspace_version
 from friend_infra.stack import FriendMicroservicesStack
+from friend_infra.workspace import workspace_root, workspace_version
 from friend_models import CALL_BUDGET_SECONDS, FRIEND_ID, PLAYER_ID, TABLE_NAME_ENV
 
 from .synthesized import Synthesized, synthesize

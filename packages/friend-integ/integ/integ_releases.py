@@ -11,8 +11,9 @@ request_state from the working tree, accept_state from the newest release, read 
 from aws_cdk.integ_tests_alpha import ExpectedResult, Match
 from friend_handlers.contract import VERSION_HEADER
 from friend_handlers.filters import HANDLERS
-from friend_infra.bundling import workspace_root
-from friend_infra.releases import HANDLER_PACKAGE, STORE_DIR, ReleaseStore
+from friend_infra.pins import HANDLER_PACKAGE
+from friend_infra.releases import STORE_DIR, ReleaseStore
+from friend_infra.workspace import workspace_root
 from friend_integ.case import FriendCase
 from friend_models import FRIEND_ID, STATE, State
 

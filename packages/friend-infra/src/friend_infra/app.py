@@ -15,9 +15,9 @@ from cdk_nag import AwsSolutionsChecks
 from constructs import IConstruct
 from friend_handlers.filters import HANDLERS
 
-from friend_infra.bundling import workspace_root
-from friend_infra.releases import MANIFEST_PATH, WORKSPACE, read_manifest
+from friend_infra.pins import MANIFEST_PATH, WORKSPACE, read_manifest
 from friend_infra.stack import FriendMicroservicesStack
+from friend_infra.workspace import workspace_root
 
 STACK_NAME = "FriendMicroservices"
 RESERVE_CONCURRENCY_CONTEXT = "friend:reserveConcurrency"

@@ -47,7 +47,8 @@ import jsii
 from aws_cdk import AssetHashType, BundlingOptions, DockerImage, ILocalBundling
 from aws_cdk import aws_lambda as lambda_
 
-from friend_infra.releases import WORKSPACE_LABEL, Release, ReleaseStore, sha256_of
+from friend_infra.releases import Release, ReleaseStore, sha256_of
+from friend_infra.workspace import WORKSPACE_LABEL, workspace_root
 
 PYTHON_VERSION = "3.13"
 """The Lambda runtime's Python (python3.13); wheels are chosen for it."""
@@ -100,19 +101,6 @@ _CACHE_ENTRIES_KEPT = 4
 
 class BundlingError(RuntimeError):
     """A bundle could not be built; the message says which step failed and its output."""
-
-
-def workspace_root(start: Path | None = None) -> Path:
-    """The uv workspace root: the nearest folder above ``start`` holding ``uv.lock``.
-
-    The CDK app runs from the workspace (an editable install), so this module's own path leads to
-    the lock whatever the current directory is (cdk, integ-runner and pytest all differ).
-    """
-    here = (start or Path(__file__)).resolve()
-    for folder in (here, *here.parents):
-        if (folder / "uv.lock").is_file():
-            return folder
-    raise BundlingError(f"no uv.lock above {here}: friend-infra must run from the uv workspace")
 
 
 def _run(args: Sequence[str], cwd: Path) -> str:

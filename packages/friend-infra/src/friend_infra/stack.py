@@ -6,7 +6,7 @@ Environment-agnostic (no account or region), so the same stack deploys to any ac
 emulator, and into integration tests. Operations are constructs of their own: :mod:`.alarms`
 (and the topic they notify), :mod:`.dashboard`.
 
-Each function runs the code it is pinned to (:mod:`friend_infra.releases`): a friend-handlers
+Each function runs the code it is pinned to (:mod:`friend_infra.pins`): a friend-handlers
 release from the store, or the working tree (the default, what tests deploy). Functions pinned
 alike share one asset; a mix of releases is checked against what this stack wires before
 anything is bundled.
@@ -33,7 +33,6 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_lambda_event_sources as sources
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
-from friend_handlers import contract
 from friend_handlers.contract import (
     DLQ_URL_ENV,
     IDEMPOTENCY_EXPIRY_ATTRIBUTE,
@@ -48,7 +47,8 @@ from friend_models import FRIEND_ID, PLAYER_ID, TABLE_CONTRACT_ID, Friend
 
 from friend_infra.alarms import Alarms
 from friend_infra.api import FriendApi
-from friend_infra.bundling import package_code, release_code, workspace_root
+from friend_infra.bundling import package_code, release_code
+from friend_infra.compatibility import Wiring, check_compatible
 from friend_infra.dashboard import Dashboard
 from friend_infra.functions import (
     HANDLED_MESSAGE_ACTIONS,
@@ -56,18 +56,9 @@ from friend_infra.functions import (
     allow_send,
     function_environment,
 )
-from friend_infra.releases import (
-    HANDLER_PACKAGE,
-    MODELS_PACKAGE,
-    STORE_DIR,
-    WORKSPACE,
-    Pinned,
-    ReleaseStore,
-    Wiring,
-    check_compatible,
-    pinned_release,
-    workspace_version,
-)
+from friend_infra.pins import HANDLER_PACKAGE, Pinned, resolve_pins
+from friend_infra.releases import STORE_DIR, ReleaseStore
+from friend_infra.workspace import workspace_root
 
 FRONT_TIMEOUT = Duration.seconds(15)
 """Ten conditional single-row writes take well under a second; the rest absorbs a cold start
@@ -174,7 +165,7 @@ class FriendMicroservicesStack(Stack):
         super().__init__(scope, construct_id, **stack_kwargs)
         root = workspace_root()
         store = ReleaseStore(release_store or root / STORE_DIR)
-        self.pinned = _pin(store, root, pins or {})
+        self.pinned = resolve_pins(store, root, pins or {})
 
         self.table = dynamodb.Table(
             self,
@@ -445,14 +436,6 @@ class FriendMicroservicesStack(Stack):
         return self.api.url
 
 
-def _pin(store: ReleaseStore, root: Path, pins: Mapping[str, str]) -> dict[str, Pinned]:
-    """What each function runs: its pin (the working tree when it has none), resolved."""
-    unknown = sorted(set(pins) - set(HANDLERS))
-    if unknown:
-        raise ValueError(f"pins for unknown functions {unknown}; the functions: {HANDLERS}")
-    return {handler: _pinned(store, root, pins.get(handler, WORKSPACE)) for handler in HANDLERS}
-
-
 def _codes(
     pinned: Mapping[str, Pinned], store: ReleaseStore, root: Path
 ) -> dict[str, lambda_.Code]:
@@ -466,15 +449,3 @@ def _codes(
                 else release_code(pin.release, store, root=root)
             )
     return codes
-
-
-def _pinned(store: ReleaseStore, root: Path, pin: str) -> Pinned:
-    """What a function pinned to ``pin`` runs: a verified release, or the working tree (whose
-    contract is the one this stack imports)."""
-    if pin != WORKSPACE:
-        return pinned_release(store.get(HANDLER_PACKAGE, pin))
-    return Pinned(
-        version=workspace_version(root, HANDLER_PACKAGE),
-        contract=contract.describe(),
-        requires={MODELS_PACKAGE: workspace_version(root, MODELS_PACKAGE)},
-    )
