@@ -8,7 +8,8 @@ import sys
 from pathlib import Path
 
 import pytest
-from friend_infra.bundling import RUNTIME_PROVIDED, bundle
+from friend_infra.bundle_cache import bundle
+from friend_infra.bundling import RUNTIME_PROVIDED
 from friend_infra.workspace import workspace_root, workspace_version
 
 ROOT = workspace_root()

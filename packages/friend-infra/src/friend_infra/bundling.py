@@ -1,54 +1,39 @@
-"""Docker-free, deterministic Lambda bundles: from the working tree, or from a release.
+"""Docker-free, deterministic Lambda bundles: building one, from the working tree or a release.
 
 A bundle is a plain folder installed for the Lambda platform (CPython 3.13, x86_64 manylinux):
 the handler package's wheel, the wheels of the workspace packages it depends on, and its
 third-party dependencies, every one hash-checked by ``uv pip install --require-hashes``.
 
-- **From the working tree** (:func:`bundle`): the wheels are built from the workspace packages,
-  labelled ``<version>+workspace`` (so a working-tree build never reports a release's version),
-  and the third-party requirements are exported from ``uv.lock``.
-- **From a release** (:func:`bundle_release`): the stored wheel and ``requirements.txt`` of the
-  release and of the workspace package releases it requires, after their ``SHA256SUMS`` checked
-  out; nothing is rebuilt and nothing comes from the working tree.
+- **From the working tree** (:func:`build_working_tree`): wheels built from the workspace
+  packages, labelled ``<version>+workspace`` (never passing for a release), and the third-party
+  requirements exported from ``uv.lock`` (:func:`plan`).
+- **From a release** (:func:`install`): the stored wheels and ``requirements.txt`` of the release
+  and of the releases it requires, after their ``SHA256SUMS`` checked out; nothing is rebuilt.
 
 Then the per-install files (``RECORD``, ``direct_url.json``, ...) are removed and every module
 is compiled to bytecode with unchecked hashes: Lambda's task folder is read-only, so without
 shipped bytecode every cold start compiles every module it imports. Unchecked-hash ``.pyc``
 files depend on the source alone (no timestamps), are used without looking at the source, and
 are compiled with a fixed hash seed and paths as on Lambda (``/var/task``): the same inputs give
-the same bytes. The asset hash is taken from this output, so two synths or two checkouts at
-different paths give the same hash.
+the same bytes, so two synths or two checkouts at different paths give the same asset hash.
 
-Why a cache: integ-runner synthesizes the app several times per run. A bundle is stored under
-``.state/bundles/`` keyed on a hash of every input (this module, the uv version, the target
-platform and bytecode, and either the lock, the exported requirements and every file of the
-workspace packages that go in, or the checksums of the releases that go in); a hit is a copy
-instead of a build. A key that missed an input would serve a stale bundle, so the key errs on the
-side of rebuilding (a test edit in a bundled package rebuilds).
+Building is all this module does (no CDK): :mod:`friend_infra.bundle_cache` builds only when the
+inputs changed, and :mod:`friend_infra.lambda_code` makes Lambda code of the bundle.
 """
 
-import hashlib
-import importlib.util
 import os
 import platform
 import re
 import shutil
 import subprocess
 import sys
-import tempfile
-import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
-from typing import Any
 
-import jsii
-from aws_cdk import AssetHashType, BundlingOptions, DockerImage, ILocalBundling
-from aws_cdk import aws_lambda as lambda_
-
-from friend_infra.releases import Release, ReleaseStore, sha256_of
-from friend_infra.workspace import WORKSPACE_LABEL, workspace_root
+from friend_infra.releases import sha256_of
+from friend_infra.workspace import WORKSPACE_LABEL
 
 PYTHON_VERSION = "3.13"
 """The Lambda runtime's Python (python3.13); wheels are chosen for it."""
@@ -79,7 +64,7 @@ The price: the SDK version is the runtime's, not the lock's; ship them (drop a n
 feature of a newer botocore is ever needed.
 """
 
-_IGNORED_DIRS = frozenset(
+IGNORED_DIRS = frozenset(
     {
         "__pycache__",
         ".pytest_cache",
@@ -95,8 +80,6 @@ _IGNORED_DIRS = frozenset(
 """Folders that never feed a wheel: tool caches and build outputs, left out of the cache key."""
 _VOLATILE_METADATA = ("RECORD", "INSTALLER", "REQUESTED", "direct_url.json", "uv_cache.json")
 """Per-install files of ``*.dist-info`` that name paths or tools, not content: removed."""
-_CACHE_ENTRIES_KEPT = 4
-"""Cached bundles kept per package (the newest); enough to switch branches without rebuilding."""
 
 
 class BundlingError(RuntimeError):
@@ -123,7 +106,7 @@ def _uv() -> str:
 
 
 @dataclass(frozen=True)
-class _Plan:
+class Plan:
     """What goes into one package's bundle, as read from the lock."""
 
     requirements: str
@@ -132,7 +115,8 @@ class _Plan:
     """Workspace package folders in the dependency closure, the bundled package first."""
 
 
-def _plan(root: Path, package: str) -> _Plan:
+def plan(root: Path, package: str) -> Plan:
+    """What goes into ``package``'s bundle built from the working tree: what the lock says."""
     exported = _run(
         [
             _uv(),
@@ -160,7 +144,12 @@ def _plan(root: Path, package: str) -> _Plan:
     if own is None:
         raise BundlingError(f"{package} is not a workspace package of {root}")
     ordered = (own, *sorted(m for m in members if m != own))
-    return _Plan(requirements="\n".join(requirements) + "\n", members=ordered)
+    return Plan(requirements="\n".join(requirements) + "\n", members=ordered)
+
+
+def uv_version(root: Path) -> str:
+    """The version of uv that builds and installs: another uv may resolve or install otherwise."""
+    return _run([_uv(), "--version"], root)
 
 
 def _distribution(wheel: Path) -> str:
@@ -172,7 +161,7 @@ def _top_level(wheel: Path) -> str:
     return _distribution(wheel).replace("-", "_").lower()
 
 
-def _install(
+def install(
     root: Path, requirements: str, wheels: Sequence[Path], out: Path, scratch: Path
 ) -> None:
     """Install the third-party ``requirements`` (pinned, with hashes) and our ``wheels``, each
@@ -282,49 +271,13 @@ def _compile(out: Path, ours: Sequence[str]) -> None:
         raise BundlingError(f"compiling the bundle failed:\n{compiled.stdout}{compiled.stderr}")
 
 
-def _files(folder: Path) -> Iterator[Path]:
-    for dirpath, dirnames, filenames in os.walk(folder):
-        dirnames[:] = sorted(d for d in dirnames if d not in _IGNORED_DIRS)
-        for name in sorted(filenames):
-            if not name.endswith(".pyc"):
-                yield Path(dirpath) / name
-
-
-type _Add = Callable[[str, bytes], None]
-
-
-def _add_target(add: _Add, root: Path, package: str) -> None:
-    """What every bundle depends on beside its own inputs: the bundler and the target."""
-    add("bundler", Path(__file__).read_bytes())
-    add("uv", _run([_uv(), "--version"], root).encode())
-    add("target", f"{PYTHON_VERSION}/{PYTHON_PLATFORM}/{package}/{TASK_ROOT}".encode())
-    add("bytecode", importlib.util.MAGIC_NUMBER)
-    add("runtime-provided", ",".join(RUNTIME_PROVIDED).encode())
-
-
-def _cache_key(root: Path, package: str, plan: _Plan) -> str:
-    digest = hashlib.sha256()
-
-    def add(label: str, data: bytes) -> None:
-        digest.update(f"{label}\0{len(data)}\0".encode())
-        digest.update(data)
-
-    _add_target(add, root, package)
-    add("lock", (root / "uv.lock").read_bytes())
-    add("requirements", plan.requirements.encode())
-    for member in plan.members:
-        for path in _files(member):
-            add(f"file:{path.relative_to(root).as_posix()}", path.read_bytes())
-    return digest.hexdigest()[:32]
-
-
 _VERSION_LINE = re.compile(r'^(version\s*=\s*")([^"+]+)(")', re.MULTILINE)
 
 
 def _labelled_copy(member: Path, scratch: Path) -> Path:
     """A copy of a workspace package whose version carries :data:`WORKSPACE_LABEL`."""
     copy = scratch / "sources" / member.name
-    shutil.copytree(member, copy, ignore=shutil.ignore_patterns(*_IGNORED_DIRS, "*.pyc"))
+    shutil.copytree(member, copy, ignore=shutil.ignore_patterns(*IGNORED_DIRS, "*.pyc"))
     pyproject = copy / "pyproject.toml"
     text, count = _VERSION_LINE.subn(rf"\g<1>\g<2>{WORKSPACE_LABEL}\g<3>", pyproject.read_text(), 1)
     if count != 1:
@@ -333,12 +286,14 @@ def _labelled_copy(member: Path, scratch: Path) -> Path:
     return copy
 
 
-def _build(root: Path, plan: _Plan, out: Path, scratch: Path) -> None:
+def build_working_tree(root: Path, plan: Plan, out: Path, scratch: Path) -> None:
+    """Build the wheels of ``plan``'s workspace packages, labelled, and install them with its
+    requirements into ``out``."""
     wheels = scratch / "wheels"
     for member in plan.members:
         source = _labelled_copy(member, scratch)
         _run([_uv(), "build", "--wheel", "--quiet", "--out-dir", str(wheels), str(source)], root)
-    _install(root, plan.requirements, sorted(wheels.glob("*.whl")), out, scratch)
+    install(root, plan.requirements, sorted(wheels.glob("*.whl")), out, scratch)
 
 
 def _strip_volatile(out: Path) -> None:
@@ -346,136 +301,3 @@ def _strip_volatile(out: Path) -> None:
     for dist_info in out.glob("*.dist-info"):
         for name in _VOLATILE_METADATA:
             (dist_info / name).unlink(missing_ok=True)
-
-
-def _prune(cache_dir: Path, package: str, keep: int) -> None:
-    entries = sorted(
-        (p for p in cache_dir.glob(f"{package}-*") if p.is_dir()),
-        key=lambda p: p.stat().st_mtime,
-        reverse=True,
-    )
-    for stale in entries[keep:]:
-        shutil.rmtree(stale, ignore_errors=True)
-
-
-def _cached(
-    root: Path, name: str, key: str, build: Callable[[Path, Path], None], output_dir: Path
-) -> bool:
-    """Fill ``output_dir`` from the cache entry ``<name>-<key>``, building it first on a miss;
-    return True on a hit.
-
-    Builds into a scratch folder and renames it into the cache, so concurrent synths never see a
-    half-written bundle.
-    """
-    cache_dir = root / ".state" / "bundles"
-    entry = cache_dir / f"{name}-{key}"
-    hit = entry.is_dir()
-    if not hit:
-        cache_dir.mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryDirectory(dir=cache_dir, prefix=".build-") as scratch:
-            built = Path(scratch) / "bundle"
-            build(built, Path(scratch))
-            try:
-                built.rename(entry)
-            except OSError:
-                if not entry.is_dir():  # lost a race only if the winner's entry exists
-                    raise
-        _prune(cache_dir, name, _CACHE_ENTRIES_KEPT)
-    else:
-        os.utime(entry)  # newest-used survives pruning
-    shutil.copytree(entry, output_dir, dirs_exist_ok=True)
-    return hit
-
-
-def bundle(package: str, output_dir: Path, *, root: Path | None = None) -> bool:
-    """Fill ``output_dir`` with ``package``'s bundle built from the working tree; return True
-    when served from cache."""
-    root = root or workspace_root()
-    plan = _plan(root, package)
-    key = _cache_key(root, package, plan)
-    return _cached(
-        root, package, key, lambda out, scratch: _build(root, plan, out, scratch), output_dir
-    )
-
-
-def bundle_release(
-    release: Release, store: ReleaseStore, output_dir: Path, *, root: Path | None = None
-) -> bool:
-    """Fill ``output_dir`` with the bundle of a release: its wheel, the wheels of the releases it
-    requires and its pinned requirements, all from the store and all hash-checked; return True
-    when served from cache."""
-    root = root or workspace_root()
-    closure = store.closure(release)  # each verified against its SHA256SUMS
-    digest = hashlib.sha256()
-
-    def add(label: str, data: bytes) -> None:
-        digest.update(f"{label}\0{len(data)}\0".encode())
-        digest.update(data)
-
-    _add_target(add, root, release.package)
-    for each in closure:
-        add(f"release:{each.package}/{each.version}", repr(sorted(each.checksums.items())).encode())
-
-    def build(out: Path, scratch: Path) -> None:
-        wheels = [each.wheel for each in closure]
-        _install(root, release.requirements.read_text(), wheels, out, scratch)
-
-    name = f"release-{release.package}-{release.version}"
-    return _cached(root, name, digest.hexdigest()[:32], build, output_dir)
-
-
-@jsii.implements(ILocalBundling)
-class UvLocalBundling:
-    """CDK local bundling through :func:`bundle` or :func:`bundle_release`: never Docker."""
-
-    def __init__(self, what: str, fill: Callable[[Path], bool]) -> None:
-        self.what = what
-        self.fill = fill
-
-    def try_bundle(self, output_dir: str, *_options: Any, **_keywords: Any) -> bool:
-        """Bundle into ``output_dir``; raise (never return False) so no Docker run is tried.
-
-        The BundlingOptions that jsii passes along (positionally) are not needed: the bundle is
-        defined by its source (the lock and the packages, or the release) alone.
-        """
-        started = time.monotonic()
-        hit = self.fill(Path(output_dir))
-        if os.environ.get("FRIEND_BUNDLING_VERBOSE"):
-            source = "cache" if hit else "build"
-            elapsed = time.monotonic() - started
-            sys.stderr.write(f"bundled {self.what} ({source}) in {elapsed:.2f}s\n")
-        return True
-
-
-def _code(source: Path, what: str, fill: Callable[[Path], bool]) -> lambda_.Code:
-    return lambda_.Code.from_asset(
-        str(source),
-        asset_hash_type=AssetHashType.OUTPUT,
-        bundling=BundlingOptions(
-            # Required by the API but never pulled: UvLocalBundling bundles or raises.
-            image=DockerImage.from_registry("public.ecr.aws/sam/build-python3.13"),
-            local=UvLocalBundling(what, fill),
-        ),
-    )
-
-
-def package_code(package: str, *, root: Path | None = None) -> lambda_.Code:
-    """Lambda code for every entry point of one workspace package, built from the working tree,
-    hashed by its content."""
-    root = root or workspace_root()
-    return _code(
-        root / "packages" / package,
-        f"{package} (working tree)",
-        lambda out: bundle(package, out, root=root),
-    )
-
-
-def release_code(
-    release: Release, store: ReleaseStore, *, root: Path | None = None
-) -> lambda_.Code:
-    """Lambda code for every entry point of a release, from the store, hashed by its content."""
-    return _code(
-        release.folder,
-        f"{release.package} {release.version}",
-        lambda out: bundle_release(release, store, out, root=root),
-    )

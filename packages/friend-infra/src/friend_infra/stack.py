@@ -47,7 +47,6 @@ from friend_models import FRIEND_ID, PLAYER_ID, TABLE_CONTRACT_ID, Friend
 
 from friend_infra.alarms import Alarms
 from friend_infra.api import FriendApi
-from friend_infra.bundling import package_code, release_code
 from friend_infra.compatibility import Wiring, check_compatible
 from friend_infra.dashboard import Dashboard
 from friend_infra.functions import (
@@ -56,7 +55,8 @@ from friend_infra.functions import (
     allow_send,
     function_environment,
 )
-from friend_infra.pins import HANDLER_PACKAGE, Pinned, resolve_pins
+from friend_infra.lambda_code import code_by_version
+from friend_infra.pins import resolve_pins
 from friend_infra.releases import STORE_DIR, ReleaseStore
 from friend_infra.workspace import workspace_root
 
@@ -242,7 +242,7 @@ class FriendMicroservicesStack(Stack):
             ),
         )
         deployments = codedeploy.LambdaApplication(self, "Deployments") if canary else None
-        codes = _codes(self.pinned, store, root)
+        codes = code_by_version(self.pinned, store, root)
 
         def function(
             handler: str,
@@ -434,18 +434,3 @@ class FriendMicroservicesStack(Stack):
     def api_url(self) -> str:
         """Base URL of the API's stage, ending in ``/``: the page is served there."""
         return self.api.url
-
-
-def _codes(
-    pinned: Mapping[str, Pinned], store: ReleaseStore, root: Path
-) -> dict[str, lambda_.Code]:
-    """One asset per distinct pin (by version): functions on the same release share it."""
-    codes: dict[str, lambda_.Code] = {}
-    for pin in pinned.values():
-        if pin.version not in codes:
-            codes[pin.version] = (
-                package_code(HANDLER_PACKAGE, root=root)
-                if pin.release is None
-                else release_code(pin.release, store, root=root)
-            )
-    return codes
