@@ -26,14 +26,14 @@ from types import FrameType
 from typing import NoReturn
 
 from friend_integ import snapshots, tools
-from friend_integ.emulators import DEFAULT_EMULATOR, EMULATORS
+from friend_integ.emulators import DEFAULT_EMULATOR, DEFAULT_PORT, EMULATORS
 from friend_integ.integ_process import run_integ_runner, shielded
 from friend_integ.paths import Layout
 from friend_integ.prepare import choose_target, probe, verify_and_prepare
 from friend_integ.progress import Progress
 from friend_integ.run import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_SETUP, Run
 from friend_integ.summary import summary
-from friend_integ.targets import DEFAULT_PORT, TargetError, TargetKind
+from friend_integ.targets import TargetError, TargetKind
 
 _ACCOUNT = re.compile(r"^\d{12}$")
 

@@ -16,7 +16,7 @@ from typing import Any
 
 import boto3
 
-from friend_integ.targets import REGION, emulated_api_url, normalize_endpoint
+from friend_integ.targets import DEFAULT_ENDPOINT, REGION, emulated_api_url, normalize_endpoint
 
 
 def _session() -> boto3.session.Session:
@@ -34,7 +34,7 @@ def _plain(item: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m friend_integ.inspect")
-    parser.add_argument("--endpoint", default="http://127.0.0.1:4566")
+    parser.add_argument("--endpoint", default=DEFAULT_ENDPOINT)
     parser.add_argument("--scan", action="store_true", help="print the rows of each table")
     parser.add_argument("--dlq", action="store_true", help="print dead-lettered messages")
     args = parser.parse_args(argv)

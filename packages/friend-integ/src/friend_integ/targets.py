@@ -16,11 +16,14 @@ from enum import StrEnum
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
+from friend_integ.emulators.base import DEFAULT_PORT, LOOPBACK
+
 LOCALSTACK_ACCOUNT = "000000000000"
 """The account LocalStack answers for with test credentials."""
 REGION = "us-east-1"
 """The one region of every run: the tests pin it and LocalStack's defaults use it."""
-DEFAULT_PORT = 4566
+DEFAULT_ENDPOINT = f"http://{LOOPBACK}:{DEFAULT_PORT}"
+"""Where a LocalStack-compatible emulator answers unless told otherwise (embedded or the user's)."""
 CLOSED_ENDPOINT = "http://127.0.0.1:9"
 """Endpoint of a snapshot-only run: nothing listens there, so a stray AWS call fails at once."""
 

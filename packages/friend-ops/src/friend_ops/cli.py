@@ -17,7 +17,7 @@ import sys
 from collections.abc import Sequence
 
 import boto3
-from friend_integ.targets import REGION, TargetError
+from friend_integ.targets import DEFAULT_ENDPOINT, REGION, TargetError
 from tqdm import tqdm
 
 from friend_ops import reconcile, redrive, target
@@ -28,7 +28,7 @@ def _parser() -> argparse.ArgumentParser:
     where = common.add_mutually_exclusive_group()
     where.add_argument(
         "--endpoint",
-        help=f"LocalStack-compatible emulator (default {target.DEFAULT_ENDPOINT}, when no "
+        help=f"LocalStack-compatible emulator (default {DEFAULT_ENDPOINT}, when no "
         "--aws-account is given); test credentials only",
     )
     where.add_argument(

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 from friend_integ.targets import (
-    DEFAULT_PORT,
+    DEFAULT_ENDPOINT,
     LOCALSTACK_ACCOUNT,
     REGION,
     Target,
@@ -35,7 +35,6 @@ from friend_integ.targets import (
 if TYPE_CHECKING:
     from mypy_boto3_cloudformation import CloudFormationClient
 
-DEFAULT_ENDPOINT = f"http://127.0.0.1:{DEFAULT_PORT}"
 TABLE_OUTPUT = "TableName"
 FAILURE_QUEUE_OUTPUT = "StreamFailureQueueUrl"
 """Outputs of ``FriendMicroservicesStack`` the commands read; a stack with both is one."""

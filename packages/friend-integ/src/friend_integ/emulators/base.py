@@ -35,6 +35,7 @@ from friend_integ.paths import Layout
 
 LOOPBACK = "127.0.0.1"
 DEFAULT_PORT = 4566
+"""LocalStack's port, which every LocalStack-compatible emulator and its users' tools default to."""
 STOP_GRACE_SECONDS = 10.0
 LOG_TAIL_LINES = 40
 
