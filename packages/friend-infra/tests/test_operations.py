@@ -9,10 +9,15 @@ from friend_handlers.filters import HANDLERS, STREAM_FILTERS
 from friend_handlers.logic.actions import Outcome
 from friend_handlers.logic.message import FriendAction
 from friend_handlers.logic.reactions import Transition
-from friend_infra import stack as stack_module
 from friend_infra.alarms import RULES, Watch
 from friend_infra.app import context_flag
+from friend_infra.event_sources import STREAM_MAX_RECORD_AGE
 from friend_infra.functions import METRICS_NAMESPACE, SERVICE_NAME
+from friend_infra.sizing import (
+    FRONT_MAX_CONCURRENCY,
+    READ_RESERVED_CONCURRENCY,
+    STREAM_RESERVED_CONCURRENCY,
+)
 
 from .synthesized import Synthesized, synthesize
 
@@ -113,9 +118,7 @@ def test_iterator_age_alarms_per_stream_function_before_records_expire(
         assert _rule_of(alarm) == _rule(Watch.ITERATOR_AGE)
         assert RULES[Watch.ITERATOR_AGE].reason in alarm["AlarmDescription"]
     # Fires while the lagging records can still be processed, well before they are dropped.
-    assert RULES[Watch.ITERATOR_AGE].threshold * 4 <= (
-        stack_module.STREAM_MAX_RECORD_AGE.to_milliseconds()
-    )
+    assert RULES[Watch.ITERATOR_AGE].threshold * 4 <= STREAM_MAX_RECORD_AGE.to_milliseconds()
 
 
 @pytest.mark.parametrize(
@@ -250,9 +253,9 @@ def _front_scaling(synthesized: Synthesized) -> Any:
 def test_concurrency_is_reserved_so_no_flood_starves_the_stream(synthesized: Synthesized) -> None:
     reserved = _reserved(synthesized)
     assert reserved == {
-        "front": stack_module.FRONT_MAX_CONCURRENCY,
-        "read": stack_module.READ_RESERVED_CONCURRENCY,
-        **dict.fromkeys(STREAM_HANDLERS, stack_module.STREAM_RESERVED_CONCURRENCY),
+        "front": FRONT_MAX_CONCURRENCY,
+        "read": READ_RESERVED_CONCURRENCY,
+        **dict.fromkeys(STREAM_HANDLERS, STREAM_RESERVED_CONCURRENCY),
         # The write route only queues and the page is static: both are bounded by the API's
         # throttling and draw from the unreserved pool.
         "write": None,
@@ -267,7 +270,7 @@ def test_concurrency_is_reserved_so_no_flood_starves_the_stream(synthesized: Syn
 
 def test_without_reservation_the_front_mapping_is_still_capped(unreserved: Synthesized) -> None:
     assert set(_reserved(unreserved).values()) == {None}
-    assert _front_scaling(unreserved) == {"MaximumConcurrency": stack_module.FRONT_MAX_CONCURRENCY}
+    assert _front_scaling(unreserved) == {"MaximumConcurrency": FRONT_MAX_CONCURRENCY}
     # Operations stay complete: every alarm and the dashboard are there either way.
     assert len(unreserved.alarms()) == 24
     assert len(unreserved.resources("AWS::CloudWatch::Dashboard")) == 1

@@ -23,10 +23,12 @@ from friend_handlers.contract import (
 from friend_handlers.filters import HANDLERS, STREAM_FILTERS
 from friend_handlers.logic.message_schema import request_model_schema
 from friend_infra import api as api_module
-from friend_infra import stack as stack_module
 from friend_infra.app import nag_findings
+from friend_infra.event_sources import STREAM_BATCH_SIZE, STREAM_RETRY_ATTEMPTS
 from friend_infra.functions import HANDLED_MESSAGE_ACTIONS, TABLE_ACTIONS, allow_send
-from friend_infra.stack import FriendMicroservicesStack
+from friend_infra.queues import FRONT_MAX_RECEIVE_COUNT
+from friend_infra.sizing import FRONT_MAX_CONCURRENCY
+from friend_infra.stack import PLAYER_CLAIM, FriendMicroservicesStack
 from friend_infra.workspace import workspace_root, workspace_version
 from friend_models import CALL_BUDGET_SECONDS, FRIEND_ID, PLAYER_ID, TABLE_NAME_ENV
 
@@ -296,7 +298,7 @@ def test_front_queue_redrives_to_its_dlq(synthesized: Synthesized) -> None:
     dlq_id = synthesized.logical_id(synthesized.stack.dead_letter_queue)
     assert queue["RedrivePolicy"] == {
         "deadLetterTargetArn": _arn(dlq_id),
-        "maxReceiveCount": stack_module.FRONT_MAX_RECEIVE_COUNT,
+        "maxReceiveCount": FRONT_MAX_RECEIVE_COUNT,
     }
     front = synthesized.resources("AWS::Lambda::Function")[synthesized.function_id("front")]
     assert queue["VisibilityTimeout"] >= 6 * front["Properties"]["Timeout"]
@@ -323,7 +325,7 @@ def test_front_mapping_reports_batch_item_failures(synthesized: Synthesized) -> 
         "BatchSize": 10,
         "MaximumBatchingWindowInSeconds": 0,
         "FunctionResponseTypes": ["ReportBatchItemFailures"],
-        "ScalingConfig": {"MaximumConcurrency": stack_module.FRONT_MAX_CONCURRENCY},
+        "ScalingConfig": {"MaximumConcurrency": FRONT_MAX_CONCURRENCY},
     }
 
 
@@ -339,10 +341,10 @@ def test_stream_mapping_filters_and_failure_handling(
         "EventSourceArn": _arn(synthesized.logical_id(synthesized.stack.table), "StreamArn"),
         "FunctionName": synthesized.alias_name(handler),
         "StartingPosition": "TRIM_HORIZON",
-        "BatchSize": stack_module.STREAM_BATCH_SIZE,
+        "BatchSize": STREAM_BATCH_SIZE,
         "MaximumBatchingWindowInSeconds": 0,
         "BisectBatchOnFunctionError": True,
-        "MaximumRetryAttempts": stack_module.STREAM_RETRY_ATTEMPTS,
+        "MaximumRetryAttempts": STREAM_RETRY_ATTEMPTS,
         "MaximumRecordAgeInSeconds": 3600,
         "DestinationConfig": {"OnFailure": {"Destination": _arn(failures)}},
         "FunctionResponseTypes": ["ReportBatchItemFailures"],
@@ -624,7 +626,7 @@ def test_a_player_pool_guards_the_write_route_and_ties_the_token_to_the_player(
     assert {m["AuthorizationType"] for m in others} == {"NONE"}
     write = with_players.resources("AWS::Lambda::Function")[with_players.function_id("write")]
     variables = write["Properties"]["Environment"]["Variables"]
-    assert variables[PLAYER_CLAIM_ENV] == stack_module.PLAYER_CLAIM == "sub"
+    assert variables[PLAYER_CLAIM_ENV] == PLAYER_CLAIM == "sub"
 
 
 def test_cdk_nag_reports_nothing_unacknowledged_with_a_player_pool(
