@@ -7,7 +7,8 @@ and stops. What AWS's runtime (and LocalStack's Go init in the container) does f
 done here: the Lambda environment variables, the per-invocation START/END/REPORT log lines that
 LocalStack forwards to CloudWatch Logs, the timeout (the whole process group is killed and a
 fresh process is started for the next event, like AWS resets a sandbox), and a crash of the
-function process reported as ``Runtime.ExitError``.
+function process reported as ``Runtime.ExitError``. The variables are made in
+:mod:`.function_environment`.
 """
 
 from __future__ import annotations
@@ -42,41 +43,13 @@ from localstack.services.lambda_.invocation.runtime_executor import (
 )
 
 from .deps import default_deps_dir, ensure_python_packages, node_modules
+from .function_environment import function_environment
 from .output import OutputCapture
 from .runtime_api import PendingInvocation, RuntimeApiServer
-from .runtimes import (
-    BOOTSTRAP_DIR,
-    RuntimeSpec,
-    UnsupportedFunctionError,
-    interpreter_for,
-    node_major_version,
-    runtime_spec,
-)
+from .runtimes import BOOTSTRAP_DIR, RuntimeSpec, interpreter_for, runtime_spec
 
 LOG = logging.getLogger(__name__)
 
-# LocalStack's variables for its Go init inside a container: meaningless to a host process.
-_INIT_ONLY_VARIABLES = frozenset(
-    {
-        "LOCALSTACK_RUNTIME_ID",
-        "LOCALSTACK_RUNTIME_ENDPOINT",
-        "LOCALSTACK_CHMOD_PATHS",
-        "LOCALSTACK_USER",
-        "LOCALSTACK_INIT_LOG_LEVEL",
-        "LOCALSTACK_POST_INVOKE_WAIT_MS",
-        "LOCALSTACK_MAX_PAYLOAD_SIZE",
-        "LOCALSTACK_FUNCTION_ACCOUNT_ID",
-    }
-)
-# Host variables a function process inherits (the rest of LocalStack's environment stays out).
-_INHERITED_VARIABLES = ("PATH", "LANG", "LC_ALL", "SSL_CERT_FILE", "SSL_CERT_DIR")
-_NO_HOST_CREDENTIALS = {
-    "AWS_EC2_METADATA_DISABLED": "true",
-    "AWS_CONFIG_FILE": os.devnull,
-    "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
-}
-"""Defaults that keep a function's SDK from finding the host's AWS files or instance metadata:
-the credentials it gets are the ones the emulator hands it, as on AWS."""
 # How long the output of an invocation may trail its result (both are flushed before the post).
 _OUTPUT_GRACE_SECONDS = 2.0
 
@@ -127,7 +100,9 @@ class SubprocessRuntimeExecutor(RuntimeExecutor):
     # LocalStack's contract ------------------------------------------------------------------
 
     def start(self, env_vars: dict[str, str]) -> None:
-        self._env = self._function_environment(env_vars)
+        self._env = function_environment(
+            env_vars, self.function_version, self._spec, self._api.address, self._tmp_dir
+        )
         self._api.start()
         _LIVE_EXECUTORS.add(self)
         self._launch()
@@ -328,60 +303,6 @@ class SubprocessRuntimeExecutor(RuntimeExecutor):
         if self._spec.language == "python":
             return ["-S", "-u", str(BOOTSTRAP_DIR / "python_bootstrap.py")]
         return [str(BOOTSTRAP_DIR / "node_bootstrap.cjs")]
-
-    def _function_environment(self, env_vars: dict[str, str]) -> dict[str, str]:
-        """LocalStack's Lambda variables, pointed at this host instead of a container."""
-        env = {name: os.environ[name] for name in _INHERITED_VARIABLES if name in os.environ}
-        env.update(
-            {
-                name: str(value)
-                for name, value in env_vars.items()
-                if name not in _INIT_ONLY_VARIABLES
-            }
-        )
-        code = self.function_version.config.code
-        if code is None:  # only container images come without code, and runtime_spec refused those
-            raise UnsupportedFunctionError(
-                f"Function {self.function_version.qualified_arn} has no code"
-            )
-        task_root = str(code.get_unzipped_code_location())
-        layer_roots = [
-            str(layer.code.get_unzipped_code_location())
-            for layer in self.function_version.config.layers
-            if layer.code
-        ]
-        deps_dir = default_deps_dir()
-        env.update(
-            {
-                "LAMBDA_TASK_ROOT": task_root,
-                "LAMBDA_RUNTIME_DIR": str(BOOTSTRAP_DIR),
-                "AWS_LAMBDA_RUNTIME_API": self._api.address,
-                "AWS_EXECUTION_ENV": self._spec.execution_env,
-                "TMPDIR": str(self._tmp_dir),
-                # A home of its own: without one, an SDK resolves `~` through the password
-                # database to the user's real home and reads the user's ~/.aws.
-                "HOME": str(self._tmp_dir),
-            }
-        )
-        for name, value in _NO_HOST_CREDENTIALS.items():
-            env.setdefault(name, value)
-        if self._spec.language == "python":
-            site = f"python/lib/python{self._spec.version}/site-packages"
-            paths = [task_root]
-            for root in layer_roots:
-                paths += [f"{root}/{site}", f"{root}/python"]
-            paths.append(str(deps_dir / "python"))
-            env["PYTHONPATH"] = os.pathsep.join(paths)
-            env["PYTHONDONTWRITEBYTECODE"] = "1"
-        else:
-            node_paths = [f"{root}/nodejs/node_modules" for root in layer_roots]
-            node_paths.append(str(node_modules(deps_dir)))
-            env["NODE_PATH"] = os.pathsep.join(node_paths)
-            if node_major_version(str(interpreter_for(self._spec))) != self._spec.version:
-                # The SDK warns about the host's Node, which is not the runtime the function asked
-                # for: the warning would be about our substitution, not about the function.
-                env["AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED"] = "true"
-        return env
 
     def _max_memory_mb(self) -> int:
         process = self._process
