@@ -8,26 +8,21 @@ done here: the Lambda environment variables, the per-invocation START/END/REPORT
 LocalStack forwards to CloudWatch Logs, the timeout (the whole process group is killed and a
 fresh process is started for the next event, like AWS resets a sandbox), and a crash of the
 function process reported as ``Runtime.ExitError``. The variables are made in
-:mod:`.function_environment`.
+:mod:`.function_environment`, the process group and its output are a
+:class:`.function_process.FunctionProcess`.
 """
 
 from __future__ import annotations
 
-import atexit
 import concurrent.futures
 import contextlib
 import json
 import logging
 import math
-import os
-import secrets
 import shutil
-import signal
-import subprocess
 import tempfile
 import threading
 import time
-import weakref
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -44,25 +39,15 @@ from localstack.services.lambda_.invocation.runtime_executor import (
 
 from .deps import default_deps_dir, ensure_python_packages, node_modules
 from .function_environment import function_environment
+from .function_process import FunctionProcess
 from .output import OutputCapture
 from .runtime_api import PendingInvocation, RuntimeApiServer
-from .runtimes import BOOTSTRAP_DIR, RuntimeSpec, interpreter_for, runtime_spec
+from .runtimes import RuntimeSpec, bootstrap_command, interpreter_for, runtime_spec
 
 LOG = logging.getLogger(__name__)
 
 # How long the output of an invocation may trail its result (both are flushed before the post).
 _OUTPUT_GRACE_SECONDS = 2.0
-
-_LIVE_EXECUTORS: weakref.WeakSet[SubprocessRuntimeExecutor] = weakref.WeakSet()
-
-
-def _kill_all_live() -> None:
-    """Safety net at interpreter exit: no function process outlives LocalStack."""
-    for executor in list(_LIVE_EXECUTORS):
-        executor.kill_process()
-
-
-atexit.register(_kill_all_live)
 
 
 class _Invocation:
@@ -86,7 +71,7 @@ class SubprocessRuntimeExecutor(RuntimeExecutor):
         )
         self._api = RuntimeApiServer(self)
         self._lock = threading.Lock()
-        self._process: subprocess.Popen[bytes] | None = None
+        self._process: FunctionProcess | None = None
         self._output: OutputCapture | None = None
         self._ready: concurrent.futures.Future[None] = concurrent.futures.Future()
         self._current: _Invocation | None = None
@@ -104,7 +89,6 @@ class SubprocessRuntimeExecutor(RuntimeExecutor):
             env_vars, self.function_version, self._spec, self._api.address, self._tmp_dir
         )
         self._api.start()
-        _LIVE_EXECUTORS.add(self)
         self._launch()
         self._wait_until_ready()
 
@@ -116,7 +100,6 @@ class SubprocessRuntimeExecutor(RuntimeExecutor):
         if current is not None and not current.result.done():
             current.result.cancel()
         self._api.close()
-        _LIVE_EXECUTORS.discard(self)
         shutil.rmtree(self._tmp_dir, ignore_errors=True)
 
     def get_address(self) -> str:
@@ -228,41 +211,19 @@ class SubprocessRuntimeExecutor(RuntimeExecutor):
         """Kill the function process and everything it started (its own process group)."""
         with self._lock:
             process, self._process = self._process, None
-        if process is not None and process.poll() is None:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
+        if process is not None:
+            process.kill()
 
     def _launch(self) -> None:
         self._ready = concurrent.futures.Future()
         self._api.reset()
-        token = f"\x1f{secrets.token_hex(8)}\x1f"
-        read_fd, write_fd = os.pipe()
-        env = {
-            **self._env,
-            "_FRIEND_LAMBDA_LOG_MARKER": token,
-            "_FRIEND_LAMBDA_PARENT_PID": str(os.getpid()),
-        }
-        command = [str(interpreter_for(self._spec)), *self._bootstrap_arguments()]
+        command = bootstrap_command(self._spec)
         self._init_started = time.perf_counter()
-        try:
-            process = subprocess.Popen(  # noqa: S603
-                command,
-                stdin=subprocess.DEVNULL,
-                stdout=write_fd,
-                stderr=write_fd,
-                env=env,
-                cwd=self._env["LAMBDA_TASK_ROOT"],
-                start_new_session=True,
-            )
-        finally:
-            os.close(write_fd)
-        self._output = OutputCapture(read_fd, token)
+        process = FunctionProcess(command, self._env)
+        self._output = process.output
         with self._lock:
             self._process = process
-        threading.Thread(
-            target=self._watch, args=(process,), name=f"lambda-process-{self.id[:8]}", daemon=True
-        ).start()
+        process.watch(self._on_exit, name=f"lambda-process-{self.id[:8]}")
 
     def _wait_until_ready(self) -> None:
         try:
@@ -274,13 +235,11 @@ class SubprocessRuntimeExecutor(RuntimeExecutor):
         if self._output:
             self._init_output = self._output.take_until("init", _OUTPUT_GRACE_SECONDS)
 
-    def _watch(self, process: subprocess.Popen[bytes]) -> None:
+    def _on_exit(self, process: FunctionProcess, status: str) -> None:
         """Turn an unexpected exit of the function process into an error, never a hang."""
-        returncode = process.wait()
         with self._lock:
             if self._process is process:
                 self._process = None
-        status = _exit_status(returncode)
         if not self._ready.done():
             _fail(
                 self._ready,
@@ -299,23 +258,9 @@ class SubprocessRuntimeExecutor(RuntimeExecutor):
             current.exit_status = status
             _settle(current.result, (b"", True))
 
-    def _bootstrap_arguments(self) -> list[str]:
-        if self._spec.language == "python":
-            return ["-S", "-u", str(BOOTSTRAP_DIR / "python_bootstrap.py")]
-        return [str(BOOTSTRAP_DIR / "node_bootstrap.cjs")]
-
     def _max_memory_mb(self) -> int:
         process = self._process
-        if process is None:
-            return 0
-        try:
-            status = Path(f"/proc/{process.pid}/status").read_text()
-        except OSError:
-            return 0
-        for line in status.splitlines():
-            if line.startswith("VmHWM:"):
-                return math.ceil(int(line.split()[1]) / 1024)
-        return 0
+        return process.max_memory_mb() if process is not None else 0
 
     # Results and logs -------------------------------------------------------------------------
 
@@ -365,12 +310,6 @@ class SubprocessRuntimeExecutor(RuntimeExecutor):
             f"END RequestId: {request_id}\n"
             f"{report}\n"
         )
-
-
-def _exit_status(returncode: int) -> str:
-    if returncode < 0:
-        return f"signal: {signal.Signals(-returncode).name.removeprefix('SIG').lower()}"
-    return f"exit status {returncode}"
 
 
 def _settle[T](future: concurrent.futures.Future[T], value: T) -> None:

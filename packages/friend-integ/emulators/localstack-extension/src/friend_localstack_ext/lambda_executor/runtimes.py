@@ -82,6 +82,18 @@ def interpreter_for(spec: RuntimeSpec) -> Path:
     return node
 
 
+def bootstrap_command(spec: RuntimeSpec) -> list[str]:
+    """The command line of a function process: the host interpreter running our bootstrap.
+
+    Python runs with ``-S`` (the host interpreter's site-packages stay out of the function's
+    reach) and ``-u`` (unbuffered, so its output reaches the capture as it is written).
+    """
+    interpreter = str(interpreter_for(spec))
+    if spec.language == "python":
+        return [interpreter, "-S", "-u", str(BOOTSTRAP_DIR / "python_bootstrap.py")]
+    return [interpreter, str(BOOTSTRAP_DIR / "node_bootstrap.cjs")]
+
+
 @functools.cache
 def _warn_substitution(runtime: str, host: str) -> None:
     LOG.warning("%s functions run on the host's %s: that runtime is not installed", runtime, host)
