@@ -2,28 +2,25 @@
 
 One execution environment is one function process (a bootstrap of ours running the handler)
 plus one Runtime API server that feeds it events. LocalStack keeps the environment warm between
-invocations exactly as with Docker; this module only decides how an environment starts, invokes
-and stops. What AWS's runtime (and LocalStack's Go init in the container) does for a function is
-done here: the Lambda environment variables, the per-invocation START/END/REPORT log lines that
-LocalStack forwards to CloudWatch Logs, the timeout (the whole process group is killed and a
-fresh process is started for the next event, like AWS resets a sandbox), and a crash of the
-function process reported as ``Runtime.ExitError``. The variables are made in
-:mod:`.function_environment`, the process group and its output are a
-:class:`.function_process.FunctionProcess`.
+invocations exactly as with Docker; this module decides how an environment starts, invokes and
+stops, and does what AWS's runtime (and LocalStack's Go init in the container) does around an
+invocation: a timeout kills the whole process group and the next event gets a fresh process
+(AWS resets the sandbox), and a function process that dies is reported as ``Runtime.ExitError``,
+never as a hang. The pieces it ties to LocalStack's calls and to the Runtime API's callbacks have
+modules of their own: the Lambda environment variables (:mod:`.function_environment`), the
+process group and its output (:mod:`.function_process`), and the START/END/REPORT lines and the
+sandbox's errors (:mod:`.invocation_report`).
 """
 
 from __future__ import annotations
 
 import concurrent.futures
 import contextlib
-import json
 import logging
-import math
 import shutil
 import tempfile
 import threading
 import time
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +37,12 @@ from localstack.services.lambda_.invocation.runtime_executor import (
 from .deps import default_deps_dir, ensure_python_packages, node_modules
 from .function_environment import function_environment
 from .function_process import FunctionProcess
+from .invocation_report import (
+    invocation_logs,
+    runtime_exited,
+    runtime_exited_during_init,
+    timed_out,
+)
 from .output import OutputCapture
 from .runtime_api import PendingInvocation, RuntimeApiServer
 from .runtimes import RuntimeSpec, bootstrap_command, interpreter_for, runtime_spec
@@ -151,12 +154,16 @@ class SubprocessRuntimeExecutor(RuntimeExecutor):
         duration_ms = (time.perf_counter() - invocation.started) * 1000
         output = self._output.take_until(request_id, _OUTPUT_GRACE_SECONDS) if self._output else ""
         if invocation.exit_status is not None:
-            status = invocation.exit_status
-            message = f"RequestId: {request_id} Error: Runtime exited with error: {status}"
-            output += f"{message}\nRuntime.ExitError\n"
-            body = json.dumps({"errorType": "Runtime.ExitError", "errorMessage": message}).encode()
-        logs = init_logs + self._report(
-            request_id, output, duration_ms, invocation.max_memory_mb, init_duration
+            exited = runtime_exited(request_id, invocation.exit_status)
+            output += exited.log_lines
+            body = exited.body
+        logs = init_logs + invocation_logs(
+            self.function_version,
+            request_id,
+            output,
+            duration_ms=duration_ms,
+            max_memory_mb=invocation.max_memory_mb,
+            init_duration_ms=init_duration,
         )
         return InvocationResult(request_id, body, is_error=is_error, logs=logs)
 
@@ -244,13 +251,7 @@ class SubprocessRuntimeExecutor(RuntimeExecutor):
             _fail(
                 self._ready,
                 StatusErrorException(
-                    "Environment startup failed",
-                    json.dumps(
-                        {
-                            "errorType": "Runtime.ExitError",
-                            "errorMessage": f"Runtime exited with error: {status}",
-                        }
-                    ).encode(),
+                    "Environment startup failed", runtime_exited_during_init(status)
                 ),
             )
         current = self._current
@@ -270,46 +271,18 @@ class SubprocessRuntimeExecutor(RuntimeExecutor):
         max_memory = self._max_memory_mb()
         self.kill_process()
         output = self._output.take_all(wait_for_eof=1.0) if self._output else ""
-        stamp = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
-        output += f"{stamp} {request_id} Task timed out after {timeout:.2f} seconds\n"
+        timeout_error = timed_out(request_id, timeout)
+        output += timeout_error.log_lines
         duration_ms = (time.perf_counter() - invocation.started) * 1000
-        body = json.dumps(
-            {
-                "errorType": "Sandbox.Timedout",
-                "errorMessage": (
-                    f"RequestId: {request_id} Error: Task timed out after {timeout:.2f} seconds"
-                ),
-            }
-        ).encode()
-        logs = init_logs + self._report(request_id, output, duration_ms, max_memory, None)
-        return InvocationResult(request_id, body, is_error=True, logs=logs)
-
-    def _report(
-        self,
-        request_id: str,
-        output: str,
-        duration_ms: float,
-        max_memory_mb: int,
-        init_duration_ms: float | None,
-    ) -> str:
-        """The log lines of one invocation, framed like AWS frames them."""
-        version = self.function_version.id.qualifier
-        if output and not output.endswith("\n"):
-            output += "\n"
-        report = (
-            f"REPORT RequestId: {request_id}\tDuration: {duration_ms:.2f} ms\t"
-            f"Billed Duration: {math.ceil(duration_ms)} ms\t"
-            f"Memory Size: {self.function_version.config.memory_size} MB\t"
-            f"Max Memory Used: {max_memory_mb} MB\t"
+        logs = init_logs + invocation_logs(
+            self.function_version,
+            request_id,
+            output,
+            duration_ms=duration_ms,
+            max_memory_mb=max_memory,
+            init_duration_ms=None,
         )
-        if init_duration_ms is not None:
-            report += f"Init Duration: {init_duration_ms:.2f} ms\t"
-        return (
-            f"START RequestId: {request_id} Version: {version}\n"
-            f"{output}"
-            f"END RequestId: {request_id}\n"
-            f"{report}\n"
-        )
+        return InvocationResult(request_id, timeout_error.body, is_error=True, logs=logs)
 
 
 def _settle[T](future: concurrent.futures.Future[T], value: T) -> None:
