@@ -1,5 +1,8 @@
 """The CloudFormation resource provider for custom resources: one operation, call by call.
 
+It is one module because its methods are the steps of one state machine, each handing over to
+the next; what they call on (the request, the response, the states) lives in sibling modules.
+
 LocalStack's engine calls :meth:`CustomResourceProvider.create`, ``update`` or ``delete`` again
 and again while the provider reports ``IN_PROGRESS``. Each call picks up the state the previous
 one left (:mod:`.states`) and moves the operation on:
