@@ -34,7 +34,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -52,7 +51,7 @@ from friend_infra.releases import (
     ReleaseStore,
     sha256_of,
 )
-from friend_infra.workspace import workspace_root
+from friend_infra.workspace import uv_executable, workspace_root
 
 BUMPS = ("major", "minor", "patch")
 CHANGELOG = "CHANGELOG.md"
@@ -83,7 +82,7 @@ class Workspace:
         return result.stdout
 
     def uv(self, *args: str, env: dict[str, str] | None = None) -> str:
-        return self.run(os.environ.get("UV") or shutil.which("uv") or "uv", *args, env=env)
+        return self.run(uv_executable(), *args, env=env)
 
     def git(self, *args: str) -> str:
         return self.run("git", *args)

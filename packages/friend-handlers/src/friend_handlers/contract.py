@@ -20,7 +20,7 @@ ENTRY_POINTS: Mapping[str, str] = {
 }
 """Handler name -> the Lambda ``handler`` setting that runs it. A release records these, so a
 stack can run an older release whose entry points lived elsewhere (see
-:meth:`friend_infra.releases.Pinned.entry_point`)."""
+:meth:`friend_infra.pins.Pinned.entry_point`)."""
 
 DLQ_URL_ENV = "FRIEND_DLQ_URL"
 """front: the front queue's dead-letter queue, where invalid messages are parked."""

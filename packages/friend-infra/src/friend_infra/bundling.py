@@ -29,11 +29,10 @@ import subprocess
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
-from functools import cache
 from pathlib import Path
 
 from friend_infra.releases import sha256_of
-from friend_infra.workspace import WORKSPACE_LABEL
+from friend_infra.workspace import WORKSPACE_LABEL, uv_executable
 
 PYTHON_VERSION = "3.13"
 """The Lambda runtime's Python (python3.13); wheels are chosen for it."""
@@ -96,15 +95,6 @@ def _run(args: Sequence[str], cwd: Path) -> str:
     return result.stdout
 
 
-@cache
-def _uv() -> str:
-    # `uv run` names its own executable in $UV, which need not be on PATH.
-    uv = os.environ.get("UV") or shutil.which("uv")
-    if uv is None:
-        raise BundlingError("uv is not on PATH: it builds the Lambda bundles (no Docker needed)")
-    return uv
-
-
 @dataclass(frozen=True)
 class Plan:
     """What goes into one package's bundle, as read from the lock."""
@@ -119,7 +109,7 @@ def plan(root: Path, package: str) -> Plan:
     """What goes into ``package``'s bundle built from the working tree: what the lock says."""
     exported = _run(
         [
-            _uv(),
+            uv_executable(),
             "export",
             "--locked",
             "--package",
@@ -149,7 +139,7 @@ def plan(root: Path, package: str) -> Plan:
 
 def uv_version(root: Path) -> str:
     """The version of uv that builds and installs: another uv may resolve or install otherwise."""
-    return _run([_uv(), "--version"], root)
+    return _run([uv_executable(), "--version"], root)
 
 
 def _distribution(wheel: Path) -> str:
@@ -174,7 +164,7 @@ def install(
     listed.write_text(requirements + ours)
     _run(
         [
-            _uv(),
+            uv_executable(),
             "pip",
             "install",
             "--no-config",
@@ -292,7 +282,10 @@ def build_working_tree(root: Path, plan: Plan, out: Path, scratch: Path) -> None
     wheels = scratch / "wheels"
     for member in plan.members:
         source = _labelled_copy(member, scratch)
-        _run([_uv(), "build", "--wheel", "--quiet", "--out-dir", str(wheels), str(source)], root)
+        _run(
+            [uv_executable(), "build", "--wheel", "--quiet", "--out-dir", str(wheels), str(source)],
+            root,
+        )
     install(root, plan.requirements, sorted(wheels.glob("*.whl")), out, scratch)
 
 

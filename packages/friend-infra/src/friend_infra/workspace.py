@@ -8,6 +8,8 @@ reports can never be mistaken for a release's. Nothing here starts jsii or a sub
 command uses it too.
 """
 
+import os
+import shutil
 import tomllib
 from pathlib import Path
 
@@ -31,6 +33,16 @@ def workspace_root(start: Path | None = None) -> Path:
         if (folder / "uv.lock").is_file():
             return folder
     raise WorkspaceError(f"no uv.lock above {here}: friend-infra must run from the uv workspace")
+
+
+def uv_executable() -> str:
+    """The uv that runs the workspace: ``uv run`` names its own executable in ``UV``, which need
+    not be on PATH; else the one on PATH. It builds wheels, exports the lock and installs
+    bundles, so nothing works without it."""
+    uv = os.environ.get("UV") or shutil.which("uv")
+    if uv is None:
+        raise WorkspaceError("uv is not on PATH: the workspace's builds and bundles need it")
+    return uv
 
 
 def workspace_version(root: Path, package: str) -> str:
