@@ -18,7 +18,6 @@ failing really gives its batch up to the on-failure queue, as on AWS:
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 import time
@@ -27,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from friend_handlers.contract import ENTRY_POINTS
 from friend_integ.emulators import Emulator
 from friend_integ.emulators.cloudformation_testing import CloudAssembly
 from friend_integ.emulators.testing import AwsClientFactory
@@ -41,7 +41,6 @@ def key(player: str, friend: str) -> dict[str, Any]:
 
 
 STACK = "FriendOperations"
-SYNTH_TIMEOUT_SECONDS = 600
 SETTLE_SECONDS = 60.0
 """Bound on every wait for the stack to act (records take well under a second; a batch that
 keeps failing takes its six attempts with backoff, about ten seconds here)."""
@@ -80,10 +79,9 @@ class Deployed:
             ]
             if resource["ResourceType"] == "AWS::Lambda::Function"
         ]
+        handler_of = {entry_point: name for name, entry_point in ENTRY_POINTS.items()}
         self.functions = {
-            self.lambda_.get_function_configuration(FunctionName=name)["Handler"].split(".")[
-                1
-            ]: name
+            handler_of[self.lambda_.get_function_configuration(FunctionName=name)["Handler"]]: name
             for name in names
         }
 
@@ -142,15 +140,7 @@ def deployed(
     tmp_path_factory: pytest.TempPathFactory, aws_client: AwsClientFactory
 ) -> Iterator[Deployed]:
     outdir = tmp_path_factory.mktemp("cdk.out")
-    env = {**os.environ, "JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION": "1"}
-    subprocess.run(
-        [sys.executable, str(APP), str(outdir), STACK],
-        check=True,
-        env=env,
-        capture_output=True,
-        timeout=SYNTH_TIMEOUT_SECONDS,
-    )
-    assembly = CloudAssembly(outdir, aws_client)
+    assembly = CloudAssembly.synthesize(APP, outdir, aws_client, STACK)
     stack = assembly.deploy(STACK)
     assert stack["StackStatus"] == "CREATE_COMPLETE", assembly.reasons(STACK)
     template = json.loads((outdir / f"{STACK}.template.json").read_text())

@@ -18,9 +18,6 @@ CREATE_COMPLETE with placeholder outputs, and the failure checks here would fail
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -31,7 +28,6 @@ from friend_integ.emulators.cloudformation_testing import CloudAssembly
 from friend_integ.emulators.testing import AwsClientFactory
 
 APP = Path(__file__).parent / "fixtures" / "cfn" / "integ_assertions_app.py"
-SYNTH_TIMEOUT_SECONDS = 600
 
 
 @pytest.fixture(scope="module")
@@ -39,15 +35,7 @@ def assembly(
     tmp_path_factory: pytest.TempPathFactory, aws_client: AwsClientFactory
 ) -> Iterator[CloudAssembly]:
     outdir = tmp_path_factory.mktemp("cdk.out")
-    env = {**os.environ, "JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION": "1"}
-    subprocess.run(
-        [sys.executable, str(APP), str(outdir)],
-        check=True,
-        env=env,
-        capture_output=True,
-        timeout=SYNTH_TIMEOUT_SECONDS,
-    )
-    deployed = CloudAssembly(outdir, aws_client)
+    deployed = CloudAssembly.synthesize(APP, outdir, aws_client)
     yield deployed
     deployed.destroy()
 

@@ -4,7 +4,10 @@ waiting for stacks, and reading their events."""
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import subprocess
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -12,6 +15,8 @@ from typing import Any
 from friend_integ.emulators.testing import TEST_ACCOUNT, TEST_REGION, AwsClientFactory
 
 STACK_WAIT_SECONDS = 180.0
+SYNTH_TIMEOUT_SECONDS = 600
+"""A cold synthesis that bundles Lambda code takes minutes on a busy 2-core machine."""
 TEMPLATE_BODY_LIMIT = 51_200
 """Bytes of a template CloudFormation takes inline (``TemplateBody``)."""
 
@@ -63,6 +68,22 @@ class CloudAssembly:
         self.s3 = aws_client("s3")
         self.cloudformation = aws_client("cloudformation")
         self.deployed: list[str] = []
+
+    @classmethod
+    def synthesize(
+        cls, app: Path, outdir: Path, aws_client: AwsClientFactory, *args: str
+    ) -> CloudAssembly:
+        """Run the CDK app ``app`` (a Python script taking ``outdir`` and ``args``) in a fresh
+        interpreter, as the CDK CLI would, and return its assembly ready to deploy."""
+        env = {**os.environ, "JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION": "1"}
+        subprocess.run(  # noqa: S603 - this interpreter, a test's own app file
+            [sys.executable, str(app), str(outdir), *args],
+            check=True,
+            env=env,
+            capture_output=True,
+            timeout=SYNTH_TIMEOUT_SECONDS,
+        )
+        return cls(outdir, aws_client)
 
     def publish_assets(self, stack: str) -> dict[str, str]:
         """Upload the stack's file assets where its template expects them (what cdk-assets does);
