@@ -8,6 +8,8 @@ from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 
+from friend_infra.workspace import workspace_root
+
 PACKAGE_DIR = Path(__file__).resolve().parents[2]
 """`packages/friend-integ`: holds `package.json`, the integ tests and `node_modules`."""
 
@@ -20,20 +22,13 @@ class Layout:
 
     @cached_property
     def workspace_root(self) -> Path:
-        """The uv workspace root: the nearest parent that holds `uv.lock`."""
-        for candidate in self.package_dir.parents:
-            if (candidate / "uv.lock").is_file():
-                return candidate
-        raise FileNotFoundError(f"no uv.lock above {self.package_dir}")
+        """The uv workspace root above this package (found as friend-infra finds it)."""
+        return workspace_root(self.package_dir)
 
     @property
     def tests_dir(self) -> Path:
         """The integ-runner discovery root: `integ_*.py` and their `.snapshot` folders."""
         return self.package_dir / "integ"
-
-    @property
-    def node_bin(self) -> Path:
-        return self.package_dir / "node_modules" / ".bin"
 
     @property
     def state_root(self) -> Path:
