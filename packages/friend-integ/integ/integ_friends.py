@@ -8,8 +8,8 @@ them side by side; `.next()` orders steps only inside a scenario, where order is
 Waits poll every second (a local run settles in well under a second per step) with totals
 that hold on AWS, where event source mappings can take tens of seconds to deliver.
 
-One file for all scenarios, on purpose (about 350 lines): integ-runner deploys each test file
-as its own pair of stacks, so a file per scenario would multiply the deployments. The set-up
+One file for all scenarios, on purpose: integ-runner deploys each test file as its own pair of
+stacks, so a file per scenario would multiply the deployments. The set-up
 and the calls the scenarios share are :class:`friend_integ.case.FriendCase`.
 """
 
