@@ -4,6 +4,8 @@ import json
 import subprocess
 import sys
 
+import pytest
+
 PROBE = """
 import json, sys
 from aws_cdk import App
@@ -13,6 +15,7 @@ print(json.dumps(sorted({name.split(".")[0] for name in sys.modules})))
 """
 
 
+@pytest.mark.slow  # a fresh interpreter that loads jsii and the CDK: 6-9 s
 def test_synth_imports_neither_powertools_nor_boto3() -> None:
     """The stack reads handler names, filters and environment names from
     ``friend_handlers.contract``; Powertools, the X-Ray SDK and boto3 are the functions' own.
