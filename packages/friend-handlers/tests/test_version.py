@@ -2,11 +2,13 @@
 metrics' metadata and, for the read API, in a response header (errors included)."""
 
 import json
+from collections.abc import Callable
 from importlib.metadata import version
+from typing import Any
 
 import pytest
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from friend_handlers.handlers import front, read, request_state
+from friend_handlers.handlers import front, read, request_state, write
 from friend_models import State
 
 from .conftest import Aws, Logs
@@ -85,3 +87,28 @@ def test_every_read_answer_names_the_version(
     assert response["multiValueHeaders"][read.VERSION_HEADER] == [INSTALLED]
     assert response["multiValueHeaders"]["Content-Type"] == ["application/json"]
     assert isinstance(json.loads(response["body"]), dict)
+
+
+@pytest.mark.parametrize(
+    ("handler", "event"),
+    [
+        (read.handler, rest_event("/players/{playerId}/friends", {"playerId": "ann"})),
+        (
+            read.handler,
+            rest_event("/players/{playerId}/friends", {"playerId": "a"}, {"limit": "0"}),
+        ),
+        (write.handler, rest_event("/friends", {}, method="POST", body="not json")),
+    ],
+    ids=["read", "read-bad-request", "write-bad-request"],
+)
+@pytest.mark.usefixtures("aws")
+def test_api_metrics_carry_the_version(
+    lambda_context: LambdaContext,
+    capsys: pytest.CaptureFixture[str],
+    handler: Callable[[dict[str, Any], LambdaContext], dict[str, Any]],
+    event: dict[str, Any],
+) -> None:
+    capsys.readouterr()
+    handler(event, lambda_context)
+    (blob,) = _metrics_metadata(capsys)
+    assert blob["version"] == INSTALLED

@@ -2,7 +2,7 @@
 
 Service name, metrics namespace and log level come from the standard Powertools environment
 (``POWERTOOLS_SERVICE_NAME``, ``POWERTOOLS_METRICS_NAMESPACE``, ``POWERTOOLS_LOG_LEVEL``) that the
-stack sets, so one definition serves all six functions and a reader finds it in one place.
+stack sets, so one definition serves every function and a reader finds it in one place.
 
 Each function may run its own release of this package, so every log line and every metrics blob
 names the version that wrote it: read from the installed distribution's metadata (the
@@ -31,6 +31,24 @@ start."""
 
 metrics = Metrics()
 """CloudWatch EMF metrics: counts of actions by outcome and of stream transitions."""
+
+
+def entry_point[**P, R](
+    correlation_id_path: str | None = None,
+) -> Callable[[Callable[P, R]], Callable[P, R]]:
+    """What every entry point does around its handler, written once: logs with the Lambda
+    context (and the correlation id at ``correlation_id_path`` of the event, if given), an X-Ray
+    segment, the metrics flushed at the end with :data:`VERSION` in their metadata."""
+
+    def decorate(handler: Callable[P, R]) -> Callable[P, R]:
+        flushed = metrics.log_metrics(reports_version(handler))
+        traced = tracer.capture_lambda_handler(flushed)
+        logged: Callable[P, R] = logger.inject_lambda_context(
+            traced, correlation_id_path=correlation_id_path
+        )
+        return logged
+
+    return decorate
 
 
 def reports_version[**P, R](handler: Callable[P, R]) -> Callable[P, R]:

@@ -23,7 +23,7 @@ from friend_models import EXCHANGE_ID, FRIEND_ID, PLAYER_ID
 from friend_handlers.contract import FUNCTION_DIMENSION
 from friend_handlers.dal import Edge
 from friend_handlers.logic.reactions import Reaction, Transition
-from friend_handlers.observability import logger, metrics, reports_version, tracer
+from friend_handlers.observability import entry_point, logger, metrics, tracer
 
 type StreamHandler = Callable[[dict[str, Any], LambdaContext], PartialItemFailureResponse]
 
@@ -64,10 +64,7 @@ def stream_handler(react: Reaction) -> StreamHandler:
         metrics.add_metric(name=transition.value, unit=MetricUnit.Count, value=1)
         return transition
 
-    @logger.inject_lambda_context
-    @tracer.capture_lambda_handler
-    @metrics.log_metrics
-    @reports_version
+    @entry_point()
     def handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
         metrics.add_dimension(name=FUNCTION_DIMENSION, value=context.function_name)
         return process_partial_response(

@@ -23,7 +23,7 @@ from friend_handlers import dead_letter, redelivery
 from friend_handlers.contract import INVALID_METRIC
 from friend_handlers.logic.actions import Outcome, apply_action
 from friend_handlers.logic.message import InvalidMessageError, parse_message
-from friend_handlers.observability import logger, metrics, reports_version, tracer
+from friend_handlers.observability import entry_point, logger, metrics, tracer
 
 processor = BatchProcessor(event_type=EventType.SQS)
 
@@ -56,10 +56,7 @@ def handle_message(record: SQSRecord) -> Outcome | None:
     return outcome
 
 
-@logger.inject_lambda_context
-@tracer.capture_lambda_handler
-@metrics.log_metrics
-@reports_version
+@entry_point()
 def handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
     redelivery.config.register_lambda_context(context)
     return process_partial_response(

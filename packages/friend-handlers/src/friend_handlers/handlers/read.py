@@ -41,7 +41,7 @@ from pynamodb.exceptions import PynamoDBException
 from friend_handlers import dal
 from friend_handlers.contract import VERSION_HEADER
 from friend_handlers.logic.player_id import MAX_LENGTH, PlayerId
-from friend_handlers.observability import VERSION, logger, metrics, reports_version, tracer
+from friend_handlers.observability import VERSION, entry_point, logger, metrics, tracer
 
 DEFAULT_LIMIT = 20
 MAX_LIMIT = 100
@@ -226,10 +226,7 @@ app.exception_handler(InvalidNextTokenError)(_invalid_token)
 app.exception_handler(PynamoDBException)(_table_unavailable)
 
 
-@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)
-@tracer.capture_lambda_handler
-@metrics.log_metrics
-@reports_version
+@entry_point(correlation_paths.API_GATEWAY_REST)
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     """Every answer names the release that gave it (errors and unknown routes included: the
     header is added to the resolved response, after routing and exception handling)."""

@@ -33,7 +33,7 @@ from friend_models import CONNECT_TIMEOUT_SECONDS, MAX_RETRY_ATTEMPTS, READ_TIME
 
 from friend_handlers.contract import PLAYER_CLAIM_ENV, QUEUE_URL_ENV
 from friend_handlers.logic.message import FriendMessage, InvalidMessageError, parse_message
-from friend_handlers.observability import logger, metrics, tracer
+from friend_handlers.observability import entry_point, logger, metrics, tracer
 
 if TYPE_CHECKING:
     from mypy_boto3_sqs import SQSClient
@@ -124,8 +124,6 @@ app.exception_handler(ForbiddenActionError)(_forbidden)
 app.exception_handler([BotoCoreError, ClientError])(_queue_unavailable)
 
 
-@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)
-@tracer.capture_lambda_handler
-@metrics.log_metrics
+@entry_point(correlation_paths.API_GATEWAY_REST)
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return app.resolve(event, context)
