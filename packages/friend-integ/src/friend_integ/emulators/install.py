@@ -7,11 +7,12 @@ AWS or of the workspace's own virtual environment.
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+
+from friend_infra.workspace import WorkspaceError, uv_executable
 
 
 class InstallError(RuntimeError):
@@ -39,11 +40,12 @@ def install_environment() -> dict[str, str]:
 
 
 def find_uv() -> str:
-    """The uv running us (``uv run`` exports ``UV``), else the one on PATH."""
-    uv = os.environ.get("UV") or shutil.which("uv")
-    if uv is None:
-        raise InstallError("uv is needed to build the emulator's environment: install uv")
-    return uv
+    """The workspace's uv (:func:`friend_infra.workspace.uv_executable`); its absence fails the
+    install step."""
+    try:
+        return uv_executable()
+    except WorkspaceError as error:
+        raise InstallError(f"{error} (it builds the emulator's environment)") from error
 
 
 def python_request() -> list[str]:
