@@ -24,7 +24,7 @@ REGION = "us-east-1"
 """The one region of every run: the tests pin it and LocalStack's defaults use it."""
 DEFAULT_ENDPOINT = f"http://{LOOPBACK}:{DEFAULT_PORT}"
 """Where a LocalStack-compatible emulator answers unless told otherwise (embedded or the user's)."""
-CLOSED_ENDPOINT = "http://127.0.0.1:9"
+CLOSED_ENDPOINT = f"http://{LOOPBACK}:9"
 """Endpoint of a snapshot-only run: nothing listens there, so a stray AWS call fails at once."""
 
 # Variables that select credentials or endpoints other than ours. Every `AWS_*` variable is
@@ -80,16 +80,16 @@ def normalize_endpoint(url: str) -> str:
     """
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname or parts.port is None:
-        raise TargetError(f"endpoint must look like http://127.0.0.1:4566, got {url!r}")
+        raise TargetError(f"endpoint must look like {DEFAULT_ENDPOINT}, got {url!r}")
     if parts.path not in ("", "/") or parts.query or parts.fragment:
         raise TargetError(f"endpoint must have no path or query, got {url!r}")
-    host = "127.0.0.1" if parts.hostname == "localhost" else parts.hostname
+    host = LOOPBACK if parts.hostname == "localhost" else parts.hostname
     if ":" in host:
         host = f"[{host}]"  # an IPv6 literal keeps its brackets in a URL
     return urlunsplit((parts.scheme, f"{host}:{parts.port}", "", "", ""))
 
 
-LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
+LOOPBACK_HOSTS = (LOOPBACK, "localhost", "::1")
 
 
 def without_proxy_for(env: Mapping[str, str], endpoint: str) -> dict[str, str]:

@@ -16,7 +16,7 @@ import tempfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from friend_integ.emulators.base import Emulator
+from friend_integ.emulators.base import LOOPBACK, Emulator
 from friend_integ.emulators.install import (
     find_uv,
     install_environment,
@@ -97,8 +97,8 @@ class MiniStack(Emulator):
         return {
             # Loopback only, on our port; the host it writes into URLs is the same address.
             "GATEWAY_PORT": str(self.port),
-            "BIND_HOST": "127.0.0.1",
-            "MINISTACK_HOST": "127.0.0.1",
+            "BIND_HOST": LOOPBACK,
+            "MINISTACK_HOST": LOOPBACK,
             # Listeners on other ports that this project never uses stay off.
             "IOT_MTLS_ENABLED": "0",
             "SFTP_ENABLED": "0",
