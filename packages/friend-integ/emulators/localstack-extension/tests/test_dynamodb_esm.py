@@ -14,7 +14,7 @@ import zipfile
 from collections.abc import Callable
 from typing import Any
 
-from .dynamodb_support import ATTRIBUTES, KEY_SCHEMA, item, key
+from .dynamodb_support import create_streamed_table, item, key
 from .lambda_support import receive_all
 
 Client = Any
@@ -57,13 +57,7 @@ def test_filtered_mapping_delivers_matching_records_at_aws_shape(
     dynamodb, sqs, lambda_ = aws_client("dynamodb"), aws_client("sqs"), aws_client("lambda")
     suffix = uuid.uuid4().hex[:10]
     table = f"Friend-{suffix}"
-    stream_arn = dynamodb.create_table(
-        TableName=table,
-        KeySchema=KEY_SCHEMA,
-        AttributeDefinitions=ATTRIBUTES,
-        BillingMode="PAY_PER_REQUEST",
-        StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"},
-    )["TableDescription"]["LatestStreamArn"]
+    stream_arn = create_streamed_table(dynamodb, table)
     sink = sqs.create_queue(QueueName=f"sink-{suffix}")["QueueUrl"]
     function = lambda_.create_function(
         FunctionName=f"forwarder-{suffix}",

@@ -15,6 +15,7 @@ from collections.abc import Iterator
 import pytest
 from friend_integ.emulators.testing import AwsClientFactory
 
+from .dynamodb_support import create_streamed_table
 from .lambda_support import Functions, receive_all
 
 MAX_RECEIVE_COUNT = 2
@@ -38,13 +39,12 @@ def test_sqs_partial_batch_failure_dlq_stream_filter_chain(
     sqs, dynamodb, lambda_ = aws_client("sqs"), aws_client("dynamodb"), aws_client("lambda")
     suffix = uuid.uuid4().hex[:8]
     table = f"deliveries-{suffix}"
-    stream_arn = dynamodb.create_table(
-        TableName=table,
-        KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
-        AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
-        BillingMode="PAY_PER_REQUEST",
-        StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"},
-    )["TableDescription"]["LatestStreamArn"]
+    stream_arn = create_streamed_table(
+        dynamodb,
+        table,
+        key_schema=[{"AttributeName": "id", "KeyType": "HASH"}],
+        attributes=[{"AttributeName": "id", "AttributeType": "S"}],
+    )
     dlq = sqs.create_queue(QueueName=f"dlq-{suffix}")["QueueUrl"]
     dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq, AttributeNames=["QueueArn"])["Attributes"][
         "QueueArn"
