@@ -63,7 +63,7 @@ def layout(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Layout:
     fake.write_text(FAKE_RUNNER.format(python=sys.executable))
     fake.chmod(fake.stat().st_mode | stat.S_IXUSR)
     layout = Layout(package_dir=package)
-    monkeypatch.setattr(cli, "Layout", lambda: layout)
+    monkeypatch.setattr(cli, "Layout", lambda tests=None: Layout(package_dir=package, tests=tests))
     monkeypatch.setattr(
         cli.tools, "ensure_node_tools", lambda *_: (NodeTools(fake, tmp_path / "cdk"), False)
     )
@@ -129,7 +129,9 @@ def test_failed_assertion_fails_the_run_and_shows_why(
     assert cli.main(["--snapshot-only"]) == cli.EXIT_FAILED
 
     err = capsys.readouterr().err
-    assert "FAIL  deploy   integ_friends-FriendMicroservices/DefaultTest" in err
+    assert "FAIL  deploy   integ_friends-FriendMicroservices/DefaultTest  70.5s" in err
+    assert "(us-east-1)" in err
+    assert "undefined" not in err
     assert "Expected Count 1, got 0" in err
     assert "result:  FAILED (exit 1)" in err
     assert err.rstrip().endswith("integ: 1 passed, 1 failed")

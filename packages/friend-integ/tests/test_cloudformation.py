@@ -45,7 +45,8 @@ def test_each_change_is_reported_once_with_the_time_spent_before_it(
         }
     )
     reports: list[tuple[str, str, str, float]] = []
-    watcher = StackWatcher(client, ["Stack"], lambda *r: reports.append(r))
+    watcher = StackWatcher(lambda _region: client, lambda *r: reports.append(r))
+    watcher.watch("us-east-2", ["Stack"])
 
     for _ in range(5):
         watcher.poll()
@@ -90,26 +91,40 @@ class _EmptyBody:
 
 
 class DeletingCloudFormation:
-    """Records deletions and waits, in the order they are asked for."""
+    """Deletes stacks after a number of looks, or never (status DELETE_FAILED); records the
+    order of deletions and of stacks seen gone."""
 
-    def __init__(self) -> None:
+    def __init__(self, looks_until_gone: dict[str, int | None]) -> None:
+        self.looks = dict(looks_until_gone)
+        self.deleting: set[str] = set()
         self.calls: list[tuple[str, str]] = []
 
     def delete_stack(self, StackName: str) -> None:
         self.calls.append(("delete", StackName))
+        self.deleting.add(StackName)
 
-    def get_waiter(self, name: str) -> "DeletingCloudFormation":
-        assert name == "stack_delete_complete"
-        return self
-
-    def wait(self, StackName: str, WaiterConfig: dict[str, int]) -> None:  # noqa: ARG002 - boto3's
-        self.calls.append(("gone", StackName))
+    def describe_stacks(self, StackName: str) -> dict[str, Any]:
+        left = self.looks.get(StackName, 0)
+        if StackName in self.deleting and left is not None:
+            if left == 0:
+                self.calls.append(("gone", StackName))
+                raise ClientError(
+                    {"Error": {"Code": "ValidationError", "Message": "does not exist"}},
+                    "DescribeStacks",
+                )
+            self.looks[StackName] = left - 1
+        if StackName in self.deleting:
+            status = "DELETE_IN_PROGRESS" if left is not None else "DELETE_FAILED"
+        else:
+            status = "CREATE_COMPLETE"
+        reason = {"StackStatusReason": "bucket not empty"} if left is None else {}
+        return {"Stacks": [{"StackName": StackName, "StackStatus": status, **reason}]}
 
 
 def test_stacks_are_deleted_one_after_the_other_in_the_given_order() -> None:
-    fake = DeletingCloudFormation()
+    fake = DeletingCloudFormation({"Assertions": 2, "Stack": 1})
 
-    cloudformation.delete_stacks(fake, ["Assertions", "Stack"])
+    cloudformation.delete_stacks(fake, ["Assertions", "Stack"], poll=0)
 
     # The assertion stack depends on the tested stack: it must be gone before the next delete.
     assert fake.calls == [
@@ -118,3 +133,17 @@ def test_stacks_are_deleted_one_after_the_other_in_the_given_order() -> None:
         ("delete", "Stack"),
         ("gone", "Stack"),
     ]
+
+
+def test_a_stack_that_fails_to_delete_is_an_error_that_says_why() -> None:
+    fake = DeletingCloudFormation({"Assertions": 0, "Stack": None})
+
+    with pytest.raises(cloudformation.StackDeletionError, match="Stack did not delete: bucket"):
+        cloudformation.delete_stacks(fake, ["Assertions", "Stack"], poll=0)
+
+
+def test_a_stack_still_deleting_after_the_timeout_is_an_error() -> None:
+    fake = DeletingCloudFormation({"Stack": 10**9})
+
+    with pytest.raises(cloudformation.StackDeletionError, match="still DELETE_IN_PROGRESS"):
+        cloudformation.delete_stacks(fake, ["Stack"], poll=0, timeout=0.01)

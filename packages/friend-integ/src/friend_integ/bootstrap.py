@@ -30,15 +30,18 @@ def is_current(status: str | None, version: int | None, wanted: int) -> bool:
     return status in _COMPLETE and version is not None and version >= wanted
 
 
-def bootstrap(cdk: Path, target: Target, env: Mapping[str, str], log: Path) -> None:
-    """Run `cdk bootstrap aws://ACCOUNT/REGION` with the pinned CLI; raise on failure."""
+def bootstrap(
+    cdk: Path, target: Target, env: Mapping[str, str], log: Path, *, region: str | None = None
+) -> None:
+    """Run `cdk bootstrap aws://ACCOUNT/REGION` (the target's region unless another is
+    given) with the pinned CLI; raise on failure."""
     log.parent.mkdir(parents=True, exist_ok=True)
     with log.open("wb") as out:
         result = subprocess.run(  # noqa: S603 - argument list, no shell
             [
                 str(cdk),
                 "bootstrap",
-                f"aws://{target.account}/{target.region}",
+                f"aws://{target.account}/{region or target.region}",
                 "--no-notices",
                 "--no-version-reporting",
             ],

@@ -4,19 +4,24 @@ live resources (a friend action on the front queue, a row read back, a wait, the
 """
 
 import json
-from collections.abc import Mapping
+import sys
+from collections.abc import Mapping, Sequence
 from functools import cached_property
+from pathlib import Path
+from typing import Any
 
-from aws_cdk import App, Aws, CfnCondition, Duration, Fn, RemovalPolicy, Stack
+from aws_cdk import App, Aws, CfnCondition, CfnResource, Duration, Fn, RemovalPolicy, Stack
 from aws_cdk import cloud_assembly_schema as cas
-from aws_cdk.integ_tests_alpha import ExpectedResult, IApiCall, IntegTest, Match
+from aws_cdk.integ_tests_alpha import ExpectedResult, IApiCall, IDeployAssert, IntegTest, Match
 from friend_infra.stack import FriendMicroservicesStack
 from friend_models import FRIEND_ID, PLAYER_ID, STATE, State
 
-POLL = Duration.seconds(1)
-"""Interval of every wait: short enough that a local run barely notices it."""
-PATIENCE = Duration.minutes(3)
-"""Total of every wait: queue and stream delivery on AWS can take this long after a deploy."""
+from friend_integ import waits
+from friend_integ.diagnose import ASSERTION_METADATA
+
+POLL = Duration.seconds(waits.POLL_SECONDS)
+PATIENCE = Duration.seconds(waits.patience())
+"""Total of every wait, by target (see :mod:`friend_integ.waits`)."""
 REPLACED_ON_EVERY_CHANGE = ["AWS::Lambda::Version"]
 """Resources a code change replaces by design (a published version is immutable; the alias
 moves to the new one), so integ-runner must not call their replacement destructive."""
@@ -41,14 +46,13 @@ class FriendCase:
             name,
             test_cases=[self.stack],
             assertion_stack=self.assertion_stack,
-            regions=["us-east-1"],
             cdk_command_options=cas.CdkCommands(
                 destroy=cas.DestroyCommand(args=cas.DestroyOptions(force=True))
             ),
             stack_update_workflow=False,
             allow_destroy=REPLACED_ON_EVERY_CHANGE,
         )
-        self.assertions = self.integ.assertions
+        self.assertions = LabelledAssertions(self.integ.assertions)
 
     def send(self, player: str, friend: str, action: str) -> IApiCall:
         """Put one friend action on the front queue, in the client's wire format."""
@@ -57,6 +61,7 @@ class FriendCase:
             "SQS",
             "sendMessage",
             {"QueueUrl": self.stack.queue_url, "MessageBody": json.dumps(body)},
+            players=(player, friend),
         )
 
     def row_count(self, player: str, friend: str | None = None) -> IApiCall:
@@ -75,6 +80,7 @@ class FriendCase:
                 "ExpressionAttributeValues": values,
                 "ConsistentRead": True,
             },
+            players=(player,) if friend is None else (player, friend),
         )
 
     @staticmethod
@@ -103,6 +109,54 @@ class FriendCase:
         """Base URL of the API's stage, as the assertion functions reach it (see
         :func:`api_base_url`); one condition per assertion stack, hence cached."""
         return api_base_url(self.assertion_stack, self.stack)
+
+
+class LabelledAssertions:
+    """The test's assertions (integ-tests-alpha's ``IDeployAssert``), each call labelled with
+    the line of the test file that built it and its players, so that a failure report can name
+    it and show those players' logs (see :mod:`friend_integ.diagnose`)."""
+
+    def __init__(self, assertions: IDeployAssert) -> None:
+        self._assertions = assertions
+
+    def aws_api_call(
+        self,
+        service: str,
+        api: str,
+        parameters: Mapping[str, Any] | None = None,
+        *,
+        players: Sequence[str] = (),
+    ) -> IApiCall:
+        """An AWS SDK call against the live resources."""
+        return _labelled(self._assertions.aws_api_call(service, api, parameters), players)
+
+    def http_api_call(self, url: str, *, players: Sequence[str] = (), **options: Any) -> IApiCall:
+        """An HTTP request (``options``: method, body, headers) to the deployed API."""
+        return _labelled(self._assertions.http_api_call(url, **options), players)
+
+
+def _call_site() -> str:
+    """`<test file>:<line>` of the statement of the test app being run that is building now.
+
+    The app runs as ``__main__``; its module-level frame is at the line of the statement (of
+    the sub-expression, for a chain spread over several lines) that led here.
+    """
+    frame = sys._getframe(1)
+    while frame is not None:
+        if frame.f_code.co_name == "<module>" and frame.f_globals.get("__name__") == "__main__":
+            return f"{Path(frame.f_code.co_filename).name}:{frame.f_lineno}"
+        frame = frame.f_back  # type: ignore[assignment]
+    return "unknown"
+
+
+def _labelled(call: IApiCall, players: Sequence[str]) -> IApiCall:
+    label = {"source": _call_site(), "players": list(players)}
+    for child in call.node.find_all():
+        if CfnResource.is_cfn_resource(child):
+            resource: CfnResource = child  # type: ignore[assignment]
+            if resource.cfn_resource_type.startswith("Custom::DeployAssert"):
+                resource.add_metadata(ASSERTION_METADATA, label)
+    return call
 
 
 def api_base_url(assertion_stack: Stack, stack: FriendMicroservicesStack) -> str:

@@ -25,13 +25,14 @@ from pathlib import Path
 from types import FrameType
 from typing import NoReturn
 
-from friend_integ import snapshots, tools
+from friend_integ import junit, snapshots, tools, waits
 from friend_integ.emulators import DEFAULT_EMULATOR, DEFAULT_PORT, EMULATORS
 from friend_integ.integ_process import run_integ_runner, shielded
 from friend_integ.paths import Layout
 from friend_integ.prepare import choose_target, probe, verify_and_prepare
 from friend_integ.progress import Progress
 from friend_integ.run import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_SETUP, Run
+from friend_integ.runner import regions_for
 from friend_integ.summary import summary
 from friend_integ.targets import TargetError, TargetKind
 
@@ -101,6 +102,13 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         "changed (default: force, since the snapshot check cannot see a changed assertion)",
     )
     parser.add_argument(
+        "--directory",
+        type=Path,
+        metavar="DIR",
+        help="run the integ tests of DIR (integ_*.py with their snapshots) instead of the "
+        "package's own integ/",
+    )
+    parser.add_argument(
         "--no-synth-cache",
         dest="synth_cache",
         action="store_false",
@@ -144,7 +152,7 @@ def _interrupt(signum: int, _frame: FrameType | None) -> NoReturn:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
-    layout = Layout()
+    layout = Layout(tests=args.directory.resolve() if args.directory else None)
     started_at = datetime.now().astimezone()
     log_dir = layout.logs_dir / f"{started_at:%Y%m%d-%H%M%S}-{os.getpid()}"
     log_dir.mkdir(parents=True, exist_ok=True)
@@ -174,7 +182,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 run.emulator.stop()
             run.timed(f"{run.emulator.title} stop", stop_started)
         signal.signal(signal.SIGTERM, previous_handler)
-    print("\n".join(summary(run, started_at, exit_code)), file=sys.stderr)
+    report = junit.write(run, started_at, run.log_dir / "junit.xml")
+    print("\n".join(summary(run, started_at, exit_code, report)), file=sys.stderr)
     return exit_code
 
 
@@ -190,6 +199,11 @@ def _run(args: argparse.Namespace, run: Run) -> int:
 
     choose_target(args, run)
     assert run.target is not None
+    on_aws = run.target.kind is TargetKind.AWS
+    run.env[waits.PATIENCE_ENV] = str(waits.patience_for(on_aws=on_aws))
+    run.regions = regions_for(
+        len(_test_files(layout, args.tests)), on_emulator=run.target.is_emulator
+    )
     run.progress.step(f"target: {run.target.describe()}")
     if run.target.kind is not TargetKind.NONE:
         cdk_package = layout.package_dir / "node_modules" / "aws-cdk"
@@ -201,15 +215,22 @@ def _run(args: argparse.Namespace, run: Run) -> int:
     code = run_integ_runner(args, run, node_tools.integ_runner)
     if not args.snapshot_only:
         assert run.parser is not None
-        snapshots.restore_unchanged(layout, backup, run.parser)
+        # The committed snapshots hold the emulators' waits: AWS's longer ones are not news.
+        snapshots.restore_unchanged(layout, backup, run.parser, everything=on_aws)
     if not args.clean and run.target.kind is not TargetKind.NONE:
         names = snapshots.test_stacks(layout, args.tests)
-        present = probe(run, names).get("stacks", {})
-        run.kept_stacks = [name for name in names if name in present]
+        for region in run.regions:
+            present = probe(run, names, region).get("stacks", {})
+            run.kept_stacks.extend(f"{name} ({region})" for name in names if name in present)
     assert run.parser is not None
-    if code == 0 and run.parser.failed:
+    if code != 0 or run.parser.failed or run.teardown_errors:
         return EXIT_FAILED
-    return EXIT_FAILED if code != 0 else 0
+    return 0
+
+
+def _test_files(layout: Layout, selected: Sequence[str]) -> list[str]:
+    """The test files a run covers: those selected, else every `integ_*.py` of the folder."""
+    return list(selected) or sorted(p.name for p in layout.tests_dir.glob("integ_*.py"))
 
 
 if __name__ == "__main__":

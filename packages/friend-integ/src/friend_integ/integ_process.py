@@ -15,10 +15,10 @@ from typing import IO
 
 from friend_integ import processes
 from friend_integ.cloudformation import StackWatcher, client
+from friend_integ.finish import Finisher
 from friend_integ.run import Run
-from friend_integ.runner import ReportParser, RunnerOptions, integ_runner_command
+from friend_integ.runner import Phase, ReportParser, RunnerOptions, integ_runner_command
 from friend_integ.snapshots import test_stacks
-from friend_integ.targets import REGION
 
 HEARTBEAT_SECONDS = 20.0
 """Silence longer than this gets a `still running` line, so a watcher knows it is alive."""
@@ -31,25 +31,8 @@ def _pump(stream: IO[str], lines: "Queue[str | None]") -> None:
     lines.put(None)
 
 
-def run_integ_runner(args: argparse.Namespace, run: Run, integ_runner: Path) -> int:
-    """Run integ-runner, echoing progress from its report; stop it on interruption."""
-    options = RunnerOptions(
-        tests=args.tests,
-        deploy=not args.snapshot_only,
-        force=args.force,
-        clean=args.clean,
-        region=REGION,
-        synth_cache=args.synth_cache,
-        verbosity=max(0, args.verbose - 1),
-        extra=args.extra,
-    )
-    command = integ_runner_command(integ_runner, options)
-    log_path = run.log_dir / "integ-runner.log"
-    parser = ReportParser(deploying=options.deploy)
-    run.parser = parser
-    started = time.monotonic()
-    tests = " ".join(args.tests) or "all tests"
-    run.progress.step(f"integ-runner: {tests} ({'deploy' if options.deploy else 'snapshot check'})")
+def _start(command: list[str], run: Run) -> tuple["subprocess.Popen[str]", "Queue[str | None]"]:
+    """integ-runner in a process group of its own, its report read into a queue."""
     process = subprocess.Popen(  # noqa: S603 - argument list, no shell
         command,
         cwd=run.layout.package_dir,
@@ -64,9 +47,37 @@ def run_integ_runner(args: argparse.Namespace, run: Run, integ_runner: Path) -> 
     lines: Queue[str | None] = Queue()
     assert process.stdout is not None
     threading.Thread(target=_pump, args=(process.stdout, lines), daemon=True).start()
+    return process, lines
+
+
+def _options(args: argparse.Namespace, run: Run) -> RunnerOptions:
+    return RunnerOptions(
+        tests=args.tests,
+        deploy=not args.snapshot_only,
+        force=args.force,
+        regions=run.regions,
+        directory=str(run.layout.tests_dir),
+        synth_cache=args.synth_cache,
+        verbosity=max(0, args.verbose - 1),
+        extra=args.extra,
+    )
+
+
+def run_integ_runner(args: argparse.Namespace, run: Run, integ_runner: Path) -> int:
+    """Run integ-runner, echoing progress from its report, finishing each test (failure report,
+    teardown) as its result arrives; stop it on interruption."""
+    options = _options(args, run)
+    command = integ_runner_command(integ_runner, options)
+    log_path = run.log_dir / "integ-runner.log"
+    parser = ReportParser(deploying=options.deploy)
+    run.parser = parser
+    started = time.monotonic()
+    tests = " ".join(args.tests) or "all tests"
+    run.progress.step(f"integ-runner: {tests} ({'deploy' if options.deploy else 'snapshot check'})")
+    process, lines = _start(command, run)
     current = "integ-runner"
-    watched = test_stacks(run.layout, args.tests) if options.deploy else []
-    watcher = StackWatcher(client(run.env) if watched else None, watched, _stack_reporter(run))
+    watcher = StackWatcher(lambda region: client(run.env, region=region), _stack_reporter(run))
+    finisher = Finisher(run, clean=args.clean, since_ms=int(time.time() * 1000) - 1000)
     try:
         with log_path.open("w") as log, watcher:
             log.write(f"$ {shlex.join(command)}\n")
@@ -84,10 +95,17 @@ def run_integ_runner(args: argparse.Namespace, run: Run, integ_runner: Path) -> 
                 if args.verbose:
                     sys.stderr.write(line)
                 event = parser.feed(line)
-                if event is not None:
-                    current = event.message
-                    run.progress.step(event.message)
-        process.wait()
+                if event is None:
+                    continue
+                current = event.message
+                run.progress.step(event.message)
+                if event.started is not None and options.deploy:
+                    region = parser.regions[event.started]
+                    watcher.watch(region, test_stacks(run.layout, [event.started]))
+                if options.deploy and event.result and event.result.phase is Phase.DEPLOY:
+                    finisher.submit(event.result)
+            process.wait()
+            finisher.wait()
     finally:
         if process.poll() is None:
             run.progress.step("stopping integ-runner")

@@ -19,6 +19,8 @@ class Layout:
     """The folders one integ run works with."""
 
     package_dir: Path = PACKAGE_DIR
+    tests: Path | None = None
+    """Another folder of integ tests than the package's own `integ/` (`integ --directory`)."""
 
     @cached_property
     def workspace_root(self) -> Path:
@@ -28,7 +30,7 @@ class Layout:
     @property
     def tests_dir(self) -> Path:
         """The integ-runner discovery root: `integ_*.py` and their `.snapshot` folders."""
-        return self.package_dir / "integ"
+        return self.tests if self.tests is not None else self.package_dir / "integ"
 
     @property
     def state_root(self) -> Path:

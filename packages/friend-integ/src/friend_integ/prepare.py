@@ -11,7 +11,8 @@ import json
 import subprocess
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -112,11 +113,16 @@ def _name(emulator: Emulator) -> str:
     return f"embedded {emulator.title}" + (f" {version}" if version else "")
 
 
-def probe(run: Run, stacks: Sequence[str]) -> dict[str, Any]:
+def in_region(env: Mapping[str, str], region: str) -> dict[str, str]:
+    """The tools' environment with `region` as the region of every call."""
+    return {**env, "AWS_REGION": region, "AWS_DEFAULT_REGION": region}
+
+
+def probe(run: Run, stacks: Sequence[str], region: str = REGION) -> dict[str, Any]:
     """Ask the target (with the tools' exact environment) who we are and what it holds."""
     result = subprocess.run(  # noqa: S603 - argument list, no shell
         [sys.executable, "-m", "friend_integ.probe", *stacks],
-        env=run.env,
+        env=in_region(run.env, region),
         capture_output=True,
         text=True,
         check=False,
@@ -129,39 +135,60 @@ def probe(run: Run, stacks: Sequence[str]) -> dict[str, Any]:
 
 
 def verify_and_prepare(args: argparse.Namespace, run: Run, cdk_package: Path, cdk: Path) -> None:
-    """Check the account, bootstrap when needed, clear stacks left by a `--no-clean` run."""
+    """Check the account, bootstrap each region when needed, clear stacks left by a
+    `--no-clean` run. The regions are asked and bootstrapped side by side."""
     assert run.target is not None
+    target = run.target
     started = time.monotonic()
     stacks = test_stacks(run.layout, args.tests)
-    if run.target.kind is TargetKind.AWS:
+    if target.kind is TargetKind.AWS:
         check_cdk_profile(Path(run.env.get("HOME", str(Path.home()))) / ".cdk.json", run.env)
-    answer = probe(run, stacks)
-    if "error" in answer:
-        raise TargetError(f"{run.target.describe()} did not answer: {answer['error']}")
-    check_account(run.target, answer.get("account"))
-    run.progress.detail(f"caller {answer['arn']} (account verified)")
+    with ThreadPoolExecutor(len(run.regions)) as pool:
+        asked = pool.map(lambda region: probe(run, stacks, region), run.regions)
+        answers = dict(zip(run.regions, asked, strict=True))
+    for answer in answers.values():
+        if "error" in answer:
+            raise TargetError(f"{target.describe()} did not answer: {answer['error']}")
+        check_account(target, answer.get("account"))
+    run.progress.detail(f"caller {answers[run.regions[0]]['arn']} (account verified)")
     run.timed("target checks", started)
 
     wanted = bootstrap.template_version(cdk_package)
-    if bootstrap.is_current(answer["bootstrap_status"], answer["bootstrap_version"], wanted):
+    stale = [
+        region
+        for region, answer in answers.items()
+        if not bootstrap.is_current(answer["bootstrap_status"], answer["bootstrap_version"], wanted)
+    ]
+    if not stale:
         run.progress.step(f"bootstrap: CDKToolkit is current (version {wanted}), skipped")
     else:
         started = time.monotonic()
-        run.progress.step(f"bootstrap: cdk bootstrap aws://{run.target.account}/{REGION}")
-        bootstrap.bootstrap(cdk, run.target, run.env, run.log_dir / "bootstrap.log")
+        where = ", ".join(f"aws://{target.account}/{region}" for region in stale)
+        run.progress.step(f"bootstrap: cdk bootstrap {where}")
+
+        def bootstrap_region(region: str) -> None:
+            log = run.log_dir / f"bootstrap-{region}.log"
+            bootstrap.bootstrap(cdk, target, in_region(run.env, region), log, region=region)
+
+        with ThreadPoolExecutor(len(stale)) as pool:
+            list(pool.map(bootstrap_region, stale))
         run.progress.detail(f"done in {run.timed('bootstrap', started):.1f}s")
 
-    leftovers = list(answer.get("stacks", {}))
+    leftovers = {
+        region: list(a.get("stacks", {})) for region, a in answers.items() if a.get("stacks")
+    }
     if leftovers:
-        if not run.target.is_emulator:
+        if not target.is_emulator:
+            found = ", ".join(name for names in leftovers.values() for name in names)
             raise TargetError(
-                f"stacks from an earlier run exist in {run.target.describe()}: "
-                f"{', '.join(leftovers)}; delete them first (cdk destroy or the console)"
+                f"stacks from an earlier run exist in {target.describe()}: "
+                f"{found}; delete them first (cdk destroy or the console)"
             )
         started = time.monotonic()
         run.progress.step(f"removing stacks left by an earlier --no-clean run: {leftovers}")
         try:
-            cloudformation.delete_stacks(cloudformation.client(run.env), leftovers)
-        except (BotoCoreError, ClientError) as error:
+            for region, names in leftovers.items():
+                cloudformation.delete_stacks(cloudformation.client(run.env, region=region), names)
+        except (cloudformation.StackDeletionError, BotoCoreError, ClientError) as error:
             raise TargetError(f"could not delete leftover stacks: {error}") from error
         run.timed("leftover cleanup", started)

@@ -4,6 +4,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from friend_integ.diagnose import Diagnosis
 from friend_integ.emulators import Emulator
 from friend_integ.paths import Layout
 from friend_integ.progress import Progress
@@ -31,8 +32,14 @@ class Run:
     embedded_already_running: Emulator | None = None
     """An embedded emulator that an earlier run started and left running, if in use."""
     timings: dict[str, float] = field(default_factory=dict)
+    regions: tuple[str, ...] = ()
+    """The regions the tests run in, one per test file on an emulator (see `runner.regions_for`)."""
     parser: ReportParser | None = None
     kept_stacks: list[str] = field(default_factory=list)
+    diagnoses: dict[str, Diagnosis] = field(default_factory=dict)
+    """What was found about each failed test, by its result name."""
+    teardown_errors: list[str] = field(default_factory=list)
+    """Stacks that did not delete: each fails the run."""
 
     def timed(self, name: str, started: float) -> float:
         """Add the seconds since `started` to the phase `name`; returns them."""

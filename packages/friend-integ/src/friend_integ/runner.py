@@ -21,6 +21,10 @@ class Phase(StrEnum):
     DEPLOY = "deploy"
 
 
+TESTS_DIR = "integ"
+"""Discovery root of the integ tests, relative to the package folder (integ-runner's cwd)."""
+
+
 @dataclass(frozen=True)
 class RunnerOptions:
     """What one integ-runner invocation should do."""
@@ -31,16 +35,29 @@ class RunnerOptions:
     force: bool = True
     """Deploy every selected test, not only those whose snapshot changed (the snapshot
     check does not see a changed assertion expectation, so deploying runs force by default)."""
-    clean: bool = True
-    region: str = "us-east-1"
+    regions: Sequence[str] = ("us-east-1",)
+    """One worker per region: integ-runner runs one test at a time in each, so test files run
+    side by side when there are several regions (each bootstrapped)."""
+    directory: str = TESTS_DIR
+    """The tests' folder (integ-runner's discovery root), relative to the package folder or
+    absolute."""
     synth_cache: bool = True
     verbosity: int = 0
     extra: Sequence[str] = ()
     """Arguments handed to integ-runner unchanged."""
 
 
-TESTS_DIR = "integ"
-"""Discovery root of the integ tests, relative to the package folder (integ-runner's cwd)."""
+EMULATOR_REGIONS = ("us-east-1", "us-east-2", "us-west-2", "eu-west-1", "eu-central-1")
+"""Regions an emulator run spreads test files over, one each: every emulator here serves every
+region, each with its own stacks and bootstrap."""
+
+
+def regions_for(test_files: int, *, on_emulator: bool) -> tuple[str, ...]:
+    """The regions of a run: one per test file on an emulator (more than the list holds share),
+    so the files run side by side; one on AWS, where a region is a choice the user makes."""
+    if not on_emulator:
+        return (EMULATOR_REGIONS[0],)
+    return EMULATOR_REGIONS[: max(1, min(test_files, len(EMULATOR_REGIONS)))]
 
 
 def app_command(python: str = sys.executable, *, synth_cache: bool = True) -> str:
@@ -61,19 +78,21 @@ def integ_runner_command(integ_runner: Path, options: RunnerOptions) -> list[str
         "--language",
         "python",
         "--directory",
-        TESTS_DIR,
+        options.directory,
         "--app",
         app_command(synth_cache=options.synth_cache),
-        # One region: otherwise tests spread over three default regions.
+        # The regions chosen here: otherwise tests spread over three default regions.
         "--parallel-regions",
-        options.region,
+        ",".join(options.regions),
         # The update workflow redeploys the committed snapshot first, via git: not wanted.
         "--no-update-workflow",
+        # The integ command deletes each test's stacks itself as soon as the test's result is
+        # in (see `friend_integ.teardown`): integ-runner's toolkit waits 5 s between looks at a
+        # deletion, and a failed test's stacks are read for the failure report first.
+        "--no-clean",
     ]
     if options.deploy and options.force:
         command.append("--force")
-    if not options.clean:
-        command.append("--no-clean")
     command.extend(["--verbose"] * options.verbosity)
     if options.tests:
         # A selected test that does not exist is an error, not a silently empty run.
@@ -98,7 +117,10 @@ _RESULT = re.compile(
     r"^  (?P<status>" + "|".join(s.value for s in Status) + r")\s+(?P<name>\S.*?)\s+"
     r"(?P<seconds>\d+(?:\.\d+)?)s\s*$"
 )
-_RUNNING = re.compile(r"^Running test (?P<file>\S+) in (?P<where>\S+)")
+_RUNNING = re.compile(r"^Running test (?P<file>\S+) in (?:[^/\s]+/)?(?P<region>\S+)")
+_WHERE = re.compile(r"^(?P<name>.*?) \((?P<profile>[^/()]*)/(?P<region>[^/()]+)\)$")
+"""integ-runner appends `(<profile>/<region>)` to a failed test's name, `undefined` for the
+profile when there is none: the region is kept apart, the rest is noise."""
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
 
 
@@ -111,6 +133,12 @@ class Result:
     name: str
     seconds: float
     details: list[str] = field(default_factory=list)
+    region: str | None = None
+
+    @property
+    def test_file(self) -> str:
+        """The test file (`integ_friends.py`) this result is about."""
+        return self.name.split("-", 1)[0].removesuffix(".py") + ".py"
 
     @property
     def failed(self) -> bool:
@@ -138,6 +166,8 @@ class Event:
 
     message: str
     result: Result | None = None
+    started: str | None = None
+    """The test file that integ-runner has just started (its region is in `regions`)."""
 
 
 class ReportParser:
@@ -147,6 +177,8 @@ class ReportParser:
         self.deploying = deploying
         self.phase = Phase.SNAPSHOT
         self.results: list[Result] = []
+        self.regions: dict[str, str] = {}
+        """The region each test file runs in (`integ_friends.py` -> `us-east-2`)."""
         self._last: Result | None = None
 
     def feed(self, raw: str) -> Event | None:
@@ -160,7 +192,8 @@ class ReportParser:
         if running := _RUNNING.match(line):
             self._last = None
             name = Path(running["file"]).name
-            return Event(f"{name}: synth, deploy, assertions, destroy ({running['where']})")
+            self.regions[name] = running["region"]
+            return Event(f"{name}: synth, deploy, assertions ({running['region']})", started=name)
         if match := _RESULT.match(line):
             return self._result(match)
         if self._last is not None and line.startswith("      ") and line.strip():
@@ -171,12 +204,17 @@ class ReportParser:
         return None
 
     def _result(self, match: re.Match[str]) -> Event:
+        name, region = match["name"], None
+        if where := _WHERE.match(name):
+            name, region = where["name"], where["region"]
         result = Result(
             phase=self.phase,
             status=Status(match["status"]),
-            name=match["name"],
+            name=name,
             seconds=float(match["seconds"]),
         )
+        if self.phase is Phase.DEPLOY:
+            result.region = region or self.regions.get(result.test_file)
         self._last = result
         if result.status is Status.WARN:
             return Event(f"{result.name}: integ-runner says it is taking long")

@@ -11,6 +11,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
+from friend_integ.diagnose import ASSERTION_METADATA
 from friend_integ.paths import Layout
 from friend_integ.runner import Phase, ReportParser, Status
 
@@ -52,6 +53,31 @@ def assertion_count(layout: Layout, selected: Sequence[str]) -> int:
     return count
 
 
+def assertion_labels(layout: Layout, test_file: str) -> list[str]:
+    """Each assertion of a test (its `AssertionResults` output in the committed snapshot), with
+    the test file line that built it where the snapshot records it."""
+    labels = []
+    for folder, case in _selected_cases(layout, [test_file]):
+        path = folder / f"{case.get('assertionStackName')}.template.json"
+        if not path.is_file():
+            continue
+        stack = json.loads(path.read_text())
+        resources = stack.get("Resources", {})
+        for name, output in stack.get("Outputs", {}).items():
+            if not name.startswith("AssertionResults"):
+                continue
+            logical_id = output.get("Value", {}).get("Fn::GetAtt", [""])[0]
+            label = resources.get(logical_id, {}).get("Metadata", {}).get(ASSERTION_METADATA, {})
+            labels.append(f"{label['source']} {name}" if "source" in label else name)
+    return labels
+
+
+def template(layout: Layout, test_file: str, stack: str) -> dict[str, Any] | None:
+    """The committed template of one of a test's stacks, if there is one."""
+    path = layout.tests_dir / f"{test_file}.snapshot" / f"{stack}.template.json"
+    return json.loads(path.read_text()) if path.is_file() else None
+
+
 def backup(layout: Layout, backup: Path) -> None:
     for snapshot in layout.tests_dir.glob("**/*.snapshot"):
         if snapshot.is_dir():
@@ -60,8 +86,11 @@ def backup(layout: Layout, backup: Path) -> None:
             shutil.copytree(snapshot, target, ignore=shutil.ignore_patterns("asset.*"))
 
 
-def restore_unchanged(layout: Layout, backup: Path, parser: ReportParser) -> None:
-    """Put back the committed snapshot of each test whose snapshot check found no change.
+def restore_unchanged(
+    layout: Layout, backup: Path, parser: ReportParser, *, everything: bool = False
+) -> None:
+    """Put back the committed snapshot of each test whose snapshot check found no change (of
+    every test with `everything`).
 
     After a passing deploy integ-runner rewrites every snapshot from a fresh synthesis, which
     always differs in volatile values (assertion time stamps, asset hashes of rebuilt
@@ -69,7 +98,7 @@ def restore_unchanged(layout: Layout, backup: Path, parser: ReportParser) -> Non
     leaves the working tree clean; a real change still shows up for review.
     """
     for result in parser.results:
-        if result.phase is Phase.SNAPSHOT and result.status is Status.UNCHANGED:
+        if result.phase is Phase.SNAPSHOT and (everything or result.status is Status.UNCHANGED):
             saved = backup / f"{result.name}.py.snapshot"
             current = layout.tests_dir / f"{result.name}.py.snapshot"
             if saved.is_dir():

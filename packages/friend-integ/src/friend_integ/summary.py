@@ -1,11 +1,11 @@
 """The summary printed at the end of a run: results, timings, logs and what was kept."""
 
 from datetime import datetime
+from pathlib import Path
 
 from friend_integ.emulators.cli import stop_command
 from friend_integ.paths import Layout
 from friend_integ.run import EXIT_FAILED, EXIT_INTERRUPTED, Run
-from friend_integ.runner import ReportParser
 from friend_integ.snapshots import assertion_count
 from friend_integ.targets import REGION
 
@@ -37,7 +37,14 @@ def _inspect_hints(run: Run) -> list[str]:
     ]
 
 
-def _result_lines(parser: ReportParser, layout: Layout) -> list[str]:
+DETAIL_CHARS = 300
+"""integ-runner's own detail lines are cut here: a timed-out wait's line is the whole custom
+resource request as JSON; what it says is in the lines the command found (see `diagnose`)."""
+
+
+def _result_lines(run: Run) -> list[str]:
+    assert run.parser is not None
+    parser, layout = run.parser, run.layout
     lines = []
     for verdict, result in parser.verdicts():
         extra = ""
@@ -48,11 +55,20 @@ def _result_lines(parser: ReportParser, layout: Layout) -> list[str]:
             extra = f"  ({ok}/{total} assertions)"
         elif verdict == "PASS" and result.phase.value == "deploy" and assertions:
             extra = f"  ({assertions} assertions)"
+        where = f"  ({result.region})" if result.region else ""
         lines.append(
-            f"  {verdict}  {result.phase.value:8s} {result.name}  {result.seconds:.1f}s{extra}"
+            f"  {verdict}  {result.phase.value:8s} {result.name}  {result.seconds:.1f}s"
+            f"{extra}{where}"
         )
         if verdict == "FAIL":
-            lines.extend(f"          {detail}" for detail in result.details[:40])
+            details = [
+                d if len(d) <= DETAIL_CHARS else d[: DETAIL_CHARS - 3] + "..."
+                for d in result.details[:40]
+            ]
+            lines.extend(f"          {detail}" for detail in details)
+            diagnosis = run.diagnoses.get(result.name)
+            if diagnosis is not None:
+                lines.extend(f"          {line}" for line in diagnosis.lines(layout.tests_dir))
     if not parser.results:
         lines.append("  no test results: see the integ-runner log")
     lines.extend(
@@ -72,12 +88,15 @@ def _runner_errors(run: Run) -> list[str]:
     return [line.strip() for line in log.read_text().splitlines() if line.startswith("Error:")]
 
 
-def summary(run: Run, started_at: datetime, exit_code: int) -> list[str]:
+def summary(
+    run: Run, started_at: datetime, exit_code: int, report: Path | None = None
+) -> list[str]:
     lines = ["", "Summary"]
     if run.target is not None:
         lines.append(f"  target:  {run.target.describe()}")
     if run.parser is not None:
-        lines.extend(_result_lines(run.parser, run.layout))
+        lines.extend(_result_lines(run))
+        lines.extend(f"  FAIL  destroy  {error}" for error in run.teardown_errors)
         if exit_code == EXIT_FAILED and not run.parser.failed:
             lines.extend(f"  integ-runner: {error}" for error in _runner_errors(run))
     hits, misses = _cache_stats(run.layout, started_at)
@@ -90,6 +109,8 @@ def summary(run: Run, started_at: datetime, exit_code: int) -> list[str]:
             + f"; total {run.progress.elapsed():.1f}s"
         )
     lines.append(f"  logs:    {run.log_dir}")
+    if report is not None:
+        lines.append(f"  report:  {report} (JUnit XML)")
     if run.emulator is not None:
         lines.append(f"  {run.emulator.title} log: {run.emulator.log_file}")
     if run.target is not None and run.target.is_emulator and run.kept_stacks:
@@ -109,5 +130,6 @@ def summary(run: Run, started_at: datetime, exit_code: int) -> list[str]:
     if run.parser is not None:
         # The conventional closing line that CI systems and people scan for.
         verdicts = [verdict for verdict, _ in run.parser.verdicts()]
-        lines.append(f"integ: {verdicts.count('PASS')} passed, {verdicts.count('FAIL')} failed")
+        failed = verdicts.count("FAIL") + len(run.teardown_errors)
+        lines.append(f"integ: {verdicts.count('PASS')} passed, {failed} failed")
     return lines
