@@ -1,28 +1,27 @@
-"""Time the `integ` command on both embedded emulators, side by side, and print a table.
+"""Time the `integ` command cold and warm, side by side with the serial layout, and the time a
+broken rule takes to fail; print one table.
 
-Each round runs `integ --emulator ministack` and `integ --emulator localstack` one after the
-other (the order alternates between rounds, so a slow spell of the shared machine does not
-always hit the same emulator), each on a free port of its own. Every run deploys the real stack,
-runs the assertions, destroys and stops its emulator; the script reads the `time:` line of the
-command's summary and prints, per emulator, min/median/max of the total and of each phase
-(tools, environment, start, target checks, bootstrap, integ-runner, deploy/destroy of each stack,
-stop), and the ratio localstack/ministack of the medians.
+Each round runs, for each layout (test files side by side, one region each: the default; and
+`--serial`, one after the other in one region, as on AWS), a cold run (the synth cache and the
+bundle cache emptied first: every synthesis and bundle is built, as on a fresh clone once the
+Node tools and the emulator's environment are installed) and then a warm run (everything cached).
+The order of the layouts alternates between rounds, so a slow spell of the shared machine does
+not always hit the same one. Each run uses a free port and its own embedded emulator; the
+script reads the `time:` line of the command's summary and prints, per phase, the median of
+each (layout, cold/warm) column.
 
-One unmeasured run of each emulator comes first, so the measured rounds see a warm synth cache,
-installed Node tools and installed emulator environments (`--no-warmup` measures from the first
-run on). `--fresh-state` gives every measured run an empty emulator state folder
-(`FRIEND_STATE_DIR` in a temporary folder), so the `environment` phase is a cold emulator
-install (packages still come from uv's and npm's download caches when they hold them); the
-synth cache and the Node tools stay warm.
+Then the broken rule: `integ_friends.py` is copied into a scratch folder with one wait broken
+(the requester's row is expected Friends where the rules leave it Requested), and the script
+times `integ --directory <that folder>` from start to its failing exit, warm.
 
-Run from the workspace root:
+Run from the workspace root (prefix with `nice -n 10` on a shared machine):
 
-    uv run --package friend-integ python scripts/bench_integ.py              # 2 rounds
-    uv run --package friend-integ python scripts/bench_integ.py --rounds 5
-    uv run --package friend-integ python scripts/bench_integ.py --fresh-state
+    uv run --package friend-integ python scripts/bench_integ.py              # 1 round
+    uv run --package friend-integ python scripts/bench_integ.py --rounds 3 --emulator localstack
 
-Exit code 1 when a run fails (the table still prints; failed runs are left out of it).
-Each run's full output is kept in a log folder printed at the start.
+The load average is printed beside each run: on a shared machine compare columns of one run
+only. Exit code 1 when a run does not end as expected; each run's output is kept in the log
+folder printed at the start.
 """
 
 from __future__ import annotations
@@ -40,35 +39,30 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from friend_integ.emulators import EMULATORS as KNOWN_EMULATORS
+from friend_integ.emulators import DEFAULT_EMULATOR, EMULATORS
 from friend_integ.emulators.testing import free_port
+from friend_integ.paths import Layout
 
-EMULATORS = ("ministack", "localstack")
-"""Measured in this order (then reversed every other round); the ratio is the second over the
-first."""
-TITLES = {key: KNOWN_EMULATORS[key].title for key in EMULATORS}
-STACK_PREFIX = "FriendMicroservicesInteg"
-STACK_VERBS = ("deploy ", "update ", "destroy ")
+LAYOUTS = {"side by side": [], "serial": ["--serial"]}
+"""Each layout's extra arguments to `integ`."""
+BROKEN_WAIT = ('row_becomes("alice", "bob", State.REQUESTED)', "State.REQUESTED", "State.FRIENDS")
+"""(the wait in integ_friends.py, what it expects, what the broken copy expects instead)."""
 
 _TIME_LINE = re.compile(r"^\s*time:\s+(?P<phases>.*);\s*total\s+(?P<total>[\d.]+)s\s*$")
 _PHASE = re.compile(r"^(?P<name>.+)\s+(?P<seconds>[\d.]+)s$")
-_CACHE_LINE = re.compile(r"^\s*synth cache:\s+(?P<hits>\d+) hits, (?P<misses>\d+) misses")
+_STACK_VERBS = ("deploy ", "destroy ", "explain ")
 
 
 @dataclass
 class Run:
-    """One `integ` run: its phases in seconds (``total`` included) or why it failed."""
+    """One `integ` run: its phases in seconds (`total` included), exit code and log."""
 
-    emulator: str
-    label: str
+    column: str
     exit_code: int
     log: Path
+    seconds: float
+    load: str
     phases: dict[str, float] = field(default_factory=dict)
-    synth_cache: str = ""
-
-    @property
-    def ok(self) -> bool:
-        return self.exit_code == 0 and "total" in self.phases
 
 
 def integ_command() -> str:
@@ -80,143 +74,116 @@ def integ_command() -> str:
     return found
 
 
-def phase_name(emulator: str, name: str) -> str:
-    """One name per phase on both emulators: `LocalStack start` and `MiniStack start` -> `start`;
-    stack names shortened (`deploy FriendMicroservicesIntegAssertions` -> `deploy Assertions`)."""
-    name = name.removeprefix(TITLES[emulator] + " ")
-    verb, _, stack = name.partition(" ")
-    if stack.startswith(STACK_PREFIX):
-        name = f"{verb} {stack.removeprefix(STACK_PREFIX) or 'stack'}"
-    return name
+def load_average() -> str:
+    """The 1-minute load average, as `uptime` reports it."""
+    return f"{os.getloadavg()[0]:.1f}"
 
 
-def parse_summary(emulator: str, output: str) -> tuple[dict[str, float], str]:
-    """Phases (seconds, `total` last) and the synth cache line of the command's summary."""
+def parse_phases(output: str, emulator_title: str) -> dict[str, float]:
+    """Phases of the summary's `time:` line (`MiniStack start` -> `emulator start`)."""
     phases: dict[str, float] = {}
-    cache = ""
     for line in output.splitlines():
         if match := _TIME_LINE.match(line):
             for part in match["phases"].split(", "):
-                phase = _PHASE.match(part.strip())
-                if phase:
-                    name = phase_name(emulator, phase["name"])
+                if phase := _PHASE.match(part.strip()):
+                    name = phase["name"].replace(emulator_title, "emulator")
                     phases[name] = phases.get(name, 0.0) + float(phase["seconds"])
             phases["total"] = float(match["total"])
-        elif match := _CACHE_LINE.match(line):
-            cache = f"{match['hits']} hits, {match['misses']} misses"
-    return phases, cache
+    return phases
 
 
-def run_integ(emulator: str, label: str, log_dir: Path, fresh_state: bool) -> Run:
+def empty_caches(layout: Layout) -> None:
+    """What a fresh clone lacks once its tools are installed: synthesized and bundled output."""
+    shutil.rmtree(layout.synth_cache_dir, ignore_errors=True)
+    shutil.rmtree(layout.state_root / "bundles", ignore_errors=True)
+
+
+def run_integ(column: str, arguments: Sequence[str], emulator: str, log_dir: Path) -> Run:
     """Run `integ` once on a free port; its whole output goes to a log file."""
-    port = free_port()
-    log = log_dir / f"{label}-{emulator}.log"
-    env = dict(os.environ)
-    state = tempfile.mkdtemp(prefix=f"friend-state-{emulator}-") if fresh_state else None
-    if state is not None:
-        env["FRIEND_STATE_DIR"] = state
-    command = [integ_command(), "--emulator", emulator, "--port", str(port)]
-    print(f"{label:>8}  {emulator:<10} port {port} ...", end="", flush=True)
+    command = [integ_command(), "--emulator", emulator, "--port", str(free_port()), *arguments]
+    log = log_dir / f"{len(list(log_dir.iterdir())):02d}-{column.replace(' ', '-')}.log"
+    load = load_average()
+    print(f"{column:<22} load {load:>5} ...", end="", flush=True)
     started = time.monotonic()
-    try:
-        with log.open("w") as out:
-            out.write(f"$ {' '.join(command)}\n")
-            out.flush()
-            result = subprocess.run(  # noqa: S603 - argument list, no shell
-                command, stdout=out, stderr=subprocess.STDOUT, env=env, check=False
-            )
-    finally:
-        if state is not None:
-            shutil.rmtree(state, ignore_errors=True)
-    phases, cache = parse_summary(emulator, log.read_text(errors="replace"))
-    run = Run(emulator, label, result.returncode, log, phases, cache)
-    verdict = "ok" if run.ok else f"FAILED (exit {result.returncode}, see {log})"
-    total = phases.get("total", time.monotonic() - started)
-    print(f" {total:.1f}s {verdict}" + (f"  [synth cache {cache}]" if cache else ""), flush=True)
-    return run
+    with log.open("w") as out:
+        out.write(f"$ {' '.join(command)}\n")
+        out.flush()
+        result = subprocess.run(  # noqa: S603 - argument list, no shell
+            command, stdout=out, stderr=subprocess.STDOUT, check=False
+        )
+    seconds = time.monotonic() - started
+    phases = parse_phases(log.read_text(errors="replace"), EMULATORS[emulator].title)
+    print(f" {seconds:6.1f}s exit {result.returncode}  ({log.name})", flush=True)
+    return Run(column, result.returncode, log, seconds, load, phases)
 
 
-def phase_order(runs: Sequence[Run]) -> list[str]:
-    """Phases in the order the command reports them, the stack operations (which happen
-    within integ-runner) right after it, `total` last."""
-    names: list[str] = []
-    for run in sorted(runs, key=lambda run: -len(run.phases)):
-        names.extend(name for name in run.phases if name not in names)
-    inner = [name for name in names if name.startswith(STACK_VERBS)]
-    outer = [name for name in names if name not in inner and name != "total"]
-    at = outer.index("integ-runner") + 1 if "integ-runner" in outer else len(outer)
-    return [*outer[:at], *inner, *outer[at:], "total"]
-
-
-def _seconds(values: Sequence[float]) -> str:
-    if not values:
-        return "-"
-    return f"{min(values):6.1f} {statistics.median(values):6.1f} {max(values):6.1f}"
-
-
-def table(runs: Sequence[Run]) -> list[str]:
-    """Per phase: min/median/max per emulator and the ratio of the medians."""
-    ok = [run for run in runs if run.ok]
-    names = phase_order(ok)
-    counts = {e: sum(run.emulator == e for run in ok) for e in EMULATORS}
-    head = f"{'phase (s)':<22}"
-    for emulator in EMULATORS:
-        head += f" {TITLES[emulator] + f' (n={counts[emulator]})':>20}"
-    lines = [
-        head + "  localstack/ministack",
-        f"{'':<22}" + f" {'min    med    max':>20}" * len(EMULATORS) + "  (medians)",
-    ]
-    for name in names:
-        values = {
-            e: [r.phases[name] for r in ok if r.emulator == e and name in r.phases]
-            for e in EMULATORS
-        }
-        shown = f"  {name}" if name.startswith(STACK_VERBS) else name
-        row = f"{shown:<22}" + "".join(f" {_seconds(values[e]):>20}" for e in EMULATORS)
-        mini, local = values["ministack"], values["localstack"]
-        if mini and local and statistics.median(mini) > 0:
-            row += f"  {statistics.median(local) / statistics.median(mini):6.1f}x"
-        lines.append(row)
-    lines.append(
-        "(indented: parts of integ-runner; -: not in a summary, e.g. a stack operation that "
-        "finished between two polls of the command's stack watcher)"
+def broken_copy(layout: Layout, folder: Path) -> None:
+    """integ_friends.py and its snapshot in `folder`, with the wait of `BROKEN_WAIT` broken."""
+    wait, wanted, broken = BROKEN_WAIT
+    folder.mkdir(parents=True)
+    shutil.copytree(
+        layout.tests_dir / "integ_friends.py.snapshot",
+        folder / "integ_friends.py.snapshot",
+        ignore=shutil.ignore_patterns("asset.*"),
     )
+    source = (layout.tests_dir / "integ_friends.py").read_text()
+    if wait not in source:
+        raise SystemExit(f"integ_friends.py no longer has {wait}: update BROKEN_WAIT")
+    (folder / "integ_friends.py").write_text(source.replace(wait, wait.replace(wanted, broken), 1))
+
+
+def table(runs: Sequence[Run], columns: Sequence[str]) -> list[str]:
+    """Per phase, the median seconds of each column (`-`: not in that column's summaries)."""
+    names: list[str] = []
+    for run in runs:
+        names.extend(name for name in run.phases if name not in names and name != "total")
+    names.append("total")
+    lines = [f"{'phase (s)':<34}" + "".join(f" {column:>20}" for column in columns)]
+    for name in names:
+        row = f"{('  ' + name) if name.startswith(_STACK_VERBS) else name:<34}"
+        for column in columns:
+            values = [r.phases[name] for r in runs if r.column == column and name in r.phases]
+            row += f" {statistics.median(values):>20.1f}" if values else f" {'-':>20}"
+        lines.append(row)
+    loads = [", ".join(r.load for r in runs if r.column == column) for column in columns]
+    lines.append(f"{'load average at start':<34}" + "".join(f" {load:>20}" for load in loads))
     return lines
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rounds", type=int, default=2, help="measured runs per emulator")
-    parser.add_argument(
-        "--no-warmup",
-        dest="warmup",
-        action="store_false",
-        help="measure from the first run on (it may pay for installs and a cold synth cache)",
-    )
-    parser.add_argument(
-        "--fresh-state",
-        action="store_true",
-        help="each measured run installs its emulator into an empty state folder",
-    )
+    parser.add_argument("--rounds", type=int, default=1, help="cold and warm runs per layout")
+    parser.add_argument("--emulator", choices=sorted(EMULATORS), default=DEFAULT_EMULATOR)
     args = parser.parse_args(argv)
+    layout = Layout()
     log_dir = Path(tempfile.mkdtemp(prefix="bench-integ-"))
     print(f"logs: {log_dir}")
-    warmups = [
-        run_integ(e, "warm-up", log_dir, fresh_state=False)
-        for e in (EMULATORS if args.warmup else ())
-    ]
     runs: list[Run] = []
+    order = list(LAYOUTS)
     for index in range(args.rounds):
-        order = EMULATORS if index % 2 == 0 else EMULATORS[::-1]
-        for emulator in order:
-            runs.append(run_integ(emulator, f"round {index + 1}", log_dir, args.fresh_state))
-    state = "fresh emulator state (cold install)" if args.fresh_state else "installed emulators"
-    print(f"\nintegration run times, {args.rounds} round(s), warm synth cache, {state}")
-    print("\n".join(table(runs)))
-    failed = [run for run in [*warmups, *runs] if not run.ok]
-    for run in failed:
-        print(f"failed: {run.label} {run.emulator} (exit {run.exit_code}): {run.log}")
-    return 1 if failed else 0
+        for name in order if index % 2 == 0 else order[::-1]:
+            empty_caches(layout)
+            runs.append(run_integ(f"{name}, cold", LAYOUTS[name], args.emulator, log_dir))
+            runs.append(run_integ(f"{name}, warm", LAYOUTS[name], args.emulator, log_dir))
+    scratch = layout.state_dir / "scratch" / f"bench-broken-{os.getpid()}"
+    try:
+        broken_copy(layout, scratch)
+        broken = run_integ("broken rule", ["--directory", str(scratch)], args.emulator, log_dir)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+    columns = [f"{name}, {kind}" for kind in ("cold", "warm") for name in LAYOUTS]
+    print(f"\n`integ` on {EMULATORS[args.emulator].title}, {args.rounds} round(s), medians")
+    print("\n".join(table(runs, columns)))
+    print(
+        f"\nbroken rule: failing verdict after {broken.seconds:.1f}s (exit {broken.exit_code}, "
+        f"load {broken.load}); its summary: {broken.log}"
+    )
+    unexpected = [run for run in runs if run.exit_code != 0]
+    if broken.exit_code != 1:
+        unexpected.append(broken)
+    for run in unexpected:
+        print(f"unexpected: {run.column} exit {run.exit_code}: {run.log}")
+    return 1 if unexpected else 0
 
 
 if __name__ == "__main__":

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import ClassVar
 
 import pytest
-from friend_integ import cli, prepare, processes, snapshots, targets
+from friend_integ import cli, prepare, processes, snapshots, targets, waits
 from friend_integ.paths import Layout
 from friend_integ.progress import Progress
 from friend_integ.run import Run
@@ -97,6 +97,8 @@ def test_snapshot_only_passes_with_no_credentials_reachable(
     assert "AWS_PROFILE" not in env and "AWS_SESSION_TOKEN" not in env
     assert env["AWS_ACCESS_KEY_ID"] == "test"
     assert env["AWS_ENDPOINT_URL"] == "http://127.0.0.1:9"
+    # Waits sized for an emulator unless the target is AWS (see friend_integ.waits).
+    assert env[waits.PATIENCE_ENV] == str(waits.EMULATOR_PATIENCE_SECONDS)
     assert env["PATH"].split(os.pathsep)[0] == str(Path(sys.executable).parent)
     err = capsys.readouterr().err
     assert "PASS  snapshot integ_friends  1.5s" in err

@@ -11,6 +11,7 @@ from friend_integ.runner import (
     Status,
     app_command,
     integ_runner_command,
+    regions_for,
 )
 
 RUNNER = Path("/tools/integ-runner")
@@ -29,8 +30,19 @@ def test_deploying_run_forces_and_pins_language_directory_region_and_workflow() 
     assert command[command.index("--parallel-regions") + 1] == "us-east-1"
     assert "--no-update-workflow" in command
     assert "--force" in command
-    assert "--no-clean" not in command
+    # The command deletes each test's stacks itself (see friend_integ.finish).
+    assert "--no-clean" in command
     assert "--strict" not in command
+
+
+def test_test_files_run_side_by_side_one_region_each_when_asked() -> None:
+    regions = regions_for(2, side_by_side=True)
+    command = integ_runner_command(RUNNER, RunnerOptions(regions=regions))
+
+    assert len(set(regions)) == 2
+    assert command[command.index("--parallel-regions") + 1] == ",".join(regions)
+    assert regions_for(2, side_by_side=False) == ("us-east-1",)
+    assert regions_for(0, side_by_side=True) == ("us-east-1",)
 
 
 def test_app_runs_the_workspace_interpreter_through_the_synth_cache() -> None:
@@ -47,18 +59,18 @@ def test_snapshot_only_never_forces_a_deployment() -> None:
     assert "--force" not in command
 
 
-def test_pass_through_of_clean_force_selection_and_extra_arguments() -> None:
+def test_pass_through_of_directory_force_selection_and_extra_arguments() -> None:
     options = RunnerOptions(
         tests=["integ_friends.py"],
         force=False,
-        clean=False,
+        directory="/elsewhere/tests",
         verbosity=2,
         extra=["--inspect-failures"],
     )
     command = integ_runner_command(RUNNER, options)
 
     assert "--force" not in command
-    assert "--no-clean" in command
+    assert command[command.index("--directory") + 1] == "/elsewhere/tests"
     assert command.count("--verbose") == 2
     assert "--strict" in command
     assert command[-2:] == ["--inspect-failures", "integ_friends.py"]
@@ -129,18 +141,22 @@ def test_a_passing_deploy_report() -> None:
     assert parser.results[1].assertions == (2, 2)
     assert [verdict for verdict, _ in parser.verdicts()] == ["PASS", "PASS"]
     assert not parser.failed
-    assert "integ_friends.py: synth, deploy, assertions, destroy (us-east-1)" in events
+    assert "integ_friends.py: synth, deploy, assertions (us-east-1)" in events
+    assert parser.regions == {"integ_friends.py": "us-east-1"}
+    assert parser.results[1].region == "us-east-1"
 
 
 def test_a_failing_deploy_report_keeps_the_reasons() -> None:
     parser, _ = _parse(FAILED_REPORT, deploying=True)
 
-    verdicts = [(verdict, result.name) for verdict, result in parser.verdicts()]
-    # The changed snapshot is news in a deploying run; the deploy results decide.
+    verdicts = [(verdict, r.name, r.region) for verdict, r in parser.verdicts()]
+    # The changed snapshot is news in a deploying run; the deploy results decide. The region
+    # is kept apart from the name (integ-runner writes `(undefined/<region>)` after it).
     assert verdicts == [
-        ("FAIL", "integ_friends-FriendMicroservices/DefaultTest (undefined/us-east-1)"),
-        ("FAIL", "integ_other-Case/DefaultTest (undefined/us-east-1)"),
+        ("FAIL", "integ_friends-FriendMicroservices/DefaultTest", "us-east-1"),
+        ("FAIL", "integ_other-Case/DefaultTest", "us-east-1"),
     ]
+    assert [r.test_file for r in parser.results[1:]] == ["integ_friends.py", "integ_other.py"]
     assert parser.results[1].details == [
         "AssertionResultsAwsApiCallDynamoDBquery2",
         "Expected Count 1, got 0",

@@ -102,6 +102,12 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         "changed (default: force, since the snapshot check cannot see a changed assertion)",
     )
     parser.add_argument(
+        "--serial",
+        action="store_true",
+        help="on an emulator, run the test files one after the other in one region (as on "
+        "AWS) instead of side by side, one region each",
+    )
+    parser.add_argument(
         "--directory",
         type=Path,
         metavar="DIR",
@@ -201,9 +207,8 @@ def _run(args: argparse.Namespace, run: Run) -> int:
     assert run.target is not None
     on_aws = run.target.kind is TargetKind.AWS
     run.env[waits.PATIENCE_ENV] = str(waits.patience_for(on_aws=on_aws))
-    run.regions = regions_for(
-        len(_test_files(layout, args.tests)), on_emulator=run.target.is_emulator
-    )
+    side_by_side = run.target.is_emulator and not args.serial
+    run.regions = regions_for(len(_test_files(layout, args.tests)), side_by_side=side_by_side)
     run.progress.step(f"target: {run.target.describe()}")
     if run.target.kind is not TargetKind.NONE:
         cdk_package = layout.package_dir / "node_modules" / "aws-cdk"

@@ -51,12 +51,16 @@ def _start(command: list[str], run: Run) -> tuple["subprocess.Popen[str]", "Queu
 
 
 def _options(args: argparse.Namespace, run: Run) -> RunnerOptions:
+    tests_dir, package_dir = run.layout.tests_dir, run.layout.package_dir
+    directory = (
+        tests_dir.relative_to(package_dir) if tests_dir.is_relative_to(package_dir) else tests_dir
+    )
     return RunnerOptions(
         tests=args.tests,
         deploy=not args.snapshot_only,
         force=args.force,
         regions=run.regions,
-        directory=str(run.layout.tests_dir),
+        directory=str(directory),
         synth_cache=args.synth_cache,
         verbosity=max(0, args.verbose - 1),
         extra=args.extra,

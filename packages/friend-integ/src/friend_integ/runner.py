@@ -52,10 +52,11 @@ EMULATOR_REGIONS = ("us-east-1", "us-east-2", "us-west-2", "eu-west-1", "eu-cent
 region, each with its own stacks and bootstrap."""
 
 
-def regions_for(test_files: int, *, on_emulator: bool) -> tuple[str, ...]:
-    """The regions of a run: one per test file on an emulator (more than the list holds share),
-    so the files run side by side; one on AWS, where a region is a choice the user makes."""
-    if not on_emulator:
+def regions_for(test_files: int, *, side_by_side: bool) -> tuple[str, ...]:
+    """The regions of a run: one per test file when they run side by side (on an emulator;
+    more files than the list holds share), else one (on AWS, where a region is a choice the
+    user makes, or on request)."""
+    if not side_by_side:
         return (EMULATOR_REGIONS[0],)
     return EMULATOR_REGIONS[: max(1, min(test_files, len(EMULATOR_REGIONS)))]
 

@@ -1,20 +1,24 @@
 """The page in a real browser against the stack deployed on the default emulator (MiniStack).
 
-Headless Debian Chromium driven by Playwright; no browser download. Chromium runs with the
-flags that keep it off the network it must not reach (no background services, no proxy, no
-QUIC), so it talks to the emulator on 127.0.0.1 and nothing else.
+Headless Chromium driven by Playwright: the one named by `FRIEND_CHROMIUM`, else Debian's
+(`apt-get install chromium`, what `.ci/run` installs), else Playwright's own (`uv run
+playwright install chromium`), as the README's prerequisites say.
+Chromium runs with the flags that keep it off the network it must not reach (no background
+services, no proxy, no QUIC), so it talks to the emulator on 127.0.0.1 and nothing else.
 """
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from friend_integ.deploy import Deployment, deploy_app
 from friend_integ.emulators import Emulator
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Page, Playwright, expect, sync_playwright
 
-CHROMIUM = Path("/usr/bin/chromium")
-"""Debian's Chromium (`.ci/run` installs it when missing)."""
+CHROMIUM_ENV = "FRIEND_CHROMIUM"
+"""A Chromium (or Chrome) executable to drive instead of the ones looked for."""
+DEBIAN_CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_FLAGS = [
     "--no-sandbox",  # CI runs as root
     "--disable-gpu",
@@ -36,12 +40,27 @@ def deployed(ministack: Emulator, tmp_path_factory: pytest.TempPathFactory) -> D
     return deploy_app(ministack.endpoint, tmp_path_factory.mktemp("deploy"))
 
 
+def chromium(playwright: Playwright) -> Path:
+    """The browser to drive, in the order of the module docstring; a clear failure if none."""
+    given = os.environ.get(CHROMIUM_ENV)
+    if given:
+        if not Path(given).is_file():
+            pytest.fail(f"{CHROMIUM_ENV}={given}: no such file")
+        return Path(given)
+    for candidate in (DEBIAN_CHROMIUM, Path(playwright.chromium.executable_path)):
+        if candidate.is_file():
+            return candidate
+    pytest.fail(
+        "no Chromium found: apt-get install chromium, or uv run playwright install chromium, "
+        f"or set {CHROMIUM_ENV} to a Chromium executable"
+    )
+
+
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
-    assert CHROMIUM.is_file(), f"{CHROMIUM} is missing: apt-get install chromium"
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(
-            executable_path=CHROMIUM, headless=True, args=CHROMIUM_FLAGS
+            executable_path=chromium(playwright), headless=True, args=CHROMIUM_FLAGS
         )
         yield browser
         browser.close()
