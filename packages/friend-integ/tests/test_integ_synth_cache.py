@@ -99,7 +99,7 @@ def test_any_changed_source_or_lock_misses(workspace: Layout, tmp_path: Path, ch
 
 @pytest.mark.parametrize(
     "variable",
-    ["CDK_CONTEXT_JSON", "CDK_DEFAULT_ACCOUNT", "CDK_INTEG_REGION", "AWS_REGION", "UV_INDEX"],
+    ["CDK_CONTEXT_JSON", "AWS_REGION", "UV_INDEX", "FRIEND_INTEG_PATIENCE_SECONDS"],
 )
 def test_environment_that_reaches_the_app_is_part_of_the_key(
     workspace: Layout, tmp_path: Path, variable: str
@@ -203,3 +203,30 @@ def test_in_a_git_checkout_the_sources_are_what_git_would_track(
     untracked = root / "packages" / "friend-infra" / "src" / "friend_infra" / "new.py"
     untracked.write_text("X = 1\n")
     assert cache_key(app, _env(tmp_path), workspace) != before
+
+
+@pytest.mark.parametrize(
+    "variable", ["CDK_DEFAULT_ACCOUNT", "CDK_DEFAULT_REGION", "CDK_INTEG_REGION"]
+)
+def test_what_the_apps_cannot_read_is_not_part_of_the_key(
+    workspace: Layout, tmp_path: Path, variable: str
+) -> None:
+    # integ-runner's snapshot check and its deployment in each region differ only in these:
+    # the deployment replays the check's synthesis.
+    app = _app(workspace)
+    assert cache_key(app, _env(tmp_path), workspace) == cache_key(
+        app, _env(tmp_path, **{variable: "other"}), workspace
+    )
+
+
+def test_every_stack_of_the_integ_tests_is_environment_agnostic() -> None:
+    """What makes the toolkit's account and region unreadable to the apps: a stack bound to an
+    environment would name them in its template."""
+    manifests = sorted(Layout().tests_dir.glob("*.snapshot/manifest.json"))
+    assert manifests
+    for manifest in manifests:
+        artifacts = json.loads(manifest.read_text())["artifacts"].values()
+        stacks = [a for a in artifacts if a["type"] == "aws:cloudformation:stack"]
+        assert stacks, manifest
+        for stack in stacks:
+            assert stack["environment"] == "aws://unknown-account/unknown-region", manifest

@@ -138,7 +138,11 @@ def _compact(value: Any, limit: int = 400) -> str:
     if isinstance(value, str):
         with contextlib.suppress(ValueError):  # not JSON: shown as it is
             value = json.loads(value)
-    text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+    text = (
+        value
+        if isinstance(value, str)
+        else json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    )
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 

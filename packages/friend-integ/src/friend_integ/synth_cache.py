@@ -13,10 +13,17 @@ A stale hit would deploy old code, so the key covers every input, generously:
   erring on the side of a miss), the root `pyproject.toml`, `uv.lock` and `.python-version`
   (every dependency version, the bundled Lambda dependencies);
 - the interpreter, and the environment that the CDK toolkit hands the app: all `CDK_*`
-  variables (the context, with its overflow file's content, the target account and region,
-  integ-runner's own `CDK_INTEG_*`) except the output folder, plus `AWS_REGION`,
-  `AWS_DEFAULT_REGION` and the `JSII_*`, `PYTHON*`, `UV_*` and `PATH` settings that change
-  how the app and its bundling run.
+  variables (the context, with its overflow file's content) except the output folder, plus
+  `AWS_REGION`, `AWS_DEFAULT_REGION` and the `JSII_*`, `PYTHON*`, `UV_*` and `PATH` settings
+  that change how the app and its bundling run.
+
+Two kinds of `CDK_*` variable are left out, because these apps cannot read them: the account and
+region the toolkit deploys to (`CDK_DEFAULT_ACCOUNT`, `CDK_DEFAULT_REGION`: every stack of the
+integ tests is environment-agnostic, which a test checks on the committed snapshots, so its
+template names neither), and integ-runner's stand-in values for lookups (`CDK_INTEG_*`: the
+apps make no lookups). They are all that tells integ-runner's snapshot check apart from its
+deployment in each region, so leaving them out lets the deployment replay the check's synthesis
+instead of synthesizing again.
 
 The one deliberate replay: integ-tests-alpha stamps each assertion with the synthesis time
 (`salt`) so that a redeploy of an existing stack reruns it. Runs deploy fresh stacks (the
@@ -39,6 +46,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from friend_integ.paths import Layout
+from friend_integ.waits import PATIENCE_ENV
 
 FORMAT = b"friend-integ synth cache 1"
 """Bump to invalidate every entry when the key or the stored layout changes."""
@@ -48,7 +56,9 @@ CONTEXT_OVERFLOW_ENV = "CONTEXT_OVERFLOW_LOCATION_ENV"
 OUTDIR_ENV = "CDK_OUTDIR"
 DISABLE_ENV = "FRIEND_INTEG_SYNTH_CACHE"
 _ENV_PREFIXES = ("CDK_", "JSII_", "PYTHON", "UV_")
-_ENV_NAMES = ("AWS_REGION", "AWS_DEFAULT_REGION", "PATH", "VIRTUAL_ENV")
+_ENV_NAMES = ("AWS_REGION", "AWS_DEFAULT_REGION", "PATH", "VIRTUAL_ENV", PATIENCE_ENV)
+_UNREAD_ENV = ("CDK_DEFAULT_ACCOUNT", "CDK_DEFAULT_REGION", "CDK_INTEG_")
+"""What the apps cannot read (see the module docstring): never part of the key."""
 _SKIP_DIRS = {
     "__pycache__",
     ".mypy_cache",
@@ -129,7 +139,9 @@ def relevant_environment(env: Mapping[str, str]) -> dict[str, str]:
     return {
         key: value
         for key, value in env.items()
-        if key != OUTDIR_ENV and (key.startswith(_ENV_PREFIXES) or key in _ENV_NAMES)
+        if key != OUTDIR_ENV
+        and not key.startswith(_UNREAD_ENV)
+        and (key.startswith(_ENV_PREFIXES) or key in _ENV_NAMES)
     }
 
 
