@@ -135,3 +135,31 @@ def test_every_failing_assertion_is_named_with_its_line_values_and_the_players_l
         'AcceptStateFunctionA1: {"level":"INFO","message":"accepted","player_id":"bob"}'
     ]
     assert labels(template)["WaitErin"].players == ("erin",)
+
+
+def test_failed_plain_expectations_are_named_from_their_outputs() -> None:
+    # A plain `.expect()` does not fail the deployment: integ-runner lists each failed one by
+    # its `AssertionResults` output; the output names the resource, the resource its line.
+    template = {
+        "Resources": {
+            "CallMia": {"Metadata": {ASSERTION_METADATA: {"source": "integ_x.py:7"}}},
+            "CallOli": {"Metadata": {ASSERTION_METADATA: {"source": "integ_x.py:9"}}},
+        },
+        "Outputs": {
+            "AssertionResultsCallMia": {"Value": {"Fn::GetAtt": ["CallMia", "assertion"]}},
+            "AssertionResultsCallOli": {"Value": {"Fn::GetAtt": ["CallOli", "assertion"]}},
+        },
+    }
+
+    diagnosis = diagnose(
+        {"cloudformation": FakeCloudFormation(template), "logs": FakeLogs({})},
+        assertion_stack="CaseIntegAssertions",
+        tested_stacks=["CaseInteg"],
+        details=["AssertionResultsCallMia", "Expected 400, got 202", "AssertionResultsCallOli"],
+        since_ms=0,
+    )
+
+    assert [a.label.source for a in diagnosis.assertions if a.label] == [
+        "integ_x.py:7",
+        "integ_x.py:9",
+    ]

@@ -63,7 +63,7 @@ class FailedAssertion:
             out.append(f"  expected:    {self.expected}")
         if self.actual:
             out.append(f"  last actual: {self.actual}")
-        out.extend(f"  {line}" for line in self.mismatch.splitlines()[:12])
+        out.extend(f"  mismatch:    {line}" for line in _marked(self.mismatch))
         return out
 
 
@@ -87,6 +87,15 @@ class Diagnosis:
             out.extend(f"  {line}" for line in self.function_logs)
         out.extend(f"(could not read: {problem})" for problem in self.problems)
         return out
+
+
+def _marked(mismatch: str, limit: int = 6) -> list[str]:
+    """The lines of a rendered mismatch that say what differs (the matcher marks them `!!`);
+    the whole actual value is shown on its own line already."""
+    marked = [line.strip().removeprefix("!!").strip() for line in mismatch.splitlines()]
+    return [line for line, raw in zip(marked, mismatch.splitlines(), strict=True) if "!!" in raw][
+        :limit
+    ]
 
 
 def _source_line(tests_dir: Path, where: str) -> str:
