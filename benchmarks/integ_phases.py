@@ -12,7 +12,7 @@ each (layout, cold/warm) column.
 
 Then the broken rule: `integ_friends.py` is copied into a scratch folder with one wait broken
 (the requester's row is expected Friends where the rules leave it Requested), and the script
-times `integ --directory <that folder>` from start to its failing exit, warm.
+times `integ --directory <that folder>` from start to its failing exit, twice (the second warm).
 
 Run from the workspace root (prefix with `nice -n 10` on a shared machine):
 
@@ -165,22 +165,28 @@ def main(argv: Sequence[str] | None = None) -> int:
             empty_caches(layout)
             runs.append(run_integ(f"{name}, cold", LAYOUTS[name], args.emulator, log_dir))
             runs.append(run_integ(f"{name}, warm", LAYOUTS[name], args.emulator, log_dir))
-    scratch = layout.state_dir / "scratch" / f"bench-broken-{os.getpid()}"
+    # A fixed folder: the same broken copy is the same app to the synth cache, so its second
+    # run is warm (the first is too when an earlier benchmark left it in the cache).
+    scratch = layout.state_dir / "scratch" / "bench-broken-rule"
+    shutil.rmtree(scratch, ignore_errors=True)
     try:
         broken_copy(layout, scratch)
-        broken = run_integ("broken rule", ["--directory", str(scratch)], args.emulator, log_dir)
+        broken = [
+            run_integ(f"broken rule {n}", ["--directory", str(scratch)], args.emulator, log_dir)
+            for n in (1, 2)
+        ]
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
     columns = [f"{name}, {kind}" for kind in ("cold", "warm") for name in LAYOUTS]
     print(f"\n`integ` on {EMULATORS[args.emulator].title}, {args.rounds} round(s), medians")
     print("\n".join(table(runs, columns)))
-    print(
-        f"\nbroken rule: failing verdict after {broken.seconds:.1f}s (exit {broken.exit_code}, "
-        f"load {broken.load}); its summary: {broken.log}"
-    )
+    for run in broken:
+        print(
+            f"{run.column}: failing verdict after {run.seconds:.1f}s (exit {run.exit_code}, "
+            f"load {run.load}); its summary: {run.log}"
+        )
     unexpected = [run for run in runs if run.exit_code != 0]
-    if broken.exit_code != 1:
-        unexpected.append(broken)
+    unexpected.extend(run for run in broken if run.exit_code != 1)
     for run in unexpected:
         print(f"unexpected: {run.column} exit {run.exit_code}: {run.log}")
     return 1 if unexpected else 0
