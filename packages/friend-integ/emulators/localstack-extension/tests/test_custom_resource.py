@@ -20,6 +20,8 @@ from friend_integ.test_support.stacks import stack_events, wait_deleted, wait_se
 
 from .lambda_support import receive_all
 
+pytestmark = pytest.mark.emulator
+
 FIXTURES = Path(__file__).parent / "fixtures" / "cfn"
 STACK_WAIT_SECONDS = 120.0
 

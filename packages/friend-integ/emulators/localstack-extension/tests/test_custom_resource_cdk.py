@@ -27,6 +27,8 @@ import pytest
 from friend_integ.test_support.emulators import AwsClientFactory
 from friend_integ.test_support.stacks import CloudAssembly
 
+pytestmark = pytest.mark.emulator
+
 APP = Path(__file__).parent / "fixtures" / "cfn" / "integ_assertions_app.py"
 
 

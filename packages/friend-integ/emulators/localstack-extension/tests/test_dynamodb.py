@@ -19,6 +19,8 @@ from friend_integ.emulators import Emulator, health
 
 from .dynamodb_support import ATTRIBUTES, KEY_SCHEMA, item, key
 
+pytestmark = pytest.mark.emulator
+
 Client = Any
 TableFactory = Callable[..., tuple[str, str | None]]
 

@@ -14,8 +14,12 @@ import zipfile
 from collections.abc import Callable
 from typing import Any
 
+import pytest
+
 from .dynamodb_support import create_streamed_table, item, key
 from .lambda_support import receive_all
+
+pytestmark = pytest.mark.emulator
 
 Client = Any
 

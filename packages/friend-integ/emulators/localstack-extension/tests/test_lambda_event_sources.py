@@ -18,6 +18,8 @@ from friend_integ.test_support.emulators import AwsClientFactory
 from .dynamodb_support import create_streamed_table
 from .lambda_support import Functions, receive_all
 
+pytestmark = pytest.mark.emulator
+
 MAX_RECEIVE_COUNT = 2
 # Only new items whose id starts with "good" pass: updates and poison items must not.
 GOOD_INSERTS = {

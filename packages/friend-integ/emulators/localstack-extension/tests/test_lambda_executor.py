@@ -20,6 +20,8 @@ from friend_integ.test_support.emulators import AwsClientFactory
 
 from .lambda_support import Functions, wait_until_gone
 
+pytestmark = pytest.mark.emulator
+
 PYTHON_RUNTIMES = ["python3.13", "python3.12"]
 NODE_RUNTIMES = ["nodejs20.x", "nodejs22.x"]
 

@@ -22,6 +22,8 @@ import pytest
 
 from .lambda_support import FIXTURES, process_alive, wait_until_gone
 
+pytestmark = pytest.mark.emulator
+
 EXECUTOR = Path(__file__).parents[1] / "src" / "friend_localstack_ext" / "lambda_executor"
 
 STAND_IN = """

@@ -18,6 +18,8 @@ from typing import Any
 import pytest
 from friend_integ.test_support.emulators import AwsClientFactory
 
+pytestmark = pytest.mark.emulator
+
 TEMPLATE = Path(__file__).parent / "fixtures" / "cfn" / "stepfunctions_lambda_task.yaml"
 
 
