@@ -40,8 +40,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from friend_integ.emulators import DEFAULT_EMULATOR, EMULATORS
-from friend_integ.emulators.testing import free_port
 from friend_integ.paths import Layout
+from friend_integ.test_support.emulators import free_port
 
 LAYOUTS = {"side by side": [], "serial": ["--serial"]}
 """Each layout's extra arguments to `integ`."""

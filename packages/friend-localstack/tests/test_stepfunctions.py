@@ -16,7 +16,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from friend_integ.emulators.testing import AwsClientFactory
+from friend_integ.test_support.emulators import AwsClientFactory
+
+pytestmark = pytest.mark.emulator
 
 pytestmark = pytest.mark.emulator
 

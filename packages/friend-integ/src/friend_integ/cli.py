@@ -26,13 +26,13 @@ from types import FrameType
 from typing import NoReturn
 
 from friend_integ import junit, snapshots, tools, waits
-from friend_integ.emulators import DEFAULT_EMULATOR, DEFAULT_PORT, EMULATORS
-from friend_integ.integ_process import run_integ_runner, shielded
+from friend_integ.emulators import DEFAULT_EMULATOR, DEFAULT_PORT, EMULATORS, Emulator
+from friend_integ.integ_runner import ReportParser, regions_for
+from friend_integ.integ_runner_process import run_integ_runner, shielded
 from friend_integ.paths import Layout
-from friend_integ.prepare import choose_target, probe, verify_and_prepare
+from friend_integ.prepare import check_answers, choose_target, named, probe, verify_and_prepare
 from friend_integ.progress import Progress
-from friend_integ.run import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_SETUP, Run
-from friend_integ.runner import regions_for
+from friend_integ.run_state import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_SETUP, Run
 from friend_integ.summary import summary
 from friend_integ.targets import TargetError, TargetKind
 
@@ -203,7 +203,7 @@ def _run(args: argparse.Namespace, run: Run) -> int:
     run.progress.detail("installed with npm ci" if installed_now else "up to date")
     run.timed("tools", started)
 
-    choose_target(args, run)
+    open_target(args, run)
     assert run.target is not None
     on_aws = run.target.kind is TargetKind.AWS
     run.env[waits.PATIENCE_ENV] = str(waits.patience_for(on_aws=on_aws))
@@ -217,9 +217,9 @@ def _run(args: argparse.Namespace, run: Run) -> int:
     backup = run.log_dir / "snapshots-before"
     if not args.snapshot_only:
         snapshots.backup(layout, backup)
-    code = run_integ_runner(args, run, node_tools.integ_runner)
+    run.parser = ReportParser(deploying=not args.snapshot_only)
+    code = run_integ_runner(args, run, node_tools.integ_runner, run.parser, run.outcomes)
     if not args.snapshot_only:
-        assert run.parser is not None
         # The committed snapshots hold the emulators' waits: AWS's longer ones are not news.
         snapshots.restore_unchanged(layout, backup, run.parser, everything=on_aws)
     if not args.clean and run.target.kind is not TargetKind.NONE:
@@ -227,8 +227,7 @@ def _run(args: argparse.Namespace, run: Run) -> int:
         for region in run.regions:
             present = probe(run, names, region).get("stacks", {})
             run.kept_stacks.extend(f"{name} ({region})" for name in names if name in present)
-    assert run.parser is not None
-    if code != 0 or run.parser.failed or run.teardown_errors:
+    if code != 0 or run.parser.failed or run.outcomes.teardown_errors:
         return EXIT_FAILED
     return 0
 
@@ -236,6 +235,31 @@ def _run(args: argparse.Namespace, run: Run) -> int:
 def _test_files(layout: Layout, selected: Sequence[str]) -> list[str]:
     """The test files a run covers: those selected, else every `integ_*.py` of the folder."""
     return list(selected) or sorted(p.name for p in layout.tests_dir.glob("integ_*.py"))
+
+
+def open_target(args: argparse.Namespace, run: Run) -> None:
+    """Choose the target, start the embedded emulator when it is chosen, check it answers."""
+    choice = choose_target(args, run.layout, run.progress)
+    run.env = choice.env
+    run.embedded_already_running = choice.reused
+    run.target = choice.target
+    if choice.to_start is not None:
+        run.emulator = choice.to_start
+        start_embedded(run.emulator, run)
+        run.target = named(choice.target, run.emulator)
+    check_answers(run.target)
+
+
+def start_embedded(emulator: Emulator, run: Run) -> None:
+    """Install the embedded emulator's environment (once) and start it on its port."""
+    started = time.monotonic()
+    run.progress.step(f"embedded {emulator.title}: checking its environment (installs once)")
+    emulator.install()
+    run.timed(f"{emulator.title} environment", started)
+    started = time.monotonic()
+    run.progress.step(f"embedded {emulator.title}: starting at {emulator.endpoint}")
+    emulator.start(timeout=90)
+    run.progress.detail(f"ready after {run.timed(f'{emulator.title} start', started):.1f}s")
 
 
 if __name__ == "__main__":

@@ -1,6 +1,6 @@
 """What happens when a test's result is in: explain a failure, then delete the test's stacks.
 
-integ-runner runs with `--no-clean` (see `friend_integ.runner`), so a test's stacks are still
+integ-runner runs with `--no-clean` (see `friend_integ.integ_runner`), so a test's stacks are still
 there when its result line arrives: a failed test's assertion stack, its functions' logs and its
 template are read first (`friend_integ.diagnose`), then the stacks are deleted here, while the
 other test files still run. A stack that does not delete fails the run.
@@ -15,8 +15,8 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from friend_integ import cloudformation, snapshots
 from friend_integ.diagnose import Diagnosis, diagnose
-from friend_integ.run import Run
-from friend_integ.runner import Result
+from friend_integ.integ_runner import Result
+from friend_integ.run_state import Outcomes, Run
 from friend_integ.targets import REGION
 
 
@@ -25,6 +25,7 @@ class Finisher:
     """Finishes each test on a thread of its own as its result arrives; `wait` joins them."""
 
     run: Run
+    outcomes: Outcomes
     clean: bool
     since_ms: int
     """When the run started (epoch milliseconds): older log lines belong to earlier runs."""
@@ -44,7 +45,7 @@ class Finisher:
         region = result.region or REGION
         stacks = snapshots.test_stacks(run.layout, [result.test_file])
         if result.failed and stacks:
-            run.diagnoses[result.name] = self._diagnose(result, region, stacks)
+            self.outcomes.diagnoses[result.name] = self._diagnose(result, region, stacks)
         if not self.clean or not stacks:
             return
         started = time.monotonic()
@@ -52,7 +53,7 @@ class Finisher:
         try:
             cloudformation.delete_stacks(cloudformation.client(run.env, region=region), stacks)
         except (cloudformation.StackDeletionError, BotoCoreError, ClientError) as error:
-            run.teardown_errors.append(f"{result.test_file}: {error}")
+            self.outcomes.teardown_errors.append(f"{result.test_file}: {error}")
             run.progress.step(f"{result.test_file}: teardown failed: {error}")
         run.timed(f"destroy {result.test_file}", started)
 

@@ -11,8 +11,8 @@ import xml.etree.ElementTree as ET
 from datetime import datetime
 from pathlib import Path
 
-from friend_integ.run import Run
-from friend_integ.runner import Phase, Result
+from friend_integ.integ_runner import Phase, Result
+from friend_integ.run_state import Run
 from friend_integ.snapshots import assertion_labels
 
 
@@ -31,7 +31,7 @@ def _case(run: Run, verdict: str, result: Result) -> ET.Element:
     if verdict == "FAIL":
         failure = ET.SubElement(case, "failure", message=f"{result.status.value} {result.name}")
         lines = list(result.details)
-        diagnosis = run.diagnoses.get(result.name)
+        diagnosis = run.outcomes.diagnoses.get(result.name)
         if diagnosis is not None:
             lines.extend(diagnosis.lines(run.layout.tests_dir))
         failure.text = "\n".join(lines)
@@ -44,11 +44,11 @@ def write(run: Run, started_at: datetime, path: Path) -> Path | None:
     if run.parser is None:
         return None
     verdicts = run.parser.verdicts()
-    failures = sum(verdict == "FAIL" for verdict, _ in verdicts) + len(run.teardown_errors)
+    failures = sum(verdict == "FAIL" for verdict, _ in verdicts) + len(run.outcomes.teardown_errors)
     suite = ET.Element(
         "testsuite",
         name="integ",
-        tests=str(len(verdicts) + len(run.teardown_errors)),
+        tests=str(len(verdicts) + len(run.outcomes.teardown_errors)),
         failures=str(failures),
         errors="0",
         timestamp=started_at.isoformat(timespec="seconds"),
@@ -62,7 +62,7 @@ def write(run: Run, started_at: datetime, path: Path) -> Path | None:
     ET.SubElement(properties, "property", name="logs", value=str(run.log_dir))
     for verdict, result in verdicts:
         suite.append(_case(run, verdict, result))
-    for error in run.teardown_errors:
+    for error in run.outcomes.teardown_errors:
         case = ET.SubElement(suite, "testcase", classname="integ.teardown", name="destroy")
         ET.SubElement(case, "failure", message="a stack did not delete").text = error
     root = ET.Element("testsuites")

@@ -12,8 +12,8 @@ from pathlib import Path
 from typing import Any
 
 from friend_integ.diagnose import ASSERTION_METADATA
+from friend_integ.integ_runner import Phase, ReportParser, Status
 from friend_integ.paths import Layout
-from friend_integ.runner import Phase, ReportParser, Status
 
 
 def _selected_cases(layout: Layout, selected: Sequence[str]) -> Iterator[tuple[Path, Any]]:

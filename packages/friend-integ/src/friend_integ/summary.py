@@ -5,7 +5,7 @@ from pathlib import Path
 
 from friend_integ.emulators.cli import stop_command
 from friend_integ.paths import Layout
-from friend_integ.run import EXIT_FAILED, EXIT_INTERRUPTED, Run
+from friend_integ.run_state import EXIT_FAILED, EXIT_INTERRUPTED, Run
 from friend_integ.snapshots import assertion_count
 from friend_integ.targets import REGION
 
@@ -26,7 +26,7 @@ def _cache_stats(layout: Layout, since: datetime) -> tuple[int, int]:
 def _inspect_hints(run: Run) -> list[str]:
     assert run.target is not None and run.target.endpoint is not None
     endpoint = run.target.endpoint
-    inspect = "uv run --package friend-integ python -m friend_integ.inspect"
+    inspect = "uv run --package friend-integ python -m friend_integ.inspect_stacks"
     return [
         "kept stacks: " + ", ".join(run.kept_stacks),
         f"inspect:     {inspect} --endpoint {endpoint} --scan --dlq",
@@ -66,7 +66,7 @@ def _result_lines(run: Run) -> list[str]:
                 for d in result.details[:40]
             ]
             lines.extend(f"          {detail}" for detail in details)
-            diagnosis = run.diagnoses.get(result.name)
+            diagnosis = run.outcomes.diagnoses.get(result.name)
             if diagnosis is not None:
                 lines.extend(f"          {line}" for line in diagnosis.lines(layout.tests_dir))
     if not parser.results:
@@ -96,7 +96,7 @@ def summary(
         lines.append(f"  target:  {run.target.describe()}")
     if run.parser is not None:
         lines.extend(_result_lines(run))
-        lines.extend(f"  FAIL  destroy  {error}" for error in run.teardown_errors)
+        lines.extend(f"  FAIL  destroy  {error}" for error in run.outcomes.teardown_errors)
         if exit_code == EXIT_FAILED and not run.parser.failed:
             lines.extend(f"  integ-runner: {error}" for error in _runner_errors(run))
     hits, misses = _cache_stats(run.layout, started_at)
@@ -130,6 +130,6 @@ def summary(
     if run.parser is not None:
         # The conventional closing line that CI systems and people scan for.
         verdicts = [verdict for verdict, _ in run.parser.verdicts()]
-        failed = verdicts.count("FAIL") + len(run.teardown_errors)
+        failed = verdicts.count("FAIL") + len(run.outcomes.teardown_errors)
         lines.append(f"integ: {verdicts.count('PASS')} passed, {failed} failed")
     return lines

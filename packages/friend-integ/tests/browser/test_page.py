@@ -16,6 +16,8 @@ from friend_integ.deploy import Deployment, deploy_app
 from friend_integ.emulators import Emulator
 from playwright.sync_api import Browser, Page, Playwright, expect, sync_playwright
 
+pytestmark = pytest.mark.emulator
+
 CHROMIUM_ENV = "FRIEND_CHROMIUM"
 """A Chromium (or Chrome) executable to drive instead of the ones looked for."""
 DEBIAN_CHROMIUM = Path("/usr/bin/chromium")

@@ -10,7 +10,6 @@ an assertion stack's resources one at a time, so a run there stops at the first 
 listing every failed one is proven on recorded logs, in `tests/test_diagnose.py`.)
 """
 
-import os
 import re
 import shutil
 import time
@@ -21,7 +20,7 @@ import pytest
 from friend_integ import cli, waits
 from friend_integ.emulators import Emulator
 from friend_integ.paths import Layout
-from friend_integ.run import EXIT_FAILED
+from friend_integ.run_state import EXIT_FAILED
 
 pytestmark = pytest.mark.emulator
 
@@ -53,7 +52,9 @@ def _broken_copy(folder: Path) -> int:
 def test_a_broken_rule_fails_fast_naming_each_assertion_with_expected_actual_and_logs(
     ministack: Emulator, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    folder = Layout().state_dir / "scratch" / f"broken-expectation-{os.getpid()}"
+    # A fixed folder: the same broken copy is the same app to the synth cache on every run.
+    folder = Layout().state_dir / "scratch" / "broken-expectation"
+    shutil.rmtree(folder, ignore_errors=True)
     try:
         line = _broken_copy(folder)
         started = time.monotonic()

@@ -16,8 +16,8 @@ from typing import IO
 from friend_integ import processes
 from friend_integ.cloudformation import StackWatcher, client
 from friend_integ.finish import Finisher
-from friend_integ.run import Run
-from friend_integ.runner import Phase, ReportParser, RunnerOptions, integ_runner_command
+from friend_integ.integ_runner import Phase, ReportParser, RunnerOptions, integ_runner_command
+from friend_integ.run_state import Outcomes, Run
 from friend_integ.snapshots import test_stacks
 
 HEARTBEAT_SECONDS = 20.0
@@ -67,21 +67,26 @@ def _options(args: argparse.Namespace, run: Run) -> RunnerOptions:
     )
 
 
-def run_integ_runner(args: argparse.Namespace, run: Run, integ_runner: Path) -> int:
-    """Run integ-runner, echoing progress from its report, finishing each test (failure report,
-    teardown) as its result arrives; stop it on interruption."""
+def run_integ_runner(
+    args: argparse.Namespace,
+    run: Run,
+    integ_runner: Path,
+    parser: ReportParser,
+    outcomes: Outcomes,
+) -> int:
+    """Run integ-runner, feeding its report to ``parser`` and echoing progress from it, finishing
+    each test as its result arrives (what a failure needs, then teardown: into ``outcomes``);
+    stop it on interruption. Returns its exit code."""
     options = _options(args, run)
     command = integ_runner_command(integ_runner, options)
     log_path = run.log_dir / "integ-runner.log"
-    parser = ReportParser(deploying=options.deploy)
-    run.parser = parser
     started = time.monotonic()
     tests = " ".join(args.tests) or "all tests"
     run.progress.step(f"integ-runner: {tests} ({'deploy' if options.deploy else 'snapshot check'})")
     process, lines = _start(command, run)
     current = "integ-runner"
     watcher = StackWatcher(lambda region: client(run.env, region=region), _stack_reporter(run))
-    finisher = Finisher(run, clean=args.clean, since_ms=int(time.time() * 1000) - 1000)
+    finisher = Finisher(run, outcomes, clean=args.clean, since_ms=int(time.time() * 1000) - 1000)
     try:
         with log_path.open("w") as log, watcher:
             log.write(f"$ {shlex.join(command)}\n")
