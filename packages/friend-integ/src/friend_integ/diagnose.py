@@ -257,6 +257,26 @@ def function_logs(
     return [line for _, line in lines[-limit:]]
 
 
+def emulator_log_lines(
+    log: Path, offset: int, players: Sequence[str], limit: int = FUNCTION_LOG_LINES
+) -> list[str]:
+    """The latest lines that name any of `players` in an embedded emulator's own log, from byte
+    `offset` on (where this run began). MiniStack writes the output of functions that an event
+    source invokes there rather than to CloudWatch Logs."""
+    if not players or not log.is_file():
+        return []
+    with log.open("rb") as stream:
+        stream.seek(offset)
+        text = stream.read().decode(errors="replace")
+    escaped = [json.dumps(p)[1:-1] for p in players]
+    lines = [
+        f"emulator log: {_compact(line.strip(), 300)}"
+        for line in text.splitlines()
+        if any(p in line for p in (*players, *escaped))
+    ]
+    return lines[-limit:]
+
+
 def diagnose(
     session_clients: Mapping[str, Any],
     *,

@@ -10,11 +10,12 @@ import time
 from collections.abc import Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from botocore.exceptions import BotoCoreError, ClientError
 
 from friend_integ import cloudformation, snapshots
-from friend_integ.diagnose import Diagnosis, diagnose
+from friend_integ.diagnose import Diagnosis, diagnose, emulator_log_lines
 from friend_integ.integ_runner import Result
 from friend_integ.run_state import Outcomes, Run
 from friend_integ.targets import REGION
@@ -29,6 +30,10 @@ class Finisher:
     clean: bool
     since_ms: int
     """When the run started (epoch milliseconds): older log lines belong to earlier runs."""
+    emulator_log: Path | None = None
+    """The embedded emulator's own log, if the run uses one, and where this run's part of it
+    begins (bytes)."""
+    emulator_log_offset: int = 0
     _pool: ThreadPoolExecutor = field(default_factory=lambda: ThreadPoolExecutor(4))
     _pending: list[Future[None]] = field(default_factory=list)
 
@@ -74,5 +79,9 @@ class Finisher:
                 self.run.layout, result.test_file, assertion_stack
             ),
         )
+        if not diagnosis.function_logs and self.emulator_log is not None:
+            diagnosis.function_logs = emulator_log_lines(
+                self.emulator_log, self.emulator_log_offset, diagnosis.players
+            )
         self.run.timed(f"explain {result.test_file}", started)
         return diagnosis

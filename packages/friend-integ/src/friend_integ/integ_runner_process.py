@@ -86,7 +86,18 @@ def run_integ_runner(
     process, lines = _start(command, run)
     current = "integ-runner"
     watcher = StackWatcher(lambda region: client(run.env, region=region), _stack_reporter(run))
-    finisher = Finisher(run, outcomes, clean=args.clean, since_ms=int(time.time() * 1000) - 1000)
+    embedded = run.emulator or run.embedded_already_running
+    emulator_log = embedded.log_file if embedded is not None else None
+    finisher = Finisher(
+        run,
+        outcomes,
+        clean=args.clean,
+        since_ms=int(time.time() * 1000) - 1000,
+        emulator_log=emulator_log,
+        emulator_log_offset=emulator_log.stat().st_size
+        if emulator_log and emulator_log.is_file()
+        else 0,
+    )
     try:
         with log_path.open("w") as log, watcher:
             log.write(f"$ {shlex.join(command)}\n")
