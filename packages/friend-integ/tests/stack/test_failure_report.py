@@ -5,9 +5,10 @@ scratch folder of the workspace and one of its waits is broken: it expects the i
 become Friends where the rules leave it Pending (before any Accept), as a broken rule would.
 `integ` must fail on the embedded MiniStack it starts well within what one wait sized for AWS
 would cost, and its summary and JUnit report must name the assertion by file and line, with
-what it expected, what it last got, and the functions' log lines about its players. (MiniStack creates
-an assertion stack's resources one at a time, so a run there stops at the first broken wait;
-listing every failed one is proven on recorded logs, in `tests/test_diagnose.py`.)
+what it expected, what it last got, and the functions' log lines about its players.
+(MiniStack creates an assertion stack's resources one at a time, so a run there stops at the
+first broken wait; listing every failed one is proven on recorded logs, in
+`tests/test_diagnose.py`.)
 """
 
 import re
