@@ -56,9 +56,9 @@ LEGACY_PROTOCOLS: Mapping[str, StreamProtocol] = {
     "0.1.0": StreamProtocol(1, 1, LEGACY_TABLE_WRITERS),
     "0.2.0": StreamProtocol(2, 2, LEGACY_TABLE_WRITERS),
 }
-"""Releases cut before the protocol was recorded, described once. 0.1.0 writes rows without an
-exchange id; 0.2.0's stream rules compare exchange ids, so 0.1.0's rows never complete an
-exchange under them, and 0.1.0's rules ignore 0.2.0's ids."""
+"""Releases cut before the protocol was recorded, described once. 0.1.0's rules write rows
+without an exchange id and tell exchanges apart by comparing ``last_updated`` times; 0.2.0's
+give every exchange an id and decide by it, reading no clock."""
 
 
 def stream_protocol(pinned: Pinned) -> StreamProtocol | None:
