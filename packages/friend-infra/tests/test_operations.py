@@ -68,6 +68,10 @@ def _rule(watch: Watch) -> dict[str, Any]:
     }
 
 
+def test_every_kind_of_watch_has_its_rule() -> None:
+    assert set(RULES) == set(Watch)
+
+
 def test_every_alarm_notifies_the_topic_on_alarm_and_recovery(synthesized: Synthesized) -> None:
     topic = {"Ref": synthesized.logical_id(synthesized.stack.alarm_topic)}
     alarms = synthesized.alarms()

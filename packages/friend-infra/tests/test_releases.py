@@ -12,13 +12,20 @@ from aws_cdk.assertions import Template
 from friend_handlers.contract import ENTRY_POINTS
 from friend_handlers.filters import HANDLERS, STREAM_FILTERS
 from friend_infra.app import MANIFEST_CONTEXT, pins
-from friend_infra.compatibility import IncompatibleReleasesError, Wiring, incompatibilities
+from friend_infra.compatibility import (
+    IncompatibleReleasesError,
+    Wiring,
+    incompatibilities,
+    protocol_disagreement,
+    stream_protocol,
+)
 from friend_infra.pins import (
     MANIFEST_PATH,
     WORKSPACE,
     Pinned,
     pinned_release,
     read_manifest,
+    resolve_pins,
     write_pin,
 )
 from friend_infra.releases import (
@@ -162,12 +169,20 @@ def test_write_pin_changes_only_that_line(tmp_path: Path) -> None:
 # Compatibility --------------------------------------------------------------------------------
 
 
+TABLE_WRITERS = ["front", *STREAM_FILTERS]
+
+
+def _protocol(version: int, oldest: int) -> dict[str, Any]:
+    return {"version": version, "oldest_compatible": oldest, "functions": TABLE_WRITERS}
+
+
 def _pinned(version: str, **changes: Any) -> Pinned:
     contract: dict[str, Any] = {
         "table_contract": TABLE_CONTRACT_ID,
         "handlers": list(HANDLERS),
         "stream_filters": json.loads(json.dumps(STREAM_FILTERS)),
         "environment": {h: ["FRIEND_TABLE_NAME"] for h in HANDLERS} | {"front": ["A", "B"]},
+        "stream_protocol": _protocol(2, 2),
     }
     return Pinned(version, contract | changes, {"friend-models": "0.1.0"})
 
@@ -202,6 +217,78 @@ def test_every_disagreement_is_named() -> None:
     assert "other stream filter patterns than the stack wires (differ: accept_state)" in text
     assert "front on friend-handlers 0.4.0 needs environment ['C']" in text
     assert "reject_state is pinned to friend-handlers 0.5.0, which has no such handler" in text
+
+
+def _committed(version: str) -> Pinned:
+    return pinned_release(COMMITTED.get("friend-handlers", version))
+
+
+def _working_tree() -> Pinned:
+    return resolve_pins(COMMITTED, ROOT, {})["front"]
+
+
+def test_the_releases_cut_before_protocols_were_recorded_are_described_once() -> None:
+    for version, expected in (("0.1.0", (1, 1)), ("0.2.0", (2, 2))):
+        assert "stream_protocol" not in _committed(version).contract
+        protocol = stream_protocol(_committed(version))
+        assert protocol is not None
+        assert (protocol.version, protocol.oldest_compatible) == expected
+        assert set(protocol.functions) == set(TABLE_WRITERS)
+
+
+def test_a_recorded_protocol_is_never_overridden_by_the_legacy_description() -> None:
+    recorded = _pinned("0.1.0", stream_protocol=_protocol(3, 2))
+    protocol = stream_protocol(recorded)
+    assert protocol is not None
+    assert (protocol.version, protocol.oldest_compatible) == (3, 2)
+    tree = _working_tree()
+    if "stream_protocol" in tree.contract:
+        protocol = stream_protocol(tree)
+        assert protocol is not None
+        assert protocol.version == tree.contract["stream_protocol"]["version"]
+
+
+@pytest.mark.parametrize(
+    "old_functions",
+    [("request_state",), ("accept_state", "reject_state"), tuple(STREAM_FILTERS)],
+    ids=["request_state", "accept-and-reject", "every-stream-function"],
+)
+def test_table_writers_of_the_first_release_beside_newer_ones_are_refused(
+    old_functions: tuple[str, ...],
+) -> None:
+    mix = {h: _working_tree() for h in HANDLERS} | dict.fromkeys(old_functions, _committed("0.1.0"))
+    (reason,) = protocol_disagreement(mix)
+    assert f"{', '.join(sorted(old_functions))} on friend-handlers 0.1.0 (protocol 1" in reason
+    assert "front" in reason.split(" write rows of protocol 1, but ")[1]
+    assert "accept rows of protocol" in reason
+
+
+def test_functions_that_do_not_write_the_table_may_run_any_release() -> None:
+    mix = {h: _working_tree() for h in HANDLERS} | {"read": _committed("0.1.0")}
+    assert protocol_disagreement(mix) == []
+    assert protocol_disagreement(dict.fromkeys(HANDLERS, _committed("0.1.0"))) == []
+
+
+def test_a_newer_protocol_that_accepts_the_older_one_runs_beside_it() -> None:
+    mix = dict.fromkeys(HANDLERS, _pinned("0.3.0", stream_protocol=_protocol(3, 2))) | {
+        "accept_state": _committed("0.2.0")
+    }
+    assert protocol_disagreement(mix) == []
+    mix["request_state"] = _pinned("0.4.0", stream_protocol=_protocol(4, 3))
+    (reason,) = protocol_disagreement(mix)
+    assert (
+        "accept_state on friend-handlers 0.2.0 (protocol 2, oldest compatible 2) write rows of "
+        "protocol 2, but request_state on friend-handlers 0.4.0 (protocol 4, oldest compatible "
+        "3) accept rows of protocol 3 or newer only"
+    ) in reason
+
+
+def test_a_table_writer_on_a_release_of_unknown_protocol_is_refused() -> None:
+    recorded = _pinned("0.9.0").contract
+    unknown = Pinned("0.9.0", {k: v for k, v in recorded.items() if k != "stream_protocol"}, {})
+    mix = dict.fromkeys(HANDLERS, _committed("0.2.0")) | {"read": unknown, "front": unknown}
+    (reason,) = protocol_disagreement(mix)
+    assert reason.startswith("front is pinned to friend-handlers 0.9.0, which records no stream")
 
 
 # The template of a mix ------------------------------------------------------------------------
@@ -248,9 +335,17 @@ def test_an_entry_point_comes_from_the_code_a_function_runs() -> None:
 
 
 def test_functions_on_an_old_release_keep_its_entry_points(tmp_path: Path) -> None:
-    resources, _ = _synth(COMMITTED.folder, {"front": "0.1.0"}, tmp_path)
+    resources, _ = _synth(COMMITTED.folder, {"read": "0.1.0"}, tmp_path)
     assert _handlers(resources) == sorted(
-        [LEGACY_ENTRY_POINT.format("front"), *(ENTRY_POINTS[h] for h in HANDLERS if h != "front")]
+        [LEGACY_ENTRY_POINT.format("read"), *(ENTRY_POINTS[h] for h in HANDLERS if h != "read")]
+    )
+
+
+def test_a_mix_of_stream_protocols_fails_synth() -> None:
+    with pytest.raises(IncompatibleReleasesError) as refused:
+        FriendMicroservicesStack(App(), "Refused", pins={"request_state": "0.1.0"})
+    assert "request_state on friend-handlers 0.1.0 (protocol 1, oldest compatible 1)" in str(
+        refused.value
     )
 
 

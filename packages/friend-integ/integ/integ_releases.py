@@ -1,25 +1,41 @@
 """Integration test: functions on different releases, deployed side by side.
 
 The stack runs `read` on the oldest friend-handlers release in the store (`releases/`),
-`accept_state` on the newest, and the other functions on the working tree. Against the live
-stack it asserts what each function's `live` alias serves (the description of its published
-version names the code), that the read API answers with its release's
-`X-Friend-Handlers-Version`, and that the seed's chain still settles through the mix: front and
-request_state from the working tree, accept_state from the newest release, read from the oldest.
+`accept_state` on the oldest release whose stream protocol the working tree accepts, and the
+other functions on the working tree. That is the mix synth's compatibility check accepts:
+`read` writes no rows, so any release serves it; `accept_state` writes the Friend table, so its
+release's protocol must be at least the oldest one the working tree's table writers accept
+(0.2.0, protocol 2; 0.1.0, protocol 1 without exchange ids, is refused).
+
+Against the live stack it asserts what each function's `live` alias serves (the description of
+its published version names the code: `friend-handlers 0.2.0` for accept_state), that an
+exchange completes THROUGH the older stream function (Request: Requested and Pending; Accept:
+the acceptor's row Friends from the working tree's front, the requester's row Friends only
+through accept_state, which no other function writes), and that the read API answers from its
+release with its `X-Friend-Handlers-Version`.
 """
 
 from aws_cdk.integ_tests_alpha import ExpectedResult, Match
 from friend_handlers.contract import VERSION_HEADER
 from friend_handlers.filters import HANDLERS
-from friend_infra.pins import HANDLER_PACKAGE
+from friend_infra.compatibility import protocol_disagreement
+from friend_infra.pins import HANDLER_PACKAGE, resolve_pins
 from friend_infra.releases import STORE_DIR, ReleaseStore
 from friend_infra.workspace import workspace_root
 from friend_integ.case import FriendCase
 from friend_models import FRIEND_ID, STATE, State
 
-RELEASES = ReleaseStore(workspace_root() / STORE_DIR).versions(HANDLER_PACKAGE)
-OLDEST, NEWEST = RELEASES[0], RELEASES[-1]
-PINS = {"read": OLDEST, "accept_state": NEWEST}
+ROOT = workspace_root()
+STORE = ReleaseStore(ROOT / STORE_DIR)
+RELEASES = STORE.versions(HANDLER_PACKAGE)
+OLDEST = RELEASES[0]
+OLDER_STREAM = next(
+    version
+    for version in RELEASES
+    if not protocol_disagreement(resolve_pins(STORE, ROOT, {"accept_state": version}))
+)
+"""The oldest release whose accept_state may run beside the working tree's table writers."""
+PINS = {"read": OLDEST, "accept_state": OLDER_STREAM}
 """Functions pinned to releases; the others run the working tree."""
 
 case = FriendCase("FriendReleases", pins=PINS)
@@ -45,12 +61,14 @@ for handler in HANDLERS:
         )
     )
 
-# The seed's chain through the mix, then the read API (on the oldest release) answers and says
-# so.
+# An exchange through the mix: the requester's row becomes Friends only through accept_state
+# on the older release; then the read API (on the oldest release) answers and says so.
 (
     send("kim", "lee", "Request")
     .next(row_becomes("lee", "kim", State.PENDING))
+    .next(row_becomes("kim", "lee", State.REQUESTED))
     .next(send("lee", "kim", "Accept"))
+    .next(row_becomes("lee", "kim", State.FRIENDS))
     .next(row_becomes("kim", "lee", State.FRIENDS))
     .next(
         eventually(

@@ -6,39 +6,30 @@ a stuck shard shows as iterator age, and players feel read failures as API 5xx a
 Function errors and throttles are the early warnings of all of these.
 
 Every rule (statistic, period, threshold, how many periods) and the reason for it is in
-:data:`RULES`, in one place. The alarms notify :attr:`Alarms.topic`; who listens (e-mail, chat,
-paging) is the operator's choice, made by subscribing to the topic, never hard-coded here.
+:data:`RULES`, in one place, and applies to each resource :meth:`.Watched.metrics` names for it
+(every function, each failure queue, the API). The alarms notify :attr:`Alarms.topic`; who
+listens (e-mail, chat, paging) is the operator's choice, made by subscribing to the topic, never
+hard-coded here.
 README.md ("Operating it") says what each alarm means and what to run when it fires.
 """
 
 from collections.abc import Mapping
-from dataclasses import dataclass
-from enum import StrEnum
+from dataclasses import dataclass, replace
 
 from aws_cdk import Duration, RemovalPolicy, Stack
-from aws_cdk import aws_apigateway as apigw
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_cloudwatch_actions as actions
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
-from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_sns as sns
-from aws_cdk import aws_sqs as sqs
 from constructs import Construct
+
+from friend_infra.watched import Watch, Watched
+
+__all__ = ["RULES", "RUNBOOK", "Alarms", "Rule", "Watch"]
 
 RUNBOOK = "README.md, 'Operating it'"
 """Where the alarm descriptions send the operator."""
-
-
-class Watch(StrEnum):
-    """What an alarm watches; each value names one rule of :data:`RULES`."""
-
-    QUEUE_NOT_EMPTY = "QueueNotEmpty"
-    FUNCTION_ERRORS = "Errors"
-    FUNCTION_THROTTLES = "Throttles"
-    ITERATOR_AGE = "IteratorAge"
-    API_SERVER_ERRORS = "Api5xx"
-    API_LATENCY_P99 = "ApiLatencyP99"
 
 
 @dataclass(frozen=True)
@@ -70,6 +61,18 @@ class Rule:
         )
 
 
+# No handled input raises (invalid messages are parked, read failures are answered 503), so an
+# error is a bug, a timeout or an outage. Retries hide a single transient one; errors in two of
+# three 5-minute periods are not a blip.
+_FUNCTION_ERRORS = Rule(
+    statistic=cloudwatch.Stats.SUM,
+    period=Duration.minutes(5),
+    threshold=1,
+    datapoints=2,
+    evaluation_periods=3,
+    reason="invocations keep failing; records are being retried towards the failure queues.",
+)
+
 RULES: Mapping[Watch, Rule] = {
     # Nothing drains the two failure queues but an operator, so one message is already work
     # that was not done: a friend action not applied, or a pair left half-updated.
@@ -81,26 +84,12 @@ RULES: Mapping[Watch, Rule] = {
         evaluation_periods=1,
         reason="messages are waiting: work that was given up on and is lost until replayed.",
     ),
-    # No handled input raises (invalid messages are parked, read failures are answered 503),
-    # so an error is a bug, a timeout or an outage. Retries hide a single transient one; errors
-    # in two of three 5-minute periods are not a blip.
-    Watch.FUNCTION_ERRORS: Rule(
-        statistic=cloudwatch.Stats.SUM,
-        period=Duration.minutes(5),
-        threshold=1,
-        datapoints=2,
-        evaluation_periods=3,
-        reason="invocations keep failing; records are being retried towards the failure queues.",
-    ),
+    Watch.FUNCTION_ERRORS: _FUNCTION_ERRORS,
     # With reserved concurrency and the front mapping's cap nothing should throttle. A throttled
     # stream invocation delays propagation, a throttled read is a 5xx for a player, a throttled
-    # front invocation uses up one of its message's receives. Same shape as errors.
-    Watch.FUNCTION_THROTTLES: Rule(
-        statistic=cloudwatch.Stats.SUM,
-        period=Duration.minutes(5),
-        threshold=1,
-        datapoints=2,
-        evaluation_periods=3,
+    # front invocation uses up one of its message's receives. The same rule as errors.
+    Watch.FUNCTION_THROTTLES: replace(
+        _FUNCTION_ERRORS,
         reason="invocations are throttled: concurrency is exhausted or set too low.",
     ),
     # Normally well under a second. A failing batch is retried for a minute or two before it is
@@ -148,36 +137,17 @@ class Alarms(Construct):
         scope: Construct,
         construct_id: str,
         *,
-        functions: Mapping[str, lambda_.IFunction],
-        stream_functions: Mapping[str, lambda_.IFunction],
-        dead_letter_queue: sqs.IQueue,
-        stream_failure_queue: sqs.IQueue,
-        api_stage: apigw.Stage,
+        watched: Watched,
         removal_policy: RemovalPolicy,
     ) -> None:
-        """``functions``: every function by handler name (errors and throttles);
-        ``stream_functions``: those fed by the table's stream (iterator age)."""
+        """Every rule of :data:`RULES`, applied to each resource of ``watched`` it watches."""
         super().__init__(scope, construct_id)
         self.topic = self._topic(removal_policy)
         self.alarms: dict[str, cloudwatch.Alarm] = {}
         """Every alarm by a readable name: ``front Errors``, ``DeadLetterQueue QueueNotEmpty``."""
-
-        for name, queue in (
-            ("DeadLetterQueue", dead_letter_queue),
-            ("StreamFailureQueue", stream_failure_queue),
-        ):
-            self._add(
-                name,
-                Watch.QUEUE_NOT_EMPTY,
-                queue.metric_approximate_number_of_messages_visible(),
-            )
-        for handler, function in functions.items():
-            self._add(handler, Watch.FUNCTION_ERRORS, function.metric_errors())
-            self._add(handler, Watch.FUNCTION_THROTTLES, function.metric_throttles())
-        for handler, function in stream_functions.items():
-            self._add(handler, Watch.ITERATOR_AGE, function.metric("IteratorAge"))
-        self._add("ReadApi", Watch.API_SERVER_ERRORS, api_stage.metric_server_error())
-        self._add("ReadApi", Watch.API_LATENCY_P99, api_stage.metric_latency())
+        for watch in RULES:
+            for subject, metric in watched.metrics(watch).items():
+                self._add(subject, watch, metric)
 
     def _add(self, subject: str, watch: Watch, metric: cloudwatch.Metric) -> None:
         name = f"{subject} {watch.value}"

@@ -9,21 +9,19 @@ transitions, the invalid-message count and the dimension that names a stream fun
 renamed metric changes the dashboard with it instead of leaving an empty graph.
 """
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 
 from aws_cdk import Duration
-from aws_cdk import aws_apigateway as apigw
 from aws_cdk import aws_cloudwatch as cloudwatch
-from aws_cdk import aws_lambda as lambda_
-from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 from friend_handlers.contract import FUNCTION_DIMENSION, INVALID_METRIC
 from friend_handlers.logic.actions import Outcome
 from friend_handlers.logic.message import FriendAction
 from friend_handlers.logic.reactions import Transition
 
-from friend_infra.alarms import RULES, Watch
+from friend_infra.alarms import RULES
 from friend_infra.functions import METRICS_NAMESPACE, SERVICE_NAME
+from friend_infra.watched import Watch, Watched
 
 SERVICE_DIMENSION = "service"
 """The dimension Powertools Metrics adds to every metric, valued POWERTOOLS_SERVICE_NAME."""
@@ -44,6 +42,14 @@ def _count(name: str, **dimensions: str) -> cloudwatch.Metric:
         period=PERIOD,
         label=name,
     )
+
+
+def _alarmed(watched: Watched, watch: Watch) -> dict[str, cloudwatch.Metric]:
+    """What ``watch``'s alarms read, by resource, in their statistic: the graph shows what fires."""
+    statistic = RULES[watch].statistic
+    return {
+        name: metric.with_(statistic=statistic) for name, metric in watched.metrics(watch).items()
+    }
 
 
 def _graph(
@@ -75,12 +81,7 @@ class Dashboard(Construct):
         scope: Construct,
         construct_id: str,
         *,
-        functions: Mapping[str, lambda_.IFunction],
-        stream_functions: Mapping[str, lambda_.IFunction],
-        queue: sqs.IQueue,
-        dead_letter_queue: sqs.IQueue,
-        stream_failure_queue: sqs.IQueue,
-        api_stage: apigw.Stage,
+        watched: Watched,
         alarms: Iterable[cloudwatch.IAlarm],
     ) -> None:
         super().__init__(scope, construct_id)
@@ -106,6 +107,7 @@ class Dashboard(Construct):
             ),
             _graph("Invalid messages (parked in the DLQ)", [_count(INVALID_METRIC)], third),
         )
+        stream_functions = watched.stream_functions
         self.dashboard.add_widgets(
             *(
                 _graph(
@@ -119,50 +121,51 @@ class Dashboard(Construct):
                 for handler, function in stream_functions.items()
             )
         )
-        lag = RULES[Watch.ITERATOR_AGE]
         self.dashboard.add_widgets(
             _graph(
                 "Propagation lag: stream iterator age, max (ms)",
                 [
-                    function.metric("IteratorAge", statistic=lag.statistic, label=handler)
-                    for handler, function in stream_functions.items()
+                    metric.with_(label=handler)
+                    for handler, metric in _alarmed(watched, Watch.ITERATOR_AGE).items()
                 ],
                 WIDTH // 2,
-                annotation=(lag.threshold, "alarm"),
+                annotation=(RULES[Watch.ITERATOR_AGE].threshold, "alarm"),
             ),
             _graph(
                 "Queue depths (visible messages)",
                 [
-                    q.metric_approximate_number_of_messages_visible(
+                    queue.metric_approximate_number_of_messages_visible(
                         statistic=cloudwatch.Stats.MAXIMUM, label=label
                     )
-                    for label, q in (
-                        ("front queue", queue),
-                        ("dead-letter queue", dead_letter_queue),
-                        ("stream failure queue", stream_failure_queue),
+                    for label, queue in (
+                        ("front queue", watched.queue),
+                        ("dead-letter queue", watched.dead_letter_queue),
+                        ("stream failure queue", watched.stream_failure_queue),
                     )
                 ],
                 WIDTH // 2,
             ),
         )
-        latency = RULES[Watch.API_LATENCY_P99]
+        api = watched.api_stage
+        (p99,) = _alarmed(watched, Watch.API_LATENCY_P99).values()
+        (server_errors,) = _alarmed(watched, Watch.API_SERVER_ERRORS).values()
+        errors = _alarmed(watched, Watch.FUNCTION_ERRORS)
+        throttles = _alarmed(watched, Watch.FUNCTION_THROTTLES)
         self.dashboard.add_widgets(
             _graph(
                 "Read API latency (ms)",
                 [
-                    api_stage.metric_latency(
-                        statistic=cloudwatch.Stats.percentile(50), label="p50"
-                    ),
-                    api_stage.metric_latency(statistic=latency.statistic, label="p99"),
+                    api.metric_latency(statistic=cloudwatch.Stats.percentile(50), label="p50"),
+                    p99.with_(label="p99"),
                 ],
                 third,
-                annotation=(latency.threshold, "p99 alarm"),
+                annotation=(RULES[Watch.API_LATENCY_P99].threshold, "p99 alarm"),
             ),
             _graph(
                 "Read API errors",
                 [
-                    api_stage.metric_client_error(statistic=cloudwatch.Stats.SUM, label="4xx"),
-                    api_stage.metric_server_error(statistic=cloudwatch.Stats.SUM, label="5xx"),
+                    api.metric_client_error(statistic=cloudwatch.Stats.SUM, label="4xx"),
+                    server_errors.with_(label="5xx"),
                 ],
                 third,
             ),
@@ -170,14 +173,10 @@ class Dashboard(Construct):
                 "Function errors and throttles",
                 [
                     metric
-                    for handler, function in functions.items()
+                    for handler in watched.functions
                     for metric in (
-                        function.metric_errors(
-                            statistic=cloudwatch.Stats.SUM, label=f"{handler} errors"
-                        ),
-                        function.metric_throttles(
-                            statistic=cloudwatch.Stats.SUM, label=f"{handler} throttles"
-                        ),
+                        errors[handler].with_(label=f"{handler} errors"),
+                        throttles[handler].with_(label=f"{handler} throttles"),
                     )
                 ],
                 third,

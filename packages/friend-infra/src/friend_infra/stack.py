@@ -6,8 +6,9 @@ Environment-agnostic (no account or region), so the same stack deploys to any ac
 emulator, and into integration tests. The stack wires the parts together; each part is built
 in a module of its own: :mod:`.tables`, :mod:`.queues`, :mod:`.functions` (sized by
 :mod:`.sizing`), :mod:`.event_sources`, :mod:`.api`, and for operations :mod:`.alarms` (and the
-topic they notify) and :mod:`.dashboard`. Construct ids and nesting are those the stack was first
-deployed with: each part is created directly in the stack, so no logical id changes.
+topic they notify) and :mod:`.dashboard`, which both read :mod:`.watched`. Construct ids and
+nesting are those the stack was first deployed with: each part is created directly in the
+stack, so no logical id changes.
 
 Each function runs the code it is pinned to (:mod:`friend_infra.pins`): a friend-handlers
 release from the store, or the working tree (the default, what tests deploy). Functions pinned
@@ -61,6 +62,7 @@ from friend_infra.sizing import (
     WRITE_TIMEOUT,
 )
 from friend_infra.tables import friend_table, idempotency_table
+from friend_infra.watched import Watched
 from friend_infra.workspace import workspace_root
 
 PLAYER_CLAIM = "sub"
@@ -206,29 +208,19 @@ class FriendMicroservicesStack(Stack):
         self.api = friend_api.rest_api
 
         functions = {name: handler.function for name, handler in self.functions.items()}
-        stream_functions = {name: functions[name] for name in STREAM_FILTERS}
-        alarms = Alarms(
-            self,
-            "Alarms",
+        watched = Watched(
             functions=functions,
-            stream_functions=stream_functions,
-            dead_letter_queue=self.dead_letter_queue,
-            stream_failure_queue=self.stream_failure_queue,
-            api_stage=self.api.deployment_stage,
-            removal_policy=removal_policy,
-        )
-        self.alarms = alarms.alarms
-        self.alarm_topic = alarms.topic
-        self.dashboard = Dashboard(
-            self,
-            "Dashboard",
-            functions=functions,
-            stream_functions=stream_functions,
+            stream_functions={name: functions[name] for name in STREAM_FILTERS},
             queue=self.queue,
             dead_letter_queue=self.dead_letter_queue,
             stream_failure_queue=self.stream_failure_queue,
             api_stage=self.api.deployment_stage,
-            alarms=self.alarms.values(),
+        )
+        alarms = Alarms(self, "Alarms", watched=watched, removal_policy=removal_policy)
+        self.alarms = alarms.alarms
+        self.alarm_topic = alarms.topic
+        self.dashboard = Dashboard(
+            self, "Dashboard", watched=watched, alarms=self.alarms.values()
         ).dashboard
 
         CfnOutput(self, "QueueUrl", value=self.queue_url, description="Send friend actions here")

