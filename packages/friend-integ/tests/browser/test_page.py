@@ -1,4 +1,5 @@
-"""The page in a real browser against the stack deployed on the default emulator (MiniStack).
+"""The page in a real browser against the stack deployed on the default emulator (MiniStack),
+through the ``deployed_stack`` fixture (the functions built from the working tree).
 
 Headless Chromium driven by Playwright: the one named by `FRIEND_CHROMIUM`, else Debian's
 (`apt-get install chromium`, what `.ci/run` installs), else Playwright's own (`uv run
@@ -34,6 +35,9 @@ CHROMIUM_FLAGS = [
 SETTLED = 30_000
 """Milliseconds to wait for a state that needs the queue and the stream (well under a second on
 MiniStack; generous for a loaded machine)."""
+FIRST_CALL = 20_000
+"""Milliseconds every expectation may wait: the first call of each function meets it cold,
+which takes seconds on a loaded machine."""
 
 
 @pytest.fixture(scope="module")
@@ -60,6 +64,7 @@ def chromium(playwright: Playwright) -> Path:
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
+    expect.set_options(timeout=FIRST_CALL)
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(
             executable_path=chromium(playwright), headless=True, args=CHROMIUM_FLAGS
