@@ -1,8 +1,8 @@
 """Fixtures for every test of this package that needs an embedded emulator.
 
 One emulator of each kind per test session, shared by the launcher's tests (``tests/emulators``),
-the product's tests on an emulator lane (``tests/stack``), the browser test of the page
-(``tests/browser``) and the LocalStack extension's (``emulators/localstack-extension/tests``).
+the product's tests on an emulator lane (``tests/stack``) and the browser test of the page
+(``tests/browser``).
 Those tests carry the ``emulator`` mark, so the fast lane (``-m "not emulator and not slow"``)
 leaves them out.
 """
@@ -13,14 +13,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from friend_integ.emulators import EMULATORS, EmbeddedLocalStack, Emulator, MiniStack
+from friend_integ.emulators import EMULATORS, Emulator, MiniStack
 from friend_integ.emulators.testing import AwsClientFactory, client_factory, started
 
 _EMULATOR_TESTS = (
     Path(__file__).parent / "tests" / "emulators",
     Path(__file__).parent / "tests" / "stack",
     Path(__file__).parent / "tests" / "browser",
-    Path(__file__).parent / "emulators" / "localstack-extension" / "tests",
 )
 
 
@@ -34,7 +33,7 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 @pytest.fixture(scope="session")
 def localstack() -> Iterator[Emulator]:
     """A started, healthy LocalStack with the project's extension; stopped after the session."""
-    yield from started(EmbeddedLocalStack.key)
+    yield from started("localstack")
 
 
 @pytest.fixture(scope="session")

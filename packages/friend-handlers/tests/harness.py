@@ -3,11 +3,9 @@
 - SQS events: messages are sent to and received from a moto queue, then converted exactly as the
   Lambda SQS event source mapping does (field names, attribute layout, ARN, region).
 - DynamoDB stream events: records are read back through moto's DynamoDB Streams API and wrapped
-  as the stream event source mapping does (``eventSourceARN`` added). moto differs from AWS in
-  two ways that matter to filters, so they are normalised here: it attaches an empty ``OldImage``
-  to INSERT and an empty ``NewImage`` to REMOVE records (AWS omits them; an empty image must not
-  look "present" to a filter or a handler), it says ``eventVersion`` 1.0 (AWS: 1.1), and boto3
-  parses ``ApproximateCreationDateTime`` into a datetime (Lambda receives epoch seconds).
+  as the stream event source mapping does (``eventSourceARN`` added), after
+  ``friend_moto.stream_records`` reshaped them into what AWS writes (moto's empty images
+  dropped, ``eventVersion`` 1.1, ``ApproximateCreationDateTime`` in epoch seconds).
 - Routing: each stream record goes to the handler whose ``STREAM_FILTERS`` pattern matches, as
   evaluated by moto's EventBridge pattern matcher (Lambda event filtering uses EventBridge
   pattern syntax), never by a matcher written here.
@@ -24,7 +22,6 @@ from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime
 from itertools import permutations
 from typing import Any
 from urllib.parse import quote
@@ -40,6 +37,7 @@ from friend_handlers.handlers import (
     unfriend_state,
 )
 from friend_models import Friend, State, now_millis
+from friend_moto.stream_records import aws_record
 from moto.events.models import EventPattern
 
 from .conftest import REGION, TEST_TABLE_NAME, Aws
@@ -173,19 +171,9 @@ class StreamReader:
         return list(page["Records"])
 
     def _as_lambda_record(self, record: Mapping[str, Any]) -> dict[str, Any]:
-        shaped = json.loads(json.dumps(record, default=_epoch_seconds))
-        shaped["eventVersion"] = "1.1"
-        for image in ("NewImage", "OldImage"):
-            if not shaped["dynamodb"].get(image, True):
-                del shaped["dynamodb"][image]
+        shaped = aws_record(record)
         shaped["eventSourceARN"] = self._aws.stream_arn
         return shaped
-
-
-def _epoch_seconds(value: object) -> float:
-    if isinstance(value, datetime):
-        return float(int(value.timestamp()))
-    raise TypeError(type(value))
 
 
 def stream_event(records: Iterable[Mapping[str, Any]]) -> dict[str, Any]:

@@ -71,7 +71,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     )
     parser.add_argument(
         "--emulator",
-        choices=sorted(EMULATORS),
+        choices=EMULATORS.choices(),
         default=None,
         help=f"the embedded emulator to start when nothing answers at the port "
         f"(default: {DEFAULT_EMULATOR})",

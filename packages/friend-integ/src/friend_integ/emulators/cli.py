@@ -35,7 +35,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("command", choices=["install", "start", "stop", "status"])
     parser.add_argument(
         "--emulator",
-        choices=sorted(EMULATORS),
+        choices=EMULATORS.choices(),
         default=DEFAULT_EMULATOR,
         help="default: %(default)s",
     )
@@ -48,9 +48,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--timeout", type=float, default=90, help="seconds to wait on start")
     args = parser.parse_args(argv)
-    emulator = create(args.emulator, port=args.port, state_dir=args.state_dir)
 
     try:
+        emulator = create(args.emulator, port=args.port, state_dir=args.state_dir)
         if args.command == "install":
             _timed("installed", emulator.install)
         elif args.command == "start":
