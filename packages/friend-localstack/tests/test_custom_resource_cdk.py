@@ -31,6 +31,8 @@ pytestmark = pytest.mark.emulator
 
 pytestmark = pytest.mark.emulator
 
+pytestmark = pytest.mark.emulator
+
 APP = Path(__file__).parent / "fixtures" / "cfn" / "integ_assertions_app.py"
 
 

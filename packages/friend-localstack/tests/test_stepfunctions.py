@@ -22,6 +22,8 @@ pytestmark = pytest.mark.emulator
 
 pytestmark = pytest.mark.emulator
 
+pytestmark = pytest.mark.emulator
+
 TEMPLATE = Path(__file__).parent / "fixtures" / "cfn" / "stepfunctions_lambda_task.yaml"
 
 
