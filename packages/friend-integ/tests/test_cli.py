@@ -9,14 +9,12 @@ code, without Node, an emulator or AWS.
 import json
 import os
 import stat
-import subprocess
 import sys
-import time
 from pathlib import Path
 from typing import ClassVar
 
 import pytest
-from friend_integ import cli, prepare, processes, snapshots, targets
+from friend_integ import cli, prepare, snapshots, targets
 from friend_integ.paths import Layout
 from friend_integ.progress import Progress
 from friend_integ.run import Run
@@ -426,24 +424,3 @@ def test_given_endpoint_must_be_healthy_and_complete(
     with pytest.raises(targets.TargetError, match="lacks services"):
         prepare.choose_target(cli.parse_args(["--endpoint", "http://localhost:4510"]), _run(layout))
     assert FakeEmbedded.instances == []  # an explicit endpoint is never started here
-
-
-@pytest.mark.usefixtures("monkeypatch")
-def test_interrupted_integ_runner_is_stopped_with_its_children(tmp_path: Path) -> None:
-    pids = tmp_path / "pids"
-    process = subprocess.Popen(
-        # A background job of a non-interactive shell ignores SIGINT, as a stubborn child of
-        # integ-runner might: it must still go.
-        ["sh", "-c", f"sleep 300 & echo $! > {pids}; wait"],
-        start_new_session=True,
-        text=True,
-    )
-    while not pids.exists() or not pids.read_text().strip():
-        time.sleep(0.05)
-    child = int(pids.read_text())
-
-    processes.stop_group(process, grace_seconds=1.0)
-
-    assert process.poll() is not None
-    assert not processes.group_alive(process.pid)
-    assert not processes.group_alive(child)

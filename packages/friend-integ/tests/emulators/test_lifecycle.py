@@ -13,6 +13,7 @@ import zipfile
 from pathlib import Path
 
 import boto3
+import psutil
 import pytest
 from friend_integ.emulators import EMULATORS, Emulator, PortInUseError, create, health
 from friend_integ.emulators.testing import free_port, state_dir_for_tests
@@ -43,10 +44,10 @@ def _listening_addresses(pid: int, port: int) -> set[str]:
 
 def _alive(pid: int) -> bool:
     """Running (a zombie waiting for its parent to collect the exit status is not)."""
-    state = subprocess.run(
-        ["ps", "-o", "stat=", "-p", str(pid)], capture_output=True, text=True, check=False
-    ).stdout.strip()
-    return bool(state) and not state.startswith("Z")
+    try:
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
 
 
 def _pid(emulator: Emulator) -> int:

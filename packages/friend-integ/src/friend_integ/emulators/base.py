@@ -28,6 +28,8 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import ClassVar
 
+from filelock import FileLock
+
 from friend_integ import processes
 from friend_integ.emulators.health import health
 from friend_integ.emulators.install import python_request
@@ -120,7 +122,7 @@ class Emulator(ABC):
         key = self._install_key()
         if self._installed_key() == key:
             return
-        with processes.file_lock(self.state_dir / "install.lock"):
+        with FileLock(self.state_dir / "install.lock"):
             if self._installed_key() == key:
                 return
             self._install_key_file.unlink(missing_ok=True)
@@ -222,7 +224,7 @@ class Emulator(ABC):
         pid = self._recorded_pid()
         if pid is None or not self._is_ours(pid):
             return 0
-        return processes.resident_bytes([pid, *processes.descendants(pid)])
+        return processes.tree_resident_bytes(pid)
 
     def version(self) -> str | None:
         """The version the running emulator reports on its health endpoint."""

@@ -13,9 +13,10 @@ import shutil
 from collections.abc import Mapping
 from pathlib import Path
 
+from filelock import FileLock
+
 from friend_integ.emulators.install import InstallError, run_checked
 from friend_integ.paths import PACKAGE_DIR
-from friend_integ.processes import file_lock
 
 NODEJS_MANIFEST_DIR = PACKAGE_DIR / "emulators" / "lambda-runtime" / "nodejs"
 NODEJS_LOCK = NODEJS_MANIFEST_DIR / "package-lock.json"
@@ -31,7 +32,7 @@ def install_node_sdk(runtime_dir: Path, env: Mapping[str, str]) -> Path:
     modules = target / "node_modules"
     digest = hashlib.sha256(NODEJS_LOCK.read_bytes()).hexdigest()
     stamp = target / _STAMP
-    with file_lock(runtime_dir / ".nodejs.lock"):
+    with FileLock(runtime_dir / ".nodejs.lock"):
         if stamp.is_file() and stamp.read_text().strip() == digest and modules.is_dir():
             return modules
         shutil.rmtree(target, ignore_errors=True)
