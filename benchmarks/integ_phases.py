@@ -41,7 +41,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from friend_integ.emulators import EMULATORS as KNOWN_EMULATORS
-from friend_integ.emulators.testing import free_port
+from friend_integ.test_support.emulators import free_port
 
 EMULATORS = ("ministack", "localstack")
 """Measured in this order (then reversed every other round); the ratio is the second over the

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 from friend_integ.emulators import EMULATORS, Emulator, MiniStack
-from friend_integ.emulators.testing import AwsClientFactory, client_factory, started
+from friend_integ.test_support.emulators import AwsClientFactory, client_factory, started
 
 _EMULATOR_TESTS = (
     Path(__file__).parent / "tests" / "emulators",

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 
 import pytest
 from friend_integ.emulators import Emulator
-from friend_integ.emulators.testing import AwsClientFactory, client_factory, started
+from friend_integ.test_support.emulators import AwsClientFactory, client_factory, started
 from friend_localstack import EmbeddedLocalStack
 
 

@@ -17,7 +17,7 @@ import pytest
 from friend_integ import cli, prepare, snapshots, targets
 from friend_integ.paths import Layout
 from friend_integ.progress import Progress
-from friend_integ.run import Run
+from friend_integ.run_state import Run
 from friend_integ.tools import NodeTools
 
 FAKE_RUNNER = """\
@@ -180,7 +180,7 @@ def test_aws_target_keeps_user_credentials_and_drops_endpoints(
     monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:4566")
     run = Run(layout=layout, progress=Progress(), log_dir=layout.logs_dir)
 
-    prepare.choose_target(cli.parse_args(["--aws-account", "123456789012"]), run)
+    cli.open_target(cli.parse_args(["--aws-account", "123456789012"]), run)
 
     assert run.target is not None and run.target.account == "123456789012"
     assert run.env["AWS_PROFILE"] == "deployer"
@@ -266,13 +266,12 @@ def test_deploying_run_keeps_the_committed_snapshot_unless_it_changed(
         )
     )
 
-    def local_target(_args: object, run: Run) -> None:
-        run.target = targets.Target(
-            targets.TargetKind.EMULATOR, "000000000000", endpoint="http://x:1"
-        )
-        run.env = dict(os.environ)
+    def local_target(*_: object) -> prepare.TargetChoice:
+        target = targets.Target(targets.TargetKind.EMULATOR, "000000000000", endpoint="http://x:1")
+        return prepare.TargetChoice(target, dict(os.environ))
 
     monkeypatch.setattr(cli, "choose_target", local_target)
+    monkeypatch.setattr(cli, "check_answers", lambda _target: None)
     monkeypatch.setattr(cli, "verify_and_prepare", lambda *_: None)
 
     assert cli.main([]) == 0
@@ -362,7 +361,7 @@ def test_embedded_emulator_is_started_when_nothing_answers(
 
     FakeEmbedded.start = start_and_answer  # type: ignore[method-assign]
     try:
-        prepare.choose_target(cli.parse_args(["--port", "4599", *argv]), run)
+        cli.open_target(cli.parse_args(["--port", "4599", *argv]), run)
     finally:
         FakeEmbedded.start = original_start  # type: ignore[method-assign]
 
@@ -382,7 +381,7 @@ def test_an_emulator_that_already_answers_is_used_and_not_started(
     fake_emulators["http://127.0.0.1:4566"] = HEALTHY
     run = _run(layout)
 
-    prepare.choose_target(cli.parse_args([]), run)
+    cli.open_target(cli.parse_args([]), run)
 
     assert run.target is not None and run.target.kind is targets.TargetKind.EMULATOR
     assert run.emulator is None and run.embedded_already_running is None
@@ -396,7 +395,7 @@ def test_an_embedded_emulator_left_running_is_reused_and_named(
     FakeEmbedded.running = {("localstack", 4566)}
     run = _run(layout)
 
-    prepare.choose_target(cli.parse_args([]), run)
+    cli.open_target(cli.parse_args([]), run)
 
     assert run.target is not None and run.target.kind is targets.TargetKind.EMBEDDED
     assert run.embedded_already_running is not None
@@ -411,16 +410,16 @@ def test_an_explicit_emulator_refuses_another_one_on_its_port(
     FakeEmbedded.running = {("ministack", 4566)}
 
     with pytest.raises(targets.TargetError, match="another emulator already answers"):
-        prepare.choose_target(cli.parse_args(["--emulator", "localstack"]), _run(layout))
+        cli.open_target(cli.parse_args(["--emulator", "localstack"]), _run(layout))
 
 
 def test_given_endpoint_must_be_healthy_and_complete(
     layout: Layout, fake_emulators: dict[str, object]
 ) -> None:
     with pytest.raises(targets.TargetError, match="no emulator answers"):
-        prepare.choose_target(cli.parse_args(["--endpoint", "http://localhost:4510"]), _run(layout))
+        cli.open_target(cli.parse_args(["--endpoint", "http://localhost:4510"]), _run(layout))
 
     fake_emulators["http://127.0.0.1:4510"] = {"services": {"sqs": "running"}}
     with pytest.raises(targets.TargetError, match="lacks services"):
-        prepare.choose_target(cli.parse_args(["--endpoint", "http://localhost:4510"]), _run(layout))
+        cli.open_target(cli.parse_args(["--endpoint", "http://localhost:4510"]), _run(layout))
     assert FakeEmbedded.instances == []  # an explicit endpoint is never started here

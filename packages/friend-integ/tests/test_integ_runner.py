@@ -4,7 +4,7 @@ import shlex
 import sys
 from pathlib import Path
 
-from friend_integ.runner import (
+from friend_integ.integ_runner import (
     Phase,
     ReportParser,
     RunnerOptions,

@@ -15,8 +15,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from friend_integ.emulators.cloudformation_testing import stack_events, wait_deleted, wait_settled
-from friend_integ.emulators.testing import AwsClientFactory
+from friend_integ.test_support.emulators import AwsClientFactory
+from friend_integ.test_support.stacks import stack_events, wait_deleted, wait_settled
 
 from .lambda_support import receive_all
 

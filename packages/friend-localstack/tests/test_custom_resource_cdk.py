@@ -24,8 +24,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from friend_integ.emulators.cloudformation_testing import CloudAssembly
-from friend_integ.emulators.testing import AwsClientFactory
+from friend_integ.test_support.emulators import AwsClientFactory
+from friend_integ.test_support.stacks import CloudAssembly
 
 pytestmark = pytest.mark.emulator
 

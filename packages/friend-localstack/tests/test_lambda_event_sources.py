@@ -13,7 +13,7 @@ import uuid
 from collections.abc import Iterator
 
 import pytest
-from friend_integ.emulators.testing import AwsClientFactory
+from friend_integ.test_support.emulators import AwsClientFactory
 
 from .dynamodb_support import create_streamed_table
 from .lambda_support import Functions, receive_all

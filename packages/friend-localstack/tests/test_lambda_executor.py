@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 from friend_integ.emulators import Emulator
-from friend_integ.emulators.testing import AwsClientFactory
+from friend_integ.test_support.emulators import AwsClientFactory
 
 from .lambda_support import Functions, wait_until_gone
 

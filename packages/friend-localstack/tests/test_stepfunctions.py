@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from friend_integ.emulators.testing import AwsClientFactory
+from friend_integ.test_support.emulators import AwsClientFactory
 
 pytestmark = pytest.mark.emulator
 

@@ -26,12 +26,13 @@ from types import FrameType
 from typing import NoReturn
 
 from friend_integ import snapshots, tools
-from friend_integ.emulators import DEFAULT_EMULATOR, DEFAULT_PORT, EMULATORS
-from friend_integ.integ_process import run_integ_runner, shielded
+from friend_integ.emulators import DEFAULT_EMULATOR, DEFAULT_PORT, EMULATORS, Emulator
+from friend_integ.integ_runner import ReportParser
+from friend_integ.integ_runner_process import run_integ_runner, shielded
 from friend_integ.paths import Layout
-from friend_integ.prepare import choose_target, probe, verify_and_prepare
+from friend_integ.prepare import check_answers, choose_target, named, probe, verify_and_prepare
 from friend_integ.progress import Progress
-from friend_integ.run import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_SETUP, Run
+from friend_integ.run_state import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_SETUP, Run
 from friend_integ.summary import summary
 from friend_integ.targets import TargetError, TargetKind
 
@@ -188,7 +189,7 @@ def _run(args: argparse.Namespace, run: Run) -> int:
     run.progress.detail("installed with npm ci" if installed_now else "up to date")
     run.timed("tools", started)
 
-    choose_target(args, run)
+    open_target(args, run)
     assert run.target is not None
     run.progress.step(f"target: {run.target.describe()}")
     if run.target.kind is not TargetKind.NONE:
@@ -198,18 +199,42 @@ def _run(args: argparse.Namespace, run: Run) -> int:
     backup = run.log_dir / "snapshots-before"
     if not args.snapshot_only:
         snapshots.backup(layout, backup)
-    code = run_integ_runner(args, run, node_tools.integ_runner)
+    run.parser = ReportParser(deploying=not args.snapshot_only)
+    code = run_integ_runner(args, run, node_tools.integ_runner, run.parser)
     if not args.snapshot_only:
-        assert run.parser is not None
         snapshots.restore_unchanged(layout, backup, run.parser)
     if not args.clean and run.target.kind is not TargetKind.NONE:
         names = snapshots.test_stacks(layout, args.tests)
         present = probe(run, names).get("stacks", {})
         run.kept_stacks = [name for name in names if name in present]
-    assert run.parser is not None
     if code == 0 and run.parser.failed:
         return EXIT_FAILED
     return EXIT_FAILED if code != 0 else 0
+
+
+def open_target(args: argparse.Namespace, run: Run) -> None:
+    """Choose the target, start the embedded emulator when it is chosen, check it answers."""
+    choice = choose_target(args, run.layout, run.progress)
+    run.env = choice.env
+    run.embedded_already_running = choice.reused
+    run.target = choice.target
+    if choice.to_start is not None:
+        run.emulator = choice.to_start
+        start_embedded(run.emulator, run)
+        run.target = named(choice.target, run.emulator)
+    check_answers(run.target)
+
+
+def start_embedded(emulator: Emulator, run: Run) -> None:
+    """Install the embedded emulator's environment (once) and start it on its port."""
+    started = time.monotonic()
+    run.progress.step(f"embedded {emulator.title}: checking its environment (installs once)")
+    emulator.install()
+    run.timed(f"{emulator.title} environment", started)
+    started = time.monotonic()
+    run.progress.step(f"embedded {emulator.title}: starting at {emulator.endpoint}")
+    emulator.start(timeout=90)
+    run.progress.detail(f"ready after {run.timed(f'{emulator.title} start', started):.1f}s")
 
 
 if __name__ == "__main__":

@@ -1,9 +1,9 @@
 """Before integ-runner runs: choose the target, prove it is what it claims, prepare it.
 
 The target's environment is fail closed (see `friend_integ.targets`); an embedded emulator is
-started only when nothing answers at its port; the account is checked with exactly the
-environment the tools get; bootstrap runs only when the target's is not current; stacks that an
-earlier `--no-clean` run kept are removed (on emulators only).
+chosen to be started (by ``cli.py``) only when nothing answers at its port; the account is
+checked with exactly the environment the tools get; bootstrap runs only when the target's is
+not current; stacks that an earlier `--no-clean` run kept are removed (on emulators only).
 """
 
 import argparse
@@ -12,6 +12,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +21,8 @@ from botocore.exceptions import BotoCoreError, ClientError
 from friend_integ import bootstrap, cloudformation
 from friend_integ.emulators import DEFAULT_EMULATOR, EMULATORS, Emulator, create, health
 from friend_integ.paths import Layout
-from friend_integ.run import Run
+from friend_integ.progress import Progress
+from friend_integ.run_state import Run
 from friend_integ.snapshots import test_stacks
 from friend_integ.targets import (
     CLOSED_ENDPOINT,
@@ -47,69 +49,69 @@ def _empty_config(layout: Layout) -> Path:
     return path
 
 
-def choose_target(args: argparse.Namespace, run: Run) -> None:
-    """Decide the target and its environment; start the embedded emulator if needed."""
+@dataclass(frozen=True)
+class TargetChoice:
+    """Where a run deploys, decided before anything is started."""
+
+    target: Target
+    env: dict[str, str]
+    """The exact environment every tool of the run gets (see `friend_integ.targets`)."""
+    to_start: Emulator | None = None
+    """The embedded emulator to start: nothing answers at its port yet."""
+    reused: Emulator | None = None
+    """An embedded emulator that an earlier run started and left running, in use as it is."""
+
+
+def choose_target(args: argparse.Namespace, layout: Layout, progress: Progress) -> TargetChoice:
+    """Decide the target and its environment (an embedded emulator is only chosen here)."""
     base = base_environment()
     if args.snapshot_only:
         # No target, and no way to reach one: test credentials and a closed endpoint.
-        run.target = Target(TargetKind.NONE, LOCALSTACK_ACCOUNT)
-        run.env = localstack_environment(base, CLOSED_ENDPOINT, _empty_config(run.layout))
-        return
+        env = localstack_environment(base, CLOSED_ENDPOINT, _empty_config(layout))
+        return TargetChoice(Target(TargetKind.NONE, LOCALSTACK_ACCOUNT), env)
     if args.aws_account:
-        run.target = Target(TargetKind.AWS, args.aws_account)
-        run.env = aws_environment(base, REGION, args.aws_account)
-        return
+        env = aws_environment(base, REGION, args.aws_account)
+        return TargetChoice(Target(TargetKind.AWS, args.aws_account), env)
     if args.endpoint:
-        run.target = Target(
-            TargetKind.EMULATOR, LOCALSTACK_ACCOUNT, endpoint=normalize_endpoint(args.endpoint)
-        )
-    else:
-        run.target = _embedded_target(args, run)
-    endpoint = run.target.endpoint
-    assert endpoint is not None
-    run.env = localstack_environment(base, endpoint, _empty_config(run.layout))
-    answer = health(endpoint)
-    if answer is None:
-        raise TargetError(f"no emulator answers at {endpoint}/_localstack/health")
-    missing = missing_services(answer)
-    if missing:
-        raise TargetError(f"the emulator at {endpoint} lacks services: {', '.join(missing)}")
-
-
-def _embedded_target(args: argparse.Namespace, run: Run) -> Target:
-    """The embedded emulator at the port: one already running there, else one started now."""
+        endpoint = normalize_endpoint(args.endpoint)
+        env = localstack_environment(base, endpoint, _empty_config(layout))
+        return TargetChoice(Target(TargetKind.EMULATOR, LOCALSTACK_ACCOUNT, endpoint=endpoint), env)
     wanted = create(args.emulator or DEFAULT_EMULATOR, port=args.port)
     endpoint = wanted.endpoint
-    if health(endpoint) is not None:
-        running = [name for name in EMULATORS if create(name, port=args.port).is_running()]
-        if args.emulator is not None and running != [args.emulator]:
-            raise TargetError(
-                f"--emulator {args.emulator}: another emulator already answers at {endpoint}; "
-                "stop it or choose another --port"
-            )
-        if not running:
-            run.progress.step(f"an emulator already answers at {endpoint}: using it as it is")
-            return Target(TargetKind.EMULATOR, LOCALSTACK_ACCOUNT, endpoint=endpoint)
-        found = create(running[0], port=args.port)
-        run.progress.step(f"embedded {found.title} already runs at {endpoint}: using it")
-        run.embedded_already_running = found
-        return Target(TargetKind.EMBEDDED, LOCALSTACK_ACCOUNT, endpoint=endpoint, name=_name(found))
-    started = time.monotonic()
-    run.progress.step(f"embedded {wanted.title}: checking its environment (installs once)")
-    wanted.install()
-    run.timed(f"{wanted.title} environment", started)
-    started = time.monotonic()
-    run.progress.step(f"embedded {wanted.title}: starting at {endpoint}")
-    run.emulator = wanted
-    wanted.start(timeout=90)
-    run.progress.detail(f"ready after {run.timed(f'{wanted.title} start', started):.1f}s")
-    return Target(TargetKind.EMBEDDED, LOCALSTACK_ACCOUNT, endpoint=endpoint, name=_name(wanted))
+    env = localstack_environment(base, endpoint, _empty_config(layout))
+    embedded = Target(TargetKind.EMBEDDED, LOCALSTACK_ACCOUNT, endpoint=endpoint)
+    if health(endpoint) is None:
+        return TargetChoice(embedded, env, to_start=wanted)
+    running = [name for name in EMULATORS if create(name, port=args.port).is_running()]
+    if args.emulator is not None and running != [args.emulator]:
+        raise TargetError(
+            f"--emulator {args.emulator}: another emulator already answers at {endpoint}; "
+            "stop it or choose another --port"
+        )
+    if not running:
+        progress.step(f"an emulator already answers at {endpoint}: using it as it is")
+        return TargetChoice(Target(TargetKind.EMULATOR, LOCALSTACK_ACCOUNT, endpoint=endpoint), env)
+    found = create(running[0], port=args.port)
+    progress.step(f"embedded {found.title} already runs at {endpoint}: using it")
+    return TargetChoice(named(embedded, found), env, reused=found)
 
 
-def _name(emulator: Emulator) -> str:
-    """How the target is named in progress and summary: which emulator, which version."""
+def named(target: Target, emulator: Emulator) -> Target:
+    """``target`` named as progress and summary show it: which emulator, which version."""
     version = emulator.version()
-    return f"embedded {emulator.title}" + (f" {version}" if version else "")
+    return replace(target, name=f"embedded {emulator.title}" + (f" {version}" if version else ""))
+
+
+def check_answers(target: Target) -> None:
+    """An emulator target must answer its health check with every service the stack uses."""
+    if target.endpoint is None:
+        return
+    answer = health(target.endpoint)
+    if answer is None:
+        raise TargetError(f"no emulator answers at {target.endpoint}/_localstack/health")
+    missing = missing_services(answer)
+    if missing:
+        raise TargetError(f"the emulator at {target.endpoint} lacks services: {', '.join(missing)}")
 
 
 def probe(run: Run, stacks: Sequence[str]) -> dict[str, Any]:

@@ -11,8 +11,8 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
+from friend_integ.integ_runner import Phase, ReportParser, Status
 from friend_integ.paths import Layout
-from friend_integ.runner import Phase, ReportParser, Status
 
 
 def _selected_cases(layout: Layout, selected: Sequence[str]) -> Iterator[tuple[Path, Any]]:

@@ -3,9 +3,9 @@
 from datetime import datetime
 
 from friend_integ.emulators.cli import stop_command
+from friend_integ.integ_runner import ReportParser
 from friend_integ.paths import Layout
-from friend_integ.run import EXIT_FAILED, EXIT_INTERRUPTED, Run
-from friend_integ.runner import ReportParser
+from friend_integ.run_state import EXIT_FAILED, EXIT_INTERRUPTED, Run
 from friend_integ.snapshots import assertion_count
 from friend_integ.targets import REGION
 
@@ -26,7 +26,7 @@ def _cache_stats(layout: Layout, since: datetime) -> tuple[int, int]:
 def _inspect_hints(run: Run) -> list[str]:
     assert run.target is not None and run.target.endpoint is not None
     endpoint = run.target.endpoint
-    inspect = "uv run --package friend-integ python -m friend_integ.inspect"
+    inspect = "uv run --package friend-integ python -m friend_integ.inspect_stacks"
     return [
         "kept stacks: " + ", ".join(run.kept_stacks),
         f"inspect:     {inspect} --endpoint {endpoint} --scan --dlq",

@@ -18,7 +18,7 @@ from typing import Any
 import boto3
 import pytest
 from friend_integ.emulators import EMULATORS, Emulator, create
-from friend_integ.emulators.testing import free_port, state_dir_for_tests
+from friend_integ.test_support.emulators import free_port, state_dir_for_tests
 
 _IMPORTS_A_PACKAGE_IT_DOES_NOT_SHIP = """
 import yaml  # the emulator's own dependency, not part of the Lambda runtime nor of this bundle

@@ -16,7 +16,7 @@ import boto3
 import psutil
 import pytest
 from friend_integ.emulators import EMULATORS, Emulator, PortInUseError, create, health
-from friend_integ.emulators.testing import free_port, state_dir_for_tests
+from friend_integ.test_support.emulators import free_port, state_dir_for_tests
 
 _TCP_LISTEN = "0A"
 

@@ -28,8 +28,8 @@ from typing import Any
 import pytest
 from friend_handlers.contract import ENTRY_POINTS
 from friend_integ.emulators import Emulator
-from friend_integ.emulators.cloudformation_testing import CloudAssembly
-from friend_integ.emulators.testing import AwsClientFactory
+from friend_integ.test_support.emulators import AwsClientFactory
+from friend_integ.test_support.stacks import CloudAssembly
 from friend_models import FRIEND_ID, PLAYER_ID
 
 APP = Path(__file__).parent / "fixtures" / "friend_stack_app.py"

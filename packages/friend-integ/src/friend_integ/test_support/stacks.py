@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from friend_integ.emulators.testing import TEST_ACCOUNT, TEST_REGION, AwsClientFactory
+from friend_integ.test_support.emulators import TEST_ACCOUNT, TEST_REGION, AwsClientFactory
 
 STACK_WAIT_SECONDS = 180.0
 SYNTH_TIMEOUT_SECONDS = 600

@@ -15,8 +15,8 @@ from typing import IO
 
 from friend_integ import processes
 from friend_integ.cloudformation import StackWatcher, client
-from friend_integ.run import Run
-from friend_integ.runner import ReportParser, RunnerOptions, integ_runner_command
+from friend_integ.integ_runner import ReportParser, RunnerOptions, integ_runner_command
+from friend_integ.run_state import Run
 from friend_integ.snapshots import test_stacks
 from friend_integ.targets import REGION
 
@@ -31,8 +31,11 @@ def _pump(stream: IO[str], lines: "Queue[str | None]") -> None:
     lines.put(None)
 
 
-def run_integ_runner(args: argparse.Namespace, run: Run, integ_runner: Path) -> int:
-    """Run integ-runner, echoing progress from its report; stop it on interruption."""
+def run_integ_runner(
+    args: argparse.Namespace, run: Run, integ_runner: Path, parser: ReportParser
+) -> int:
+    """Run integ-runner, feeding its report to ``parser`` and echoing progress from it; stop it
+    on interruption. Returns its exit code."""
     options = RunnerOptions(
         tests=args.tests,
         deploy=not args.snapshot_only,
@@ -45,8 +48,6 @@ def run_integ_runner(args: argparse.Namespace, run: Run, integ_runner: Path) -> 
     )
     command = integ_runner_command(integ_runner, options)
     log_path = run.log_dir / "integ-runner.log"
-    parser = ReportParser(deploying=options.deploy)
-    run.parser = parser
     started = time.monotonic()
     tests = " ".join(args.tests) or "all tests"
     run.progress.step(f"integ-runner: {tests} ({'deploy' if options.deploy else 'snapshot check'})")

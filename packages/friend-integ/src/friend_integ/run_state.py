@@ -1,13 +1,17 @@
-"""What one integ run started, measured and found: read by the cleanup and the summary."""
+"""The state of one integ run: where it logs and reports, what it started and found.
+
+Only ``cli.py`` sets its fields, from what the steps return; the steps read it, and add the time
+each phase took (:meth:`Run.timed`). The cleanup and the summary read the result.
+"""
 
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from friend_integ.emulators import Emulator
+from friend_integ.integ_runner import ReportParser
 from friend_integ.paths import Layout
 from friend_integ.progress import Progress
-from friend_integ.runner import ReportParser
 from friend_integ.targets import Target
 
 EXIT_FAILED = 1
@@ -17,7 +21,7 @@ EXIT_INTERRUPTED = 130
 
 @dataclass
 class Run:
-    """The run's state; each step fills in what it decided or measured."""
+    """The run's state, filled in by ``cli.py`` as the steps return."""
 
     layout: Layout
     progress: Progress

@@ -1,6 +1,7 @@
 """Look into stacks kept on a LocalStack (`integ --no-clean`) without the AWS CLI.
 
-    uv run --package friend-integ python -m friend_integ.inspect --endpoint URL [--scan] [--dlq]
+    uv run --package friend-integ python -m friend_integ.inspect_stacks --endpoint URL [--scan]
+        [--dlq]
 
 Lists the stacks with their outputs, and for a stack with an `ApiId` the URL of its page as the
 emulator serves it; `--scan` prints every row of each stack's `TableName` output, `--dlq` the
@@ -33,7 +34,7 @@ def _plain(item: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m friend_integ.inspect")
+    parser = argparse.ArgumentParser(prog="python -m friend_integ.inspect_stacks")
     parser.add_argument("--endpoint", default=DEFAULT_ENDPOINT)
     parser.add_argument("--scan", action="store_true", help="print the rows of each table")
     parser.add_argument("--dlq", action="store_true", help="print dead-lettered messages")
