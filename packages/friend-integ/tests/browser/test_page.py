@@ -13,6 +13,8 @@ from friend_integ.deploy import Deployment, deploy_app
 from friend_integ.emulators import Emulator
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
+pytestmark = pytest.mark.emulator
+
 CHROMIUM = Path("/usr/bin/chromium")
 """Debian's Chromium (`.ci/run` installs it when missing)."""
 CHROMIUM_FLAGS = [

@@ -20,6 +20,8 @@ import pytest
 from friend_integ.emulators import EMULATORS, Emulator, create
 from friend_integ.test_support.emulators import free_port, state_dir_for_tests
 
+pytestmark = pytest.mark.emulator
+
 _IMPORTS_A_PACKAGE_IT_DOES_NOT_SHIP = """
 import yaml  # the emulator's own dependency, not part of the Lambda runtime nor of this bundle
 

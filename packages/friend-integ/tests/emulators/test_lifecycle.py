@@ -18,6 +18,8 @@ import pytest
 from friend_integ.emulators import EMULATORS, Emulator, PortInUseError, create, health
 from friend_integ.test_support.emulators import free_port, state_dir_for_tests
 
+pytestmark = pytest.mark.emulator
+
 _TCP_LISTEN = "0A"
 
 

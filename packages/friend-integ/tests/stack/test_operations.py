@@ -32,6 +32,8 @@ from friend_integ.test_support.emulators import AwsClientFactory
 from friend_integ.test_support.stacks import CloudAssembly
 from friend_models import FRIEND_ID, PLAYER_ID
 
+pytestmark = pytest.mark.emulator
+
 APP = Path(__file__).parent / "fixtures" / "friend_stack_app.py"
 
 
