@@ -9,10 +9,15 @@ pytest.mark.emulator``), so the fast lane (``-m "not emulator and not slow"``) l
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from friend_integ.emulators import EMULATORS, Emulator, MiniStack
 from friend_integ.test_support.emulators import AwsClientFactory, client_factory, started
+from friend_integ.test_support.stacks import CloudAssembly, Deployment, DeployStack
+
+FRIEND_STACK_APP = Path(__file__).parent / "tests" / "friend_stack_app.py"
+"""The service's stack as a CDK app for tests: ``python friend_stack_app.py <outdir> <stack>``."""
 
 
 @pytest.fixture(scope="session")
@@ -38,3 +43,26 @@ def emulator(request: pytest.FixtureRequest) -> Emulator:
 def aws_client(localstack: Emulator) -> AwsClientFactory:
     """``aws_client("dynamodb")``: a boto3 client for the session's LocalStack."""
     return client_factory(localstack.endpoint)
+
+
+@pytest.fixture(scope="module")
+def deployed_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DeployStack]:
+    """``deployed_stack(emulator, name)``: the service's stack (``FRIEND_STACK_APP``) synthesized
+    and deployed to ``emulator`` as ``name``; destroyed after the module.
+
+    The one way a pytest test deploys the stack to an emulator (the integ tests deploy through
+    integ-runner): synthesized in a fresh interpreter, its assets uploaded and its template
+    created through CloudFormation (:class:`~friend_integ.test_support.stacks.CloudAssembly`).
+    """
+    assemblies: list[CloudAssembly] = []
+
+    def deploy(emulator: Emulator, name: str) -> Deployment:
+        outdir = tmp_path_factory.mktemp("cdk.out")
+        aws_client = client_factory(emulator.endpoint)
+        assembly = CloudAssembly.synthesize(FRIEND_STACK_APP, outdir, aws_client, name)
+        assemblies.append(assembly)
+        return assembly.deployment(name)
+
+    yield deploy
+    for assembly in assemblies:
+        assembly.destroy()

@@ -9,8 +9,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from friend_integ.deploy import Deployment, deploy_app
 from friend_integ.emulators import Emulator
+from friend_integ.test_support.stacks import Deployment, DeployStack
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 pytestmark = pytest.mark.emulator
@@ -33,9 +33,9 @@ MiniStack; generous for a loaded machine)."""
 
 
 @pytest.fixture(scope="module")
-def deployed(ministack: Emulator, tmp_path_factory: pytest.TempPathFactory) -> Deployment:
-    """The app's stack, deployed with the pinned CDK CLI to the session's MiniStack."""
-    return deploy_app(ministack.endpoint, tmp_path_factory.mktemp("deploy"))
+def deployed(ministack: Emulator, deployed_stack: DeployStack) -> Deployment:
+    """The service's stack, deployed to the session's MiniStack."""
+    return deployed_stack(ministack, "FriendPage")
 
 
 @pytest.fixture(scope="module")

@@ -1,8 +1,8 @@
 """Operations end to end on the embedded LocalStack: the real stack, a lost stream batch, redrive
 and reconcile run as the ``friend-ops`` command.
 
-The stack is the product's own ``FriendMicroservicesStack`` (``fixtures/cfn/friend_stack_app.py``),
-synthesized and deployed through CloudFormation with its Lambda bundle: reserved concurrency,
+The stack is the product's own ``FriendMicroservicesStack``, deployed by the ``deployed_stack``
+fixture with its Lambda bundle: reserved concurrency,
 the capped front mapping, the alarms, their encrypted topic and the dashboard all deploy here.
 This LocalStack honours the stream mappings' retry limit, so a stream function that keeps
 failing really gives its batch up to the on-failure queue, as on AWS:
@@ -21,20 +21,17 @@ import json
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
-from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
 import pytest
 from friend_handlers.contract import ENTRY_POINTS
 from friend_integ.emulators import Emulator
-from friend_integ.test_support.emulators import AwsClientFactory
-from friend_integ.test_support.stacks import CloudAssembly
+from friend_integ.test_support.emulators import AwsClientFactory, client_factory
+from friend_integ.test_support.stacks import Deployment, DeployStack
 from friend_models import FRIEND_ID, PLAYER_ID
 
 pytestmark = pytest.mark.emulator
-
-APP = Path(__file__).parent / "fixtures" / "friend_stack_app.py"
 
 
 def key(player: str, friend: str) -> dict[str, Any]:
@@ -64,11 +61,9 @@ def eventually(what: str, condition: Callable[[], Any], timeout: float = SETTLE_
 class Deployed:
     """The deployed stack: its outputs, functions and the clients to drive it."""
 
-    def __init__(
-        self, stack: dict[str, Any], template: dict[str, Any], aws_client: AwsClientFactory
-    ) -> None:
-        self.template = template
-        self.outputs = {o["OutputKey"]: o["OutputValue"] for o in stack["Outputs"]}
+    def __init__(self, deployment: Deployment, aws_client: AwsClientFactory) -> None:
+        self.template = deployment.template
+        self.outputs = deployment.outputs
         self.dynamodb = aws_client("dynamodb")
         self.sqs = aws_client("sqs")
         self.lambda_ = aws_client("lambda")
@@ -138,16 +133,8 @@ class Deployed:
 
 
 @pytest.fixture(scope="module")
-def deployed(
-    tmp_path_factory: pytest.TempPathFactory, aws_client: AwsClientFactory
-) -> Iterator[Deployed]:
-    outdir = tmp_path_factory.mktemp("cdk.out")
-    assembly = CloudAssembly.synthesize(APP, outdir, aws_client, STACK)
-    stack = assembly.deploy(STACK)
-    assert stack["StackStatus"] == "CREATE_COMPLETE", assembly.reasons(STACK)
-    template = json.loads((outdir / f"{STACK}.template.json").read_text())
-    yield Deployed(stack, template, aws_client)
-    assembly.destroy()
+def deployed(localstack: Emulator, deployed_stack: DeployStack) -> Deployed:
+    return Deployed(deployed_stack(localstack, STACK), client_factory(localstack.endpoint))
 
 
 def friend_ops(localstack: Emulator, *args: str) -> subprocess.CompletedProcess[str]:

@@ -1,5 +1,9 @@
 """CloudFormation for tests on an emulator: deploying a synthesized CDK app stack by stack,
-waiting for stacks, and reading their events."""
+waiting for stacks, and reading their events.
+
+The one way a pytest test deploys a stack to an emulator (the ``deployed_stack`` fixture of the
+package's ``conftest.py`` uses it); the integ tests deploy through integ-runner instead.
+"""
 
 from __future__ import annotations
 
@@ -9,9 +13,13 @@ import shutil
 import subprocess
 import sys
 import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from friend_integ.emulators import Emulator
+from friend_integ.targets import emulated_api_url
 from friend_integ.test_support.emulators import TEST_ACCOUNT, TEST_REGION, AwsClientFactory
 
 STACK_WAIT_SECONDS = 180.0
@@ -58,6 +66,25 @@ def wait_deleted(cloudformation: Any, name: str, timeout: float, poll: float) ->
 
 def _substitute(text: str) -> str:
     return text.replace("${AWS::AccountId}", TEST_ACCOUNT).replace("${AWS::Region}", TEST_REGION)
+
+
+@dataclass(frozen=True)
+class Deployment:
+    """A stack deployed at ``endpoint``: its outputs and the template it was deployed from."""
+
+    endpoint: str
+    stack: str
+    outputs: Mapping[str, str]
+    template: Mapping[str, Any]
+
+    @property
+    def api_url(self) -> str:
+        """The API's stage, where the page is, as the emulator serves it."""
+        return emulated_api_url(self.endpoint, self.outputs["ApiId"])
+
+
+DeployStack = Callable[[Emulator, str], Deployment]
+"""The ``deployed_stack`` fixture: ``deployed_stack(emulator, stack name)``."""
 
 
 class CloudAssembly:
@@ -123,6 +150,17 @@ class CloudAssembly:
         )
         self.deployed.append(stack)
         return wait_settled(self.cloudformation, stack, STACK_WAIT_SECONDS, poll=0.2)
+
+    def deployment(self, stack: str) -> Deployment:
+        """Deploy ``stack``; fails with its events unless it reaches CREATE_COMPLETE."""
+        deployed = self.deploy(stack)
+        assert deployed["StackStatus"] == "CREATE_COMPLETE", self.reasons(stack)
+        return Deployment(
+            endpoint=self.cloudformation.meta.endpoint_url,
+            stack=stack,
+            outputs={o["OutputKey"]: o["OutputValue"] for o in deployed.get("Outputs", [])},
+            template=json.loads((self.outdir / f"{stack}.template.json").read_text()),
+        )
 
     def reasons(self, stack: str) -> list[tuple[str, str, str]]:
         return stack_events(self.cloudformation, stack)
