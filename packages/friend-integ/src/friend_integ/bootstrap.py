@@ -6,11 +6,11 @@ is complete and carries the version that the pinned CLI's template would deploy.
 """
 
 import re
-import subprocess
 from collections.abc import Mapping
 from pathlib import Path
 
 from friend_integ.targets import Target
+from friend_integ.tools import run_logged
 
 _COMPLETE = {"CREATE_COMPLETE", "UPDATE_COMPLETE"}
 _VERSION = re.compile(r"CdkBootstrapVersion:.*?Value:\s*'(\d+)'", re.DOTALL)
@@ -32,21 +32,15 @@ def is_current(status: str | None, version: int | None, wanted: int) -> bool:
 
 def bootstrap(cdk: Path, target: Target, env: Mapping[str, str], log: Path) -> None:
     """Run `cdk bootstrap aws://ACCOUNT/REGION` with the pinned CLI; raise on failure."""
-    log.parent.mkdir(parents=True, exist_ok=True)
-    with log.open("wb") as out:
-        result = subprocess.run(  # noqa: S603 - argument list, no shell
-            [
-                str(cdk),
-                "bootstrap",
-                f"aws://{target.account}/{target.region}",
-                "--no-notices",
-                "--no-version-reporting",
-            ],
-            env=dict(env),
-            cwd=log.parent,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            check=False,
-        )
-    if result.returncode != 0:
-        raise RuntimeError(f"cdk bootstrap failed (exit {result.returncode}); see {log}")
+    run_logged(
+        [
+            str(cdk),
+            "bootstrap",
+            f"aws://{target.account}/{target.region}",
+            "--no-notices",
+            "--no-version-reporting",
+        ],
+        log,
+        cwd=log.parent,
+        env=env,
+    )

@@ -7,6 +7,7 @@ a stamp next to the installed packages records the hash of what they were instal
 import hashlib
 import shutil
 import subprocess
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -60,16 +61,27 @@ def ensure_node_tools(package_dir: Path, log: Path) -> tuple[NodeTools, bool]:
     npm = shutil.which("npm")
     if npm is None:
         raise ToolError("npm not found: install Node.js 20 or newer (it brings npm)")
+    run_logged([npm, "ci", "--no-audit", "--no-fund"], log, cwd=package_dir)
+    mark_installed(package_dir)
+    return _tools(package_dir), True
+
+
+def run_logged(
+    command: Sequence[str], log: Path, *, cwd: Path, env: Mapping[str, str] | None = None
+) -> None:
+    """Run one of the tools with its output in ``log``; a :class:`ToolError` naming the log
+    when it fails."""
     log.parent.mkdir(parents=True, exist_ok=True)
     with log.open("wb") as out:
         result = subprocess.run(  # noqa: S603 - argument list, no shell
-            [npm, "ci", "--no-audit", "--no-fund"],
-            cwd=package_dir,
+            list(command),
+            cwd=cwd,
+            env=None if env is None else dict(env),
             stdout=out,
             stderr=subprocess.STDOUT,
             check=False,
         )
     if result.returncode != 0:
-        raise ToolError(f"npm ci failed (exit {result.returncode}); see {log}")
-    mark_installed(package_dir)
-    return _tools(package_dir), True
+        raise ToolError(
+            f"{Path(command[0]).name} {command[1]} failed (exit {result.returncode}); see {log}"
+        )

@@ -15,10 +15,9 @@ import zipfile
 from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
 from friend_integ.emulators import EMULATORS, Emulator, create
-from friend_integ.test_support.emulators import free_port, state_dir_for_tests
+from friend_integ.test_support.emulators import client_factory, free_port, state_dir_for_tests
 
 pytestmark = pytest.mark.emulator
 
@@ -64,13 +63,7 @@ _PLANTED = {
 
 
 def _lambda(emulator: Emulator) -> Any:
-    return boto3.client(
-        "lambda",
-        endpoint_url=emulator.endpoint,
-        region_name="us-east-1",
-        aws_access_key_id="test",
-        aws_secret_access_key="test",
-    )
+    return client_factory(emulator.endpoint)("lambda")
 
 
 def _invoke(emulator: Emulator, name: str, source: str) -> tuple[dict[str, Any], str | None]:

@@ -12,11 +12,10 @@ import sys
 import zipfile
 from pathlib import Path
 
-import boto3
 import psutil
 import pytest
 from friend_integ.emulators import EMULATORS, Emulator, PortInUseError, create, health
-from friend_integ.test_support.emulators import free_port, state_dir_for_tests
+from friend_integ.test_support.emulators import client_factory, free_port, state_dir_for_tests
 
 pytestmark = pytest.mark.emulator
 
@@ -126,13 +125,7 @@ def handler(event, context):
 
 def _start_stray_process(emulator: Emulator) -> int:
     """Have a Lambda function on ``emulator`` leave a detached process behind; its pid."""
-    lambda_ = boto3.client(
-        "lambda",
-        endpoint_url=emulator.endpoint,
-        region_name="us-east-1",
-        aws_access_key_id="test",
-        aws_secret_access_key="test",
-    )
+    lambda_ = client_factory(emulator.endpoint)("lambda")
     archive = io.BytesIO()
     with zipfile.ZipFile(archive, "w") as bundle:
         bundle.writestr("detach.py", _DETACHING_HANDLER)
