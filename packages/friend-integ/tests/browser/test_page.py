@@ -1,4 +1,5 @@
-"""The page in a real browser against the stack deployed on the default emulator (MiniStack).
+"""The page in a real browser against the stack deployed on the default emulator (MiniStack),
+through the ``deployed_stack`` fixture (the functions built from the working tree).
 
 Headless Debian Chromium driven by Playwright; no browser download. Chromium runs with the
 flags that keep it off the network it must not reach (no background services, no proxy, no
@@ -30,6 +31,9 @@ CHROMIUM_FLAGS = [
 SETTLED = 30_000
 """Milliseconds to wait for a state that needs the queue and the stream (well under a second on
 MiniStack; generous for a loaded machine)."""
+FIRST_CALL = 20_000
+"""Milliseconds every expectation may wait: the first call of each function meets it cold,
+which takes seconds on a loaded machine."""
 
 
 @pytest.fixture(scope="module")
@@ -41,6 +45,7 @@ def deployed(ministack: Emulator, deployed_stack: DeployStack) -> Deployment:
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
     assert CHROMIUM.is_file(), f"{CHROMIUM} is missing: apt-get install chromium"
+    expect.set_options(timeout=FIRST_CALL)
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(
             executable_path=CHROMIUM, headless=True, args=CHROMIUM_FLAGS
