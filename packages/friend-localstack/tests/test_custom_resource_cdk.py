@@ -29,10 +29,6 @@ from friend_integ.test_support.stacks import CloudAssembly
 
 pytestmark = pytest.mark.emulator
 
-pytestmark = pytest.mark.emulator
-
-pytestmark = pytest.mark.emulator
-
 APP = Path(__file__).parent / "fixtures" / "cfn" / "integ_assertions_app.py"
 
 

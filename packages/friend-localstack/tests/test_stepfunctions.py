@@ -20,10 +20,6 @@ from friend_integ.test_support.emulators import AwsClientFactory
 
 pytestmark = pytest.mark.emulator
 
-pytestmark = pytest.mark.emulator
-
-pytestmark = pytest.mark.emulator
-
 TEMPLATE = Path(__file__).parent / "fixtures" / "cfn" / "stepfunctions_lambda_task.yaml"
 
 
