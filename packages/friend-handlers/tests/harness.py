@@ -489,7 +489,8 @@ class Chain:
         self.delivered: list[dict[str, Any]] = []
         self.delivered_to: dict[str, list[dict[str, Any]]] = {name: [] for name in STREAM_HANDLERS}
         self.messages: list[dict[str, Any]] = []
-        """Every SQS record the front handled, for redelivery."""
+        """Every SQS record the front handled (its delivery answered as done), for
+        redelivery."""
         self.intent = Intent()
         self.front_may_fail = False
         """Whether front records may fail (faults are injected): they come back from the queue,
@@ -545,7 +546,6 @@ class Chain:
                 return
             fresh = list(event["Records"])
             event["Records"].extend(copies)
-            self.messages.extend(fresh)
             copies = []
             batches += 1
             try:
@@ -556,6 +556,8 @@ class Chain:
             if not self.front_may_fail:
                 assert response == NO_FAILURES
             settle_sqs_batch(self.aws, {"Records": fresh}, response)
+            failed = {failure["itemIdentifier"] for failure in response["batchItemFailures"]}
+            self.messages.extend(record for record in fresh if record["messageId"] not in failed)
 
     def redeliver(self, record: Mapping[str, Any], skew_ms: int = 0) -> None:
         """SQS delivers ``record`` (handled before: same message id) once more, on its own."""

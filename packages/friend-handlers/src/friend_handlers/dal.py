@@ -254,9 +254,9 @@ def _apply_one(change: Change) -> bool:
                 actions=change.update_actions(), condition=change.condition()
             )
     except PynamoDBException as error:
-        if error.cause_response_code == CONDITIONAL_CHECK_FAILED:
+        if _response_code(error) == CONDITIONAL_CHECK_FAILED:
             return False
-        if error.cause_response_code == TRANSACTION_CONFLICT:
+        if _response_code(error) == TRANSACTION_CONFLICT:
             raise TransactionConflictError(str(error)) from error
         raise
     return True
@@ -281,7 +281,7 @@ def _apply_together(changes: tuple[Change, ...], mark: Mark | None) -> bool:
                         condition=change.condition(),
                     )
     except TransactWriteError as error:
-        if error.cause_response_code != TRANSACTION_CANCELED:
+        if _response_code(error) != TRANSACTION_CANCELED:
             raise
         reasons = [None if reason is None else reason.code for reason in error.cancellation_reasons]
         if mark is not None and reasons[_position_of_mark(changes)] == CONDITION_FAILED_REASON:
@@ -293,6 +293,14 @@ def _apply_together(changes: tuple[Change, ...], mark: Mark | None) -> bool:
             raise TransactionConflictError(str(error)) from error
         raise
     return True
+
+
+def _response_code(error: PynamoDBException) -> str | None:
+    """DynamoDB's error code behind ``error``; ``None`` when no answer came (a timeout).
+    PynamoDB's own ``cause_response_code`` raises on a cause without a response."""
+    if getattr(error.cause, "response", None) is None:
+        return None
+    return error.cause_response_code
 
 
 def _position_of_mark(changes: tuple[Change, ...]) -> int:
