@@ -17,9 +17,14 @@ as they are) and the front records a message in the same transaction that applie
 
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from typing import TYPE_CHECKING
 
-from aws_lambda_powertools.utilities.typing import LambdaContext
 from friend_models import CALL_BUDGET_SECONDS
+
+if TYPE_CHECKING:
+    # Typing only: the stream rules import this module, and the CDK app imports the rules'
+    # names at synth without loading Powertools.
+    from aws_lambda_powertools.utilities.typing import LambdaContext
 
 ANSWER_MARGIN_SECONDS = 1
 """Time an invocation needs after its last call: build the batch response, flush metrics."""
@@ -34,7 +39,7 @@ class OutOfTimeError(RuntimeError):
 
 
 @contextmanager
-def invocation(context: LambdaContext) -> Iterator[None]:
+def invocation(context: "LambdaContext") -> Iterator[None]:
     """Check calls made inside against ``context``'s remaining time. Outside any invocation
     (the read API, which makes one call per request; tools; tests) nothing is checked."""
     global _remaining_millis  # noqa: PLW0603 - one invocation at a time per process
