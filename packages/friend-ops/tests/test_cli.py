@@ -8,10 +8,10 @@ from typing import Any
 import boto3
 import pytest
 from botocore.stub import Stubber
-from friend_integ.targets import LOCALSTACK_ACCOUNT, TargetError, TargetKind
 from friend_models import State
 from friend_ops import target
 from friend_ops.cli import main
+from friend_target import LOCALSTACK_ACCOUNT, TargetError, TargetKind
 
 from .conftest import ACCOUNT, TABLE_NAME, Aws, item, rows
 

@@ -10,7 +10,7 @@ import subprocess
 from collections.abc import Mapping
 from pathlib import Path
 
-from friend_integ.targets import Target
+from friend_target import Target
 
 _COMPLETE = {"CREATE_COMPLETE", "UPDATE_COMPLETE"}
 _VERSION = re.compile(r"CdkBootstrapVersion:.*?Value:\s*'(\d+)'", re.DOTALL)

@@ -25,6 +25,8 @@ from pathlib import Path
 from types import FrameType
 from typing import NoReturn
 
+from friend_target import TargetError, TargetKind
+
 from friend_integ import snapshots, tools
 from friend_integ.emulators import DEFAULT_EMULATOR, DEFAULT_PORT, EMULATORS
 from friend_integ.integ_process import run_integ_runner, shielded
@@ -33,7 +35,6 @@ from friend_integ.prepare import choose_target, probe, verify_and_prepare
 from friend_integ.progress import Progress
 from friend_integ.run import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_SETUP, Run
 from friend_integ.summary import summary
-from friend_integ.targets import TargetError, TargetKind
 
 _ACCOUNT = re.compile(r"^\d{12}$")
 

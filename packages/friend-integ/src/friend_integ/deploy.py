@@ -15,17 +15,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from friend_infra.app import STACK_NAME
+from friend_target import LOCALSTACK_ACCOUNT, Target, TargetKind, localstack_environment
 
 from friend_integ import bootstrap
 from friend_integ.paths import Layout
-from friend_integ.targets import (
-    LOCALSTACK_ACCOUNT,
-    Target,
-    TargetKind,
-    base_environment,
-    emulated_api_url,
-    localstack_environment,
-)
+from friend_integ.targets import base_environment, emulated_api_url
 from friend_integ.tools import ensure_node_tools
 
 

@@ -13,12 +13,13 @@ from pathlib import Path
 from queue import Empty, Queue
 from typing import IO
 
+from friend_target import REGION
+
 from friend_integ import processes
 from friend_integ.cloudformation import StackWatcher, client
 from friend_integ.run import Run
 from friend_integ.runner import ReportParser, RunnerOptions, integ_runner_command
 from friend_integ.snapshots import test_stacks
-from friend_integ.targets import REGION
 
 HEARTBEAT_SECONDS = 20.0
 """Silence longer than this gets a `still running` line, so a watcher knows it is alive."""

@@ -2,12 +2,13 @@
 
 from datetime import datetime
 
+from friend_target import REGION
+
 from friend_integ.emulators.cli import stop_command
 from friend_integ.paths import Layout
 from friend_integ.run import EXIT_FAILED, EXIT_INTERRUPTED, Run
 from friend_integ.runner import ReportParser
 from friend_integ.snapshots import assertion_count
-from friend_integ.targets import REGION
 
 
 def _cache_stats(layout: Layout, since: datetime) -> tuple[int, int]:

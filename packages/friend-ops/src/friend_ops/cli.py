@@ -17,7 +17,7 @@ import sys
 from collections.abc import Sequence
 
 import boto3
-from friend_integ.targets import DEFAULT_ENDPOINT, REGION, TargetError
+from friend_target import DEFAULT_ENDPOINT, REGION, TargetError
 from tqdm import tqdm
 
 from friend_ops import reconcile, redrive, target

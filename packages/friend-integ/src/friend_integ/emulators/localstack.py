@@ -17,7 +17,9 @@ import shutil
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from friend_integ.emulators.base import LOOPBACK, Emulator
+from friend_target import LOOPBACK
+
+from friend_integ.emulators.base import Emulator
 from friend_integ.emulators.health import get_json
 from friend_integ.emulators.install import (
     InstallError,
