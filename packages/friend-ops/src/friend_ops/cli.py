@@ -105,7 +105,9 @@ def run_redrive(session: boto3.session.Session, deployment: target.Deployment) -
 
 
 def _counts(counter: Mapping[str, int]) -> str:
-    return ", ".join(f"{n} {what}" for what, n in sorted(counter.items(), key=lambda kv: (-kv[1], kv[0])))
+    return ", ".join(
+        f"{n} {what}" for what, n in sorted(counter.items(), key=lambda kv: (-kv[1], kv[0]))
+    )
 
 
 def run_reconcile(
