@@ -11,6 +11,7 @@ import json
 import os
 import zipfile
 from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -86,6 +87,13 @@ def _package() -> bytes:
 
 @pytest.fixture
 def aws() -> Iterator[Aws]:
+    with deployment() as deployed:
+        yield deployed
+
+
+@contextmanager
+def deployment() -> Iterator[Aws]:
+    """A deployment's resources in a fresh moto account, for as long as the context lasts."""
     with mock_aws(config={"lambda": {"use_docker": False}}):
         dynamodb = boto3.client("dynamodb")
         Friend.create_table(wait=True)  # keys, billing and stream as the model defines them

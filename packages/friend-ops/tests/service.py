@@ -13,6 +13,7 @@
 import json
 import uuid
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
@@ -40,23 +41,39 @@ class Delivery(StrEnum):
     """The function applied the records but did not answer in time: given up all the same."""
 
 
+@dataclass(frozen=True)
+class Asked:
+    """What a pair's players last asked: ``state`` Requested (by ``player``) or Friends, and
+    the exchanges that decision belongs to."""
+
+    state: State
+    player: str
+    exchanges: frozenset[str | None]
+
+
 class Oracle:
-    """What each pair must end as: the players' applied actions folded in order. Request by p:
-    requested by p, or Friends if the other player's request stands; Accept: Friends; Reject,
-    Unfriend: nothing."""
+    """What each pair must end as: the players' applied actions folded in order.
+
+    Request by p: requested by p, or Friends if the other player's request stands (a mutual
+    request: either exchange may name the friendship). Accept: Friends. Reject, Unfriend: nothing,
+    for the exchange of the row they removed; a newer request than that stands (an Unfriend of
+    a friendship the other player already ended and asked again after).
+    """
 
     def __init__(self) -> None:
-        self.asked: dict[frozenset[str], tuple[State, str] | None] = {}
+        self.asked: dict[frozenset[str], Asked | None] = {}
 
-    def apply(self, player: str, friend: str, action: str) -> None:
+    def apply(self, player: str, friend: str, action: str, exchange: str | None) -> None:
         pair = frozenset((player, friend))
         now = self.asked.get(pair)
         if action == "Request":
-            other_asked = now == (R, friend)
-            self.asked[pair] = (F, player) if other_asked else (R, player)
+            if now is not None and now.state is R and now.player == friend:
+                self.asked[pair] = Asked(F, player, now.exchanges | {exchange})
+            else:
+                self.asked[pair] = Asked(R, player, frozenset({exchange}))
         elif action == "Accept":
-            self.asked[pair] = (F, player)
-        else:
+            self.asked[pair] = Asked(F, player, frozenset({exchange}))
+        elif now is not None and exchange in now.exchanges:
             self.asked[pair] = None
 
     def rows(self) -> dict[tuple[str, str], State]:
@@ -65,10 +82,9 @@ class Oracle:
         for pair, asked in self.asked.items():
             if asked is None:
                 continue
-            state, player = asked
-            (friend,) = pair - {player}
-            expected[(player, friend)] = state
-            expected[(friend, player)] = P if state is R else F
+            (friend,) = pair - {asked.player}
+            expected[(asked.player, friend)] = asked.state
+            expected[(friend, asked.player)] = P if asked.state is R else F
         return expected
 
 
@@ -84,6 +100,8 @@ class Service:
         self.failures: list[str] = []
         """Every failure message a mapping sent, in order."""
         self.oracle = Oracle()
+        self.sent: list[dict[str, Any]] = []
+        """Every message the front was handed, for redeliveries."""
         self._stream: list[dict[str, Any]] = []
 
     # players ---------------------------------------------------------------------------------
@@ -108,17 +126,32 @@ class Service:
             "eventSourceARN": f"arn:aws:sqs:{REGION}:123456789012:front",
             "awsRegion": REGION,
         }
+        self.sent.append(record)
+        self._front(record)
+        after = self.row(player, friend)
+        if after != before:
+            changed = after if action == "Request" else before
+            assert changed is not None
+            self.oracle.apply(player, friend, action, changed.get(EXCHANGE_ID, {}).get("S"))
+        return after != before
+
+    def redeliver(self, index: int) -> None:
+        """The queue delivers a message the front already handled once more (SQS is at least
+        once): it must change nothing."""
+        record = self.sent[index]
+        message = json.loads(record["body"])
+        before = self.row(message["player_id"], message["friend_id"])
+        self._front(record)
+        assert self.row(message["player_id"], message["friend_id"]) == before
+
+    def _front(self, record: Mapping[str, Any]) -> None:
         context = InvocationContext(
             function_name="front",
             invoked_function_arn=f"arn:aws:lambda:{REGION}:123456789012:function:front",
             memory_limit_in_mb=256,
             log_group_name="/aws/lambda/front",
         )
-        assert front.handler({"Records": [record]}, context) == {"batchItemFailures": []}
-        applied = self.row(player, friend) != before
-        if applied:
-            self.oracle.apply(player, friend, action)
-        return applied
+        assert front.handler({"Records": [dict(record)]}, context) == {"batchItemFailures": []}
 
     # the stream ------------------------------------------------------------------------------
 
