@@ -26,6 +26,7 @@ from .conftest import TABLE_NAME, deployment
 from .service import ACTIONS, HANDLERS, Delivery, Service
 
 PLAYERS = ("ann", "bob", "cat")
+STEPS = int(os.environ.get("FRIEND_OPS_STEPS", "30"))
 EXAMPLES = int(os.environ.get("FRIEND_OPS_EXAMPLES", "5"))
 
 pairs_of_players = st.tuples(st.sampled_from(PLAYERS), st.sampled_from(PLAYERS)).filter(
@@ -52,9 +53,11 @@ class Operations(RuleBasedStateMachine):
     def quiet(self) -> None:
         self.service.drain()
 
-    @rule(players=pairs_of_players, action=st.sampled_from(ACTIONS))
-    def act(self, players: tuple[str, str], action: str) -> None:
-        self.service.act(*players, action)
+    @rule(actions=st.lists(st.tuples(pairs_of_players, st.sampled_from(ACTIONS)), max_size=3))
+    def act(self, actions: list[tuple[tuple[str, str], str]]) -> None:
+        """A few players' actions before any stream function runs."""
+        for players, action in actions:
+            self.service.act(*players, action)
 
     @rule(handler=st.sampled_from(HANDLERS), how=st.sampled_from(Delivery))
     def deliver(self, handler: str, how: Delivery) -> None:
@@ -111,7 +114,7 @@ class Operations(RuleBasedStateMachine):
 TestOperations = pytest.mark.slow(Operations.TestCase)
 TestOperations.settings = settings(
     max_examples=EXAMPLES,
-    stateful_step_count=25,
+    stateful_step_count=STEPS,
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow],
 )

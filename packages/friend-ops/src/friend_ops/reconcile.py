@@ -96,8 +96,9 @@ class Row:
         return self.exchange_id == other.exchange_id
 
     def describe(self) -> str:
-        flag = ", mirrored" if self.is_mirrored else ""
-        return f"({self.player_id},{self.friend_id})={self.state.value}[{self.exchange_id}{flag}]"
+        tags = [tag for tag in (self.exchange_id, "mirrored" if self.is_mirrored else None) if tag]
+        shown = f"[{', '.join(tags)}]" if tags else ""
+        return f"({self.player_id},{self.friend_id})={self.state.value}{shown}"
 
 
 @dataclass(frozen=True)
