@@ -174,3 +174,54 @@ def test_a_random_storm_keeps_the_invariant(
     assert report.states_seen == set(State), "the storm should pass through every state"
     routed = {record["eventName"] for record in chain.delivered}
     assert routed == {"INSERT", "MODIFY", "REMOVE"}
+
+
+def _front_then_stream(chain: Chain, *bodies: str, only: str) -> None:
+    """``bodies`` through the front, then the waiting records of mapping ``only`` (the other
+    mappings lag behind)."""
+    chain.act(*bodies)
+    chain.run_front()
+    chain.collect_stream()
+    chain.deliver_stream(only, chain.pending[only])
+    chain.pending[only] = []
+
+
+def _replay_first_request_record(chain: Chain) -> None:
+    """The first record request_state had comes again (redelivered, or redriven)."""
+    chain.deliver_stream("request_state", chain.delivered_to["request_state"][:1])
+
+
+def test_a_replayed_request_record_does_not_revive_a_rejected_request(chain: Chain) -> None:
+    _front_then_stream(chain, message("ann", "bob", "Request"), only="request_state")
+    _front_then_stream(chain, message("bob", "ann", "Reject"), only="accept_state")
+
+    _replay_first_request_record(chain)  # before the rejection reached ann's row
+    chain.drain()
+
+    assert assert_invariant(chain.aws) == {}
+
+
+def test_a_replayed_request_record_does_not_revive_an_ended_friendship(chain: Chain) -> None:
+    _front_then_stream(chain, message("ann", "bob", "Request"), only="request_state")
+    _front_then_stream(chain, message("bob", "ann", "Accept"), only="reject_state")
+    _front_then_stream(chain, message("bob", "ann", "Unfriend"), only="reject_state")
+
+    _replay_first_request_record(chain)  # before the unfriend reached ann's row
+    chain.drain()
+
+    assert assert_invariant(chain.aws) == {}
+
+
+def test_a_request_after_rejecting_one_is_not_a_mutual_request(chain: Chain) -> None:
+    """Ann asks, Bob rejects and asks himself before the rejection reached Ann's row: Ann's
+    request is gone and Bob's stands; nobody asked for a friendship."""
+    _front_then_stream(chain, message("ann", "bob", "Request"), only="request_state")
+    _front_then_stream(chain, message("bob", "ann", "Reject"), only="accept_state")
+    _front_then_stream(chain, message("bob", "ann", "Request"), only="request_state")
+
+    chain.drain()
+
+    assert assert_invariant(chain.aws) == {
+        ("bob", "ann"): State.REQUESTED,
+        ("ann", "bob"): State.PENDING,
+    }

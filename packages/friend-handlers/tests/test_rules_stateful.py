@@ -18,6 +18,7 @@ from typing import Any
 
 import pytest
 from friend_handlers.dead_letter import DLQ_URL_ENV
+from friend_models import State
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import (
@@ -29,11 +30,18 @@ from hypothesis.stateful import (
 from moto import mock_aws
 
 from .conftest import injected_dynamodb_faults, make_lambda_context, resources
-from .harness import STREAM_HANDLERS, Chain, assert_invariant, message, table_items
+from .harness import STREAM_HANDLERS, Chain, assert_invariant, message, rows, table_items
 
 PLAYERS = ("ann", "bob", "cat")
 PAIRS = list(permutations(PLAYERS, 2))
 ACTIONS = ("Request", "Accept", "Reject", "Unfriend")
+NEXT_ACTIONS: dict[State | None, tuple[str, ...]] = {
+    None: ("Request",),
+    State.REQUESTED: (),
+    State.PENDING: ("Accept", "Reject"),
+    State.FRIENDS: ("Unfriend",),
+}
+"""What a player's row allows its owner to do next."""
 MAX_SKEW_MS = 2_000
 SKEWS = st.integers(-MAX_SKEW_MS, MAX_SKEW_MS)
 PICKS = st.integers(0, 2**16)
@@ -94,6 +102,18 @@ class FriendRules(RuleBasedStateMachine):
     def send(self, pair: tuple[str, str], action: str) -> None:
         self.chain.act(message(*pair, action))
 
+    @rule(pick=PICKS)
+    def answer(self, pick: int) -> None:
+        """A player sends an action that their row, as it is now, allows (what a client does
+        after looking at its state): this is what moves pairs along."""
+        table = rows(self.aws)
+        allowed = [
+            (player, friend, action)
+            for player, friend in PAIRS
+            for action in NEXT_ACTIONS[table.get((player, friend))]
+        ]
+        self.chain.act(message(*allowed[pick % len(allowed)]))
+
     @rule(batch_size=st.integers(1, 10), skew=SKEWS, copies=st.lists(PICKS, max_size=2))
     def run_front(self, batch_size: int, skew: int, copies: list[int]) -> None:
         """One front batch; ``copies``: messages handled before, delivered again inside it."""
@@ -131,6 +151,15 @@ class FriendRules(RuleBasedStateMachine):
             batch.append(seen[stale % len(seen)])
         self.chain.deliver_stream(name, batch, skew)
 
+    @precondition(lambda self: any(self.chain.delivered_to.values()))
+    @rule(name=st.sampled_from(sorted(STREAM_HANDLERS)), pick=PICKS, skew=SKEWS)
+    def replay_stale(self, name: str, pick: int, skew: int) -> None:
+        """A record this mapping has had before comes again, on its own, however late
+        (redelivered, or redriven by an operator)."""
+        seen = self.chain.delivered_to[name]
+        if seen:
+            self.chain.deliver_stream(name, [seen[pick % len(seen)]], skew)
+
     @precondition(lambda self: not self.collisions)
     @rule(kind=st.sampled_from(sorted(CONFLICTS)))
     def collide(self, kind: str) -> None:
@@ -146,7 +175,9 @@ class FriendRules(RuleBasedStateMachine):
             self.chain.drain()
         finally:
             self.chain.rng, self.chain.max_skew_ms = None, 0
-        assert_invariant(self.aws)
+        table = assert_invariant(self.aws)
+        broken = self.chain.intent.broken(table, PLAYERS)
+        assert not broken, "rows differ from what the players asked: " + "; ".join(broken)
 
 
 @pytest.fixture(scope="module")

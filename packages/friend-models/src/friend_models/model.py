@@ -12,7 +12,7 @@ import time
 from enum import StrEnum
 from typing import Any
 
-from pynamodb.attributes import Attribute, NumberAttribute, UnicodeAttribute
+from pynamodb.attributes import Attribute, BooleanAttribute, NumberAttribute, UnicodeAttribute
 from pynamodb.constants import PAY_PER_REQUEST_BILLING_MODE, STREAM_NEW_AND_OLD_IMAGE, STRING
 from pynamodb.models import Model
 from pynamodb.transactions import TransactWrite
@@ -34,6 +34,12 @@ EXCHANGE_ID = "exchange_id"
 the other player's Pending row and kept through acceptance. The stream side tells a row of the
 exchange a record reports from a row of an older or newer one by this id, never by time. Rows
 written before the attribute existed have none; all of them count as one exchange."""
+MIRRORED = "mirrored"
+"""Set (BOOL ``true``) on a Requested row once the other player has been shown the request: the
+stream side writes it together with the other player's Pending row (stream protocol 3). A
+replayed record of a mirrored request therefore changes nothing. A new request is written
+without it; rows of releases before protocol 3 have none. Writing it leaves ``last_updated``
+as it was: the request is the same, only its mirroring is recorded."""
 
 
 class State(StrEnum):
@@ -103,6 +109,7 @@ class Friend(Model):
     state = StateAttribute(attr_name=STATE)
     last_updated = NumberAttribute(attr_name=LAST_UPDATED)
     exchange_id = UnicodeAttribute(attr_name=EXCHANGE_ID, null=True)
+    mirrored = BooleanAttribute(attr_name=MIRRORED, null=True)
 
     def to_dict(self) -> dict[str, Any]:
         """The row as plain JSON-ready data, keyed by the table's attribute names."""
