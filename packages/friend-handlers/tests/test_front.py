@@ -142,6 +142,8 @@ INVALID = [
     pytest.param(message("ann", "   ", "Request"), "InvalidFields", id="only-spaces"),
     pytest.param(message("ann", "bob\u200b", "Request"), "InvalidFields", id="zero-width"),
     pytest.param(message("e\u0301", "bob", "Request"), "InvalidFields", id="not-nfc"),
+    pytest.param(message(".", "bob", "Request"), "InvalidFields", id="dot"),
+    pytest.param(message("ann", "..", "Request"), "InvalidFields", id="dot-dot"),
     pytest.param(message("ann", "ann", "Request"), "SelfRequest", id="self-request"),
     pytest.param(message("a", "a\u200b", "Request"), "InvalidFields", id="invisible-self-request"),
 ]
