@@ -42,7 +42,7 @@ from friend_handlers.handlers import (
 from friend_models import MIRRORED, Friend, State, now_millis
 from moto.events.models import EventPattern
 
-from .conftest import REGION, TEST_TABLE_NAME, Aws
+from .conftest import REGION, TEST_TABLE_NAME, Aws, HostDied
 
 STREAM_HANDLERS = {
     "request_state": request_state.handler,
@@ -503,6 +503,9 @@ class Chain:
         self.messages: list[dict[str, Any]] = []
         """Every SQS record the front handled, for redelivery."""
         self.intent = Intent()
+        self.front_may_fail = False
+        """Whether front records may fail (faults are injected): they come back from the queue,
+        as SQS delivers a failed record again."""
 
     @contextmanager
     def front_writes(self) -> Iterator[None]:
@@ -554,13 +557,17 @@ class Chain:
                 return
             fresh = list(event["Records"])
             event["Records"].extend(copies)
-            with host_clock(self.skew() if skew_ms is None else skew_ms), self.front_writes():
-                response = front.handler(event, self.context)
-            assert response == NO_FAILURES
-            settle_sqs_batch(self.aws, {"Records": fresh}, response)
             self.messages.extend(fresh)
             copies = []
             batches += 1
+            try:
+                with host_clock(self.skew() if skew_ms is None else skew_ms), self.front_writes():
+                    response = front.handler(event, self.context)
+            except HostDied:
+                continue  # no answer: every message of the batch comes back
+            if not self.front_may_fail:
+                assert response == NO_FAILURES
+            settle_sqs_batch(self.aws, {"Records": fresh}, response)
 
     def redeliver(self, record: Mapping[str, Any], skew_ms: int = 0) -> None:
         """SQS delivers ``record`` (handled before: same message id) once more, on its own."""

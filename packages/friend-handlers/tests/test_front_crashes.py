@@ -15,7 +15,7 @@ from .harness import NO_FAILURES, dead_letters, emitted_metrics, message, put_ro
 
 THROTTLED = {"Code": "ProvisionedThroughputExceededException", "Message": "slow down"}
 BYSTANDER = message("cat", "dan", "Request")
-"""Another message in each batch: a batch whose every record failed is a Lambda error."""
+"""Another message in the batch, which a crash of the first must not disturb."""
 
 
 def _tables(request: dict[str, Any]) -> list[str]:

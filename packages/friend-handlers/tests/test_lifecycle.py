@@ -13,7 +13,7 @@ import pytest
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from friend_models import State
 
-from .conftest import Aws
+from .conftest import Aws, Fault
 from .harness import Chain, assert_invariant, message, storm
 
 REQUESTED_PENDING = {("ann", "bob"): State.REQUESTED, ("bob", "ann"): State.PENDING}
@@ -225,3 +225,33 @@ def test_a_request_after_rejecting_one_is_not_a_mutual_request(chain: Chain) -> 
         ("bob", "ann"): State.REQUESTED,
         ("ann", "bob"): State.PENDING,
     }
+
+
+def test_a_players_own_actions_may_apply_out_of_order(
+    chain: Chain, dynamodb_faults: list[Fault]
+) -> None:
+    """The front queue is a standard queue: a retried action may apply after a later one of the
+    same player. Bob accepts and unfriends at once; the Accept meets a throttle and comes back
+    after the Unfriend, which found no friendship and did nothing: the pair ends as Friends. A
+    client sends its next action once it sees the state it expects (docs/design.md, "Time and
+    order on the stream side"), and then gets what it asked."""
+    _after(chain, message("ann", "bob", "Request"))
+    throttled: list[bool] = []
+
+    def throttle_the_accept(_operation: str, request: dict[str, Any]) -> dict[str, Any] | None:
+        updates = [item["Update"] for item in request.get("TransactItems", []) if "Update" in item]
+        if throttled or not any(u["Key"]["player_id"]["S"] == "bob" for u in updates):
+            return None
+        throttled.append(True)
+        return {"Code": "ProvisionedThroughputExceededException", "Message": "slow down"}
+
+    dynamodb_faults.append(throttle_the_accept)
+    chain.front_may_fail = True
+
+    assert _after(chain, message("bob", "ann", "Accept"), message("bob", "ann", "Unfriend")) == (
+        FRIENDS
+    )
+    assert throttled == [True]
+    assert [kind for kind, *_ in chain.intent.applied] == ["Put", "Update"]  # no Delete
+
+    assert _after(chain, message("bob", "ann", "Unfriend")) == {}  # sent after seeing Friends

@@ -46,7 +46,10 @@ def changed_row(record: DynamoDBRecord) -> tuple[Edge, str | None]:
 
 def stream_handler(react: Reaction) -> StreamHandler:
     """A Lambda handler applying ``react`` to every record of a DynamoDB stream batch."""
-    processor = BatchProcessor(event_type=EventType.DynamoDBStreams)
+    # Every record failed (e.g. out of time): answered with its failures, not as an error.
+    processor = BatchProcessor(
+        event_type=EventType.DynamoDBStreams, raise_on_entire_batch_failure=False
+    )
 
     @tracer.capture_method
     def record_handler(record: DynamoDBRecord) -> Transition:

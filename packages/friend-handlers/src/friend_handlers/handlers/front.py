@@ -27,7 +27,9 @@ from friend_handlers.logic.actions import Outcome, apply_action
 from friend_handlers.logic.message import InvalidMessageError, parse_message
 from friend_handlers.observability import entry_point, logger, metrics, tracer
 
-processor = BatchProcessor(event_type=EventType.SQS)
+processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
+"""A batch whose every record failed is answered like any other, with its failures: a raised
+error would make it a function error, and a batch that only ran out of time is not one."""
 PARKED = "Parked"
 """The outcome recorded for an invalid message."""
 
