@@ -158,6 +158,94 @@ class FakeLambdaContext:
         return 15_000
 
 
+class ClockedLambdaContext(FakeLambdaContext):
+    """A context whose remaining time is what the test says: it runs out as the test spends it
+    (see :func:`injected_latency`)."""
+
+    def __init__(self, remaining_ms: int) -> None:
+        super().__init__()
+        object.__setattr__(self, "remaining_ms", remaining_ms)
+
+    def get_remaining_time_in_millis(self) -> int:
+        return int(getattr(self, "remaining_ms"))  # noqa: B009 - set around the frozen fields
+
+    def spend(self, milliseconds: int) -> None:
+        object.__setattr__(self, "remaining_ms", self.get_remaining_time_in_millis() - milliseconds)
+
+
+@contextmanager
+def injected_latency(context: ClockedLambdaContext, milliseconds: int) -> Iterator[Counter[str]]:
+    """Every call of the handlers' DynamoDB and SQS clients takes ``milliseconds`` of
+    ``context``'s time (a slow table or queue, without the test waiting for it). Yields the
+    calls made, by operation."""
+    from friend_handlers import sqs  # noqa: PLC0415
+    from friend_handlers.redelivery import HandledMessage  # noqa: PLC0415
+
+    calls: Counter[str] = Counter()
+    targets = [
+        Friend._get_connection().connection.client,
+        HandledMessage._get_connection().connection.client,
+        sqs.client(),
+    ]
+
+    def slow(model: Any, **_: Any) -> None:
+        calls[model.name] += 1
+        context.spend(milliseconds)
+
+    for client in targets:
+        client.meta.events.register("after-call", slow, unique_id="test-latency")
+    try:
+        yield calls
+    finally:
+        for client in targets:
+            client.meta.events.unregister("after-call", unique_id="test-latency")
+
+
+class HostDied(BaseException):
+    """The function's host died mid-invocation: nothing after this point runs, no answer."""
+
+
+type LostAnswer = Callable[[str, dict[str, Any]], BaseException | None]
+
+
+@contextmanager
+def injected_lost_answers() -> Iterator[list[LostAnswer]]:
+    """Let DynamoDB do what the handlers' own client asks, then lose the answer.
+
+    Append ``lost(operation, request)``; when it returns an exception, the call has taken
+    effect at DynamoDB and the handler gets that exception instead of the answer: a
+    ``ReadTimeoutError`` (the answer lost on the way back) or :class:`HostDied`.
+    """
+    lost: list[LostAnswer] = []
+    client = Friend._get_connection().connection.client
+
+    def before_call(params: dict[str, Any], context: dict[str, Any], **_: Any) -> None:
+        context["test_lost_request"] = json.loads(params["body"])
+
+    def after_call(model: Any, http_response: Any, context: dict[str, Any], **_: Any) -> None:
+        if http_response.status_code != 200:
+            return
+        for answer in lost:
+            error = answer(model.name, context["test_lost_request"])
+            if error is not None:
+                raise error
+
+    client.meta.events.register("before-call.dynamodb", before_call, unique_id="test-lost-in")
+    client.meta.events.register("after-call.dynamodb", after_call, unique_id="test-lost")
+    try:
+        yield lost
+    finally:
+        client.meta.events.unregister("before-call.dynamodb", unique_id="test-lost-in")
+        client.meta.events.unregister("after-call.dynamodb", unique_id="test-lost")
+
+
+@pytest.fixture
+def lost_answers(aws: Aws) -> Iterator[list[LostAnswer]]:  # noqa: ARG001 - moto first
+    """:func:`injected_lost_answers` for one test."""
+    with injected_lost_answers() as lost:
+        yield lost
+
+
 def make_lambda_context() -> LambdaContext:
     """A context as Lambda hands one to a handler."""
     return cast(LambdaContext, FakeLambdaContext())

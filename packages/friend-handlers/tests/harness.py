@@ -25,7 +25,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
-from itertools import permutations
+from itertools import combinations, permutations
 from typing import Any
 from urllib.parse import quote
 
@@ -39,10 +39,10 @@ from friend_handlers.handlers import (
     request_state,
     unfriend_state,
 )
-from friend_models import Friend, State, now_millis
+from friend_models import MIRRORED, Friend, State, now_millis
 from moto.events.models import EventPattern
 
-from .conftest import REGION, TEST_TABLE_NAME, Aws
+from .conftest import REGION, TEST_TABLE_NAME, Aws, HostDied
 
 STREAM_HANDLERS = {
     "request_state": request_state.handler,
@@ -292,14 +292,22 @@ def emitted_metrics(capsys: pytest.CaptureFixture[str]) -> dict[str, int]:
 
 
 def put_row(
-    aws: Aws, player: str, friend: str, state: str, at: int = 1, exchange: str | None = None
+    aws: Aws,
+    player: str,
+    friend: str,
+    state: str,
+    at: int = 1,
+    exchange: str | None = None,
+    *,
+    mirrored: bool = False,
 ) -> None:
     """Write one row with the plain client, not the model: the handlers must cope with rows as
     any writer stores them (even a state this code does not know; ``exchange=None``: as written
     before exchange ids existed), and the write reaches the stream like any other."""
-    aws.dynamodb.put_item(
-        TableName=TEST_TABLE_NAME, Item=_item(player, friend, state, at, exchange)
-    )
+    item = _item(player, friend, state, at, exchange)
+    if mirrored:
+        item[MIRRORED] = {"BOOL": True}
+    aws.dynamodb.put_item(TableName=TEST_TABLE_NAME, Item=item)
 
 
 def put_rows(aws: Aws, player: str, friends: Mapping[str, State], at: int = 1) -> None:
@@ -336,6 +344,13 @@ def statuses(_aws: Aws) -> dict[tuple[str, str], tuple[State, str | None]]:
     return {
         (row.player_id, row.friend_id): (row.state, row.exchange_id)
         for row in Friend.scan(consistent_read=True)
+    }
+
+
+def mirrored(_aws: Aws) -> set[tuple[str, str]]:
+    """The rows marked ``mirrored``."""
+    return {
+        (row.player_id, row.friend_id) for row in Friend.scan(consistent_read=True) if row.mirrored
     }
 
 
@@ -384,6 +399,81 @@ def row_key(record: Mapping[str, Any]) -> tuple[str, str]:
     return keys["player_id"]["S"], keys["friend_id"]["S"]
 
 
+type Pair = frozenset[str]
+REQUESTED_BY = "requested by"
+
+
+class Intent:
+    """What the players asked, pair by pair: the actions the front applied, folded in the order
+    it applied them. The oracle the rows must match once everything is drained.
+
+    An applied Request by ``p`` means "``p`` asks" (or Friends when the other player's request
+    stands: both asked); an applied Accept means Friends; an applied Reject or Unfriend means
+    nothing between them. The front's applied writes are read off its DynamoDB client
+    (:meth:`Chain.front_writes`), so an action whose answer was lost still counts.
+    """
+
+    def __init__(self) -> None:
+        self.pairs: dict[Pair, tuple[str, str] | State] = {}
+        self.applied: list[tuple[str, str, str]] = []
+        """(kind of write, player, friend), in commit order."""
+
+    def record(self, kind: str, player: str, friend: str) -> None:
+        self.applied.append((kind, player, friend))
+        pair = frozenset((player, friend))
+        if kind == "Put":
+            self.pairs[pair] = (
+                State.FRIENDS
+                if self.pairs.get(pair) == (REQUESTED_BY, friend)
+                else (REQUESTED_BY, player)
+            )
+        elif kind == "Update":
+            self.pairs[pair] = State.FRIENDS
+        else:
+            self.pairs.pop(pair, None)
+
+    def expected_rows(self, pair: Pair) -> dict[tuple[str, str], State]:
+        intent = self.pairs.get(pair)
+        if intent is None:
+            return {}
+        if intent is State.FRIENDS:
+            a, b = sorted(pair)
+            return {(a, b): State.FRIENDS, (b, a): State.FRIENDS}
+        _, player = intent
+        (friend,) = pair - {player}
+        return {(player, friend): State.REQUESTED, (friend, player): State.PENDING}
+
+    def broken(self, table: Mapping[tuple[str, str], State], players: Iterable[str]) -> list[str]:
+        """One line per pair of ``players`` whose rows are not what its players last asked."""
+        found = []
+        for a, b in combinations(sorted(players), 2):
+            pair = frozenset((a, b))
+            actual = {key: table[key] for key in ((a, b), (b, a)) if key in table}
+            if actual != self.expected_rows(pair):
+                found.append(
+                    f"{{{a},{b}}}: asked {self.pairs.get(pair)}, rows {actual}; applied "
+                    f"{[entry for entry in self.applied if set(entry[1:]) == pair]}"
+                )
+        return found
+
+
+def _written_rows(operation: str, request: Mapping[str, Any]) -> list[tuple[str, str, str]]:
+    """The Friend rows a write request changes: (Put | Update | Delete, player, friend)."""
+    if operation in {"PutItem", "UpdateItem", "DeleteItem"}:
+        items = [(operation.removesuffix("Item"), request)]
+    elif operation == "TransactWriteItems":
+        items = [next(iter(item.items())) for item in request["TransactItems"]]
+    else:
+        return []
+    written = []
+    for kind, item in items:
+        if item["TableName"] != TEST_TABLE_NAME or kind == "ConditionCheck":
+            continue
+        key = item.get("Key") or item["Item"]
+        written.append((kind, key["player_id"]["S"], key["friend_id"]["S"]))
+    return written
+
+
 class Chain:
     """SQS -> front -> table -> stream -> filtered stream handlers, all in-process.
 
@@ -412,6 +502,33 @@ class Chain:
         self.delivered_to: dict[str, list[dict[str, Any]]] = {name: [] for name in STREAM_HANDLERS}
         self.messages: list[dict[str, Any]] = []
         """Every SQS record the front handled, for redelivery."""
+        self.intent = Intent()
+        self.front_may_fail = False
+        """Whether front records may fail (faults are injected): they come back from the queue,
+        as SQS delivers a failed record again."""
+
+    @contextmanager
+    def front_writes(self) -> Iterator[None]:
+        """Record in :attr:`intent` every write of the Friend table that the front's client
+        makes and DynamoDB accepts, in the order they succeed."""
+        client = Friend._get_connection().connection.client
+
+        def before(params: dict[str, Any], context: dict[str, Any], **_: Any) -> None:
+            context["friend_test_request"] = json.loads(params["body"])
+
+        def after(model: Any, http_response: Any, context: dict[str, Any], **_: Any) -> None:
+            if http_response.status_code == 200:
+                for written in _written_rows(model.name, context["friend_test_request"]):
+                    self.intent.record(*written)
+
+        events = client.meta.events
+        events.register_first("before-call.dynamodb", before, unique_id="chain-front-request")
+        events.register_first("after-call.dynamodb", after, unique_id="chain-front-writes")
+        try:
+            yield
+        finally:
+            events.unregister("before-call.dynamodb", unique_id="chain-front-request")
+            events.unregister("after-call.dynamodb", unique_id="chain-front-writes")
 
     def act(self, *bodies: str) -> None:
         send(self.aws, *bodies)
@@ -440,17 +557,21 @@ class Chain:
                 return
             fresh = list(event["Records"])
             event["Records"].extend(copies)
-            with host_clock(self.skew() if skew_ms is None else skew_ms):
-                response = front.handler(event, self.context)
-            assert response == NO_FAILURES
-            settle_sqs_batch(self.aws, {"Records": fresh}, response)
             self.messages.extend(fresh)
             copies = []
             batches += 1
+            try:
+                with host_clock(self.skew() if skew_ms is None else skew_ms), self.front_writes():
+                    response = front.handler(event, self.context)
+            except HostDied:
+                continue  # no answer: every message of the batch comes back
+            if not self.front_may_fail:
+                assert response == NO_FAILURES
+            settle_sqs_batch(self.aws, {"Records": fresh}, response)
 
     def redeliver(self, record: Mapping[str, Any], skew_ms: int = 0) -> None:
         """SQS delivers ``record`` (handled before: same message id) once more, on its own."""
-        with host_clock(skew_ms):
+        with host_clock(skew_ms), self.front_writes():
             response = front.handler({"Records": [dict(record)]}, self.context)
         assert response == NO_FAILURES
 

@@ -42,3 +42,13 @@ def test_the_contract_names_what_a_deployment_must_wire() -> None:
     assert environment["write"] == [QUEUE_URL_ENV]  # it only queues: no table
     assert environment["page"] == []
     assert all(environment[name] == [TABLE_NAME_ENV] for name in ("read", *STREAM_FILTERS))
+
+
+def test_the_contract_records_the_stream_protocol_of_the_table_writers() -> None:
+    from friend_handlers.contract import describe  # noqa: PLC0415
+
+    assert describe()["stream_protocol"] == {
+        "version": 3,
+        "oldest_compatible": 2,
+        "functions": ["front", "request_state", "accept_state", "reject_state", "unfriend_state"],
+    }

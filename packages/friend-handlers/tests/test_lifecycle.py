@@ -13,7 +13,7 @@ import pytest
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from friend_models import State
 
-from .conftest import Aws
+from .conftest import Aws, Fault
 from .harness import Chain, assert_invariant, message, storm
 
 REQUESTED_PENDING = {("ann", "bob"): State.REQUESTED, ("bob", "ann"): State.PENDING}
@@ -174,3 +174,84 @@ def test_a_random_storm_keeps_the_invariant(
     assert report.states_seen == set(State), "the storm should pass through every state"
     routed = {record["eventName"] for record in chain.delivered}
     assert routed == {"INSERT", "MODIFY", "REMOVE"}
+
+
+def _front_then_stream(chain: Chain, *bodies: str, only: str) -> None:
+    """``bodies`` through the front, then the waiting records of mapping ``only`` (the other
+    mappings lag behind)."""
+    chain.act(*bodies)
+    chain.run_front()
+    chain.collect_stream()
+    chain.deliver_stream(only, chain.pending[only])
+    chain.pending[only] = []
+
+
+def _replay_first_request_record(chain: Chain) -> None:
+    """The first record request_state had comes again (redelivered, or redriven)."""
+    chain.deliver_stream("request_state", chain.delivered_to["request_state"][:1])
+
+
+def test_a_replayed_request_record_does_not_revive_a_rejected_request(chain: Chain) -> None:
+    _front_then_stream(chain, message("ann", "bob", "Request"), only="request_state")
+    _front_then_stream(chain, message("bob", "ann", "Reject"), only="accept_state")
+
+    _replay_first_request_record(chain)  # before the rejection reached ann's row
+    chain.drain()
+
+    assert assert_invariant(chain.aws) == {}
+
+
+def test_a_replayed_request_record_does_not_revive_an_ended_friendship(chain: Chain) -> None:
+    _front_then_stream(chain, message("ann", "bob", "Request"), only="request_state")
+    _front_then_stream(chain, message("bob", "ann", "Accept"), only="reject_state")
+    _front_then_stream(chain, message("bob", "ann", "Unfriend"), only="reject_state")
+
+    _replay_first_request_record(chain)  # before the unfriend reached ann's row
+    chain.drain()
+
+    assert assert_invariant(chain.aws) == {}
+
+
+def test_a_request_after_rejecting_one_is_not_a_mutual_request(chain: Chain) -> None:
+    """Ann asks, Bob rejects and asks himself before the rejection reached Ann's row: Ann's
+    request is gone and Bob's stands; nobody asked for a friendship."""
+    _front_then_stream(chain, message("ann", "bob", "Request"), only="request_state")
+    _front_then_stream(chain, message("bob", "ann", "Reject"), only="accept_state")
+    _front_then_stream(chain, message("bob", "ann", "Request"), only="request_state")
+
+    chain.drain()
+
+    assert assert_invariant(chain.aws) == {
+        ("bob", "ann"): State.REQUESTED,
+        ("ann", "bob"): State.PENDING,
+    }
+
+
+def test_a_players_own_actions_may_apply_out_of_order(
+    chain: Chain, dynamodb_faults: list[Fault]
+) -> None:
+    """The front queue is a standard queue: a retried action may apply after a later one of the
+    same player. Bob accepts and unfriends at once; the Accept meets a throttle and comes back
+    after the Unfriend, which found no friendship and did nothing: the pair ends as Friends. A
+    client sends its next action once it sees the state it expects (docs/design.md, "Time and
+    order on the stream side"), and then gets what it asked."""
+    _after(chain, message("ann", "bob", "Request"))
+    throttled: list[bool] = []
+
+    def throttle_the_accept(_operation: str, request: dict[str, Any]) -> dict[str, Any] | None:
+        updates = [item["Update"] for item in request.get("TransactItems", []) if "Update" in item]
+        if throttled or not any(u["Key"]["player_id"]["S"] == "bob" for u in updates):
+            return None
+        throttled.append(True)
+        return {"Code": "ProvisionedThroughputExceededException", "Message": "slow down"}
+
+    dynamodb_faults.append(throttle_the_accept)
+    chain.front_may_fail = True
+
+    assert _after(chain, message("bob", "ann", "Accept"), message("bob", "ann", "Unfriend")) == (
+        FRIENDS
+    )
+    assert throttled == [True]
+    assert [kind for kind, *_ in chain.intent.applied] == ["Put", "Update"]  # no Delete
+
+    assert _after(chain, message("bob", "ann", "Unfriend")) == {}  # sent after seeing Friends

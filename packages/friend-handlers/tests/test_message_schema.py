@@ -37,6 +37,7 @@ ids = st.one_of(
     st.text(max_size=MAX_LENGTH + 2),
     st.text(min_size=MAX_LENGTH - 1, max_size=MAX_LENGTH + 1),
     st.sampled_from([" ana", "ana ", "e\u0301", "a\u200b", "a\n", "\u00e9" * (MAX_LENGTH + 1)]),
+    st.sampled_from([".", "..", "...", ".a", "a."]),
 )
 actions = st.sampled_from([*FriendAction]) | st.sampled_from(["request", "Poke", "", "Friends"])
 other = st.one_of(
@@ -126,6 +127,9 @@ def model_refusals(body: str) -> set[str] | None:
     json.dumps({"player_id": "a" * (MAX_LENGTH + 1), "friend_id": "b", "friend_action": "Accept"})
 )
 @example(json.dumps({"player_id": "", "friend_id": "b", "friend_action": "Accept"}))
+@example(json.dumps({"player_id": ".", "friend_id": "b", "friend_action": "Accept"}))
+@example(json.dumps({"player_id": "a", "friend_id": "..", "friend_action": "Accept"}))
+@example(json.dumps({"player_id": "...", "friend_id": ".a", "friend_action": "Accept"}))
 @example(json.dumps({"player_id": 1, "friend_id": "b", "friend_action": "Accept"}))
 @example(json.dumps({"player_id": "a", "friend_id": "b"}))
 def test_the_schema_refuses_only_what_the_model_refuses_and_leaves_it_little(body: str) -> None:
@@ -168,6 +172,16 @@ def test_a_keyword_draft_4_reads_differently_is_refused() -> None:
     generated["properties"]["count"]["exclusiveMinimum"] = 0  # a number in 2020-12, a flag in 4
     with pytest.raises(UnsupportedSchemaError, match="exclusiveMinimum"):
         _draft_4(generated, {}, ())
+
+
+def test_the_door_refuses_the_dot_segments() -> None:
+    for dots in (".", ".."):
+        assert not door_accepts(
+            json.dumps({"player_id": dots, "friend_id": "b", "friend_action": "Accept"})
+        )
+    assert door_accepts(
+        json.dumps({"player_id": "...", "friend_id": "b", "friend_action": "Accept"})
+    )
 
 
 def test_a_constant_becomes_a_one_value_enum() -> None:

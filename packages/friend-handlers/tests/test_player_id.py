@@ -1,11 +1,17 @@
 """The player id grammar, as properties over generated text, and the queue's model agreeing."""
 
 import json
+import re
 import unicodedata
 
 import pytest
 from friend_handlers.logic.message import FriendMessage, InvalidMessageError, parse_message
-from friend_handlers.logic.player_id import MAX_LENGTH, check_player_id
+from friend_handlers.logic.player_id import (
+    DOT_SEGMENTS,
+    MAX_LENGTH,
+    NOT_A_DOT_SEGMENT,
+    check_player_id,
+)
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
@@ -28,9 +34,9 @@ def _valid_ids() -> st.SearchStrategy[str]:
     return (
         st.tuples(visible, inner, visible)
         .map(lambda parts: unicodedata.normalize("NFC", "".join(parts)))
-        .filter(lambda text: 1 <= len(text) <= MAX_LENGTH)
+        .filter(lambda text: 1 <= len(text) <= MAX_LENGTH and text not in DOT_SEGMENTS)
     ) | visible.map(lambda character: unicodedata.normalize("NFC", character)).filter(
-        lambda text: len(text) == 1
+        lambda text: len(text) == 1 and text != "."
     )
 
 
@@ -79,6 +85,19 @@ def test_spaces_at_either_end_or_only_spaces_are_refused(spaces: str, text: str)
 
 def test_the_empty_id_is_refused() -> None:
     assert not _is_valid("")
+
+
+@given(st.integers(1, MAX_LENGTH))
+def test_only_the_dot_segments_are_refused_among_dots(length: int) -> None:
+    """``.`` and ``..`` are what URL resolution removes from a path, even percent-encoded."""
+    assert _is_valid("." * length) == (length > 2)
+
+
+@given(st.text(max_size=MAX_LENGTH) | st.text(".", max_size=4))
+def test_the_schema_pattern_states_the_dot_rule(text: str) -> None:
+    assert (re.search(NOT_A_DOT_SEGMENT, text) is not None) == (
+        text not in DOT_SEGMENTS and text != ""
+    )
 
 
 @given(st.text(max_size=MAX_LENGTH + 2), st.text(max_size=MAX_LENGTH + 2))

@@ -133,6 +133,8 @@ UNUSUAL_IDS = [
     pytest.param("100%", id="percent"),
     pytest.param("%C3%A9", id="literal-escape"),
     pytest.param("a+b", id="plus"),
+    pytest.param("...", id="three-dots"),
+    pytest.param(".a", id="leading-dot"),
     pytest.param("\u00e9" * MAX_LENGTH, id="longest-non-ascii"),
 ]
 
@@ -187,6 +189,8 @@ def test_an_encoded_slash_in_a_segment_is_part_of_the_id(
         pytest.param("%C3", id="not-utf8"),
         pytest.param("ann%ZZ", id="malformed-escape"),
         pytest.param("%C3%A9" * (MAX_LENGTH + 1), id="too-long-decoded"),
+        pytest.param("%2E", id="dot"),
+        pytest.param("%2E%2E", id="dot-dot"),
     ],
 )
 @pytest.mark.parametrize("resource", [LIST, IS_FRIEND, PLAYER_FRIENDS, PLAYER_FRIEND])

@@ -12,7 +12,16 @@ from friend_handlers.stream import FUNCTION_DIMENSION
 from friend_models import Friend, State, now_millis
 
 from .conftest import Aws, Fault
-from .harness import NO_FAILURES, StreamReader, put_row, routes, rows, statuses, stream_event
+from .harness import (
+    NO_FAILURES,
+    StreamReader,
+    mirrored,
+    put_row,
+    routes,
+    rows,
+    statuses,
+    stream_event,
+)
 
 
 def _ahead() -> int:
@@ -93,6 +102,59 @@ def test_request_creates_the_pending_row_of_its_exchange_once(
     assert statuses(aws) == expected
 
 
+def test_the_request_is_marked_mirrored_with_its_pending_row_and_keeps_its_stamp(
+    aws: Aws, lambda_context: LambdaContext
+) -> None:
+    reader = StreamReader(aws)
+    put_row(aws, "ann", "bob", State.REQUESTED, at=1234, exchange="e1")
+    (record,) = _records(reader, "request_state")
+
+    assert request_state.handler(stream_event([record]), lambda_context) == NO_FAILURES
+
+    assert mirrored(aws) == {("ann", "bob")}
+    assert Friend.get("ann", "bob", consistent_read=True).last_updated == 1234
+
+
+@pytest.mark.parametrize("then", ["rejected", "accepted and unfriended"])
+def test_a_replayed_record_of_a_mirrored_request_changes_nothing(
+    aws: Aws, lambda_context: LambdaContext, then: str
+) -> None:
+    """Bob was shown ann's request, then rejected it (or accepted and unfriended); ann's row
+    waits for reject_state (or unfriend_state) when her request's record comes again."""
+    reader = StreamReader(aws)
+    put_row(aws, "ann", "bob", State.REQUESTED, exchange="e1")
+    (record,) = _records(reader, "request_state")
+    assert request_state.handler(stream_event([record]), lambda_context) == NO_FAILURES
+    if then == "rejected":
+        Friend("bob", "ann").delete()
+    else:
+        put_row(aws, "bob", "ann", State.FRIENDS, exchange="e1")
+        Friend("bob", "ann").delete()
+
+    assert request_state.handler(stream_event([record]), lambda_context) == NO_FAILURES
+
+    assert statuses(aws) == {("ann", "bob"): (State.REQUESTED, "e1")}  # left to the stream
+
+
+def test_a_request_after_rejecting_one_replaces_it_instead_of_making_friends(
+    aws: Aws, lambda_context: LambdaContext
+) -> None:
+    """Ann's request was shown to bob (mirrored) and rejected; bob asks before the rejection
+    reached ann's row. Not a mutual request: bob's request stands, ann's is gone."""
+    put_row(aws, "ann", "bob", State.REQUESTED, exchange="e1", mirrored=True)
+    reader = _reader_after_seed(aws)
+    put_row(aws, "bob", "ann", State.REQUESTED, exchange="e2")
+    (record,) = _records(reader, "request_state")
+
+    assert request_state.handler(stream_event([record]), lambda_context) == NO_FAILURES
+
+    assert statuses(aws) == {
+        ("bob", "ann"): (State.REQUESTED, "e2"),
+        ("ann", "bob"): (State.PENDING, "e2"),
+    }
+    assert mirrored(aws) == {("bob", "ann")}
+
+
 def test_a_mutual_request_settles_both_rows_as_friends_of_one_exchange(
     aws: Aws, lambda_context: LambdaContext
 ) -> None:
@@ -130,6 +192,7 @@ def test_a_request_after_an_unfinished_unfriend_reopens_the_pair_as_pending(
         ("ann", "bob"): (State.REQUESTED, "e1"),
         ("bob", "ann"): (State.PENDING, "e1"),
     }
+    assert mirrored(aws) == {("ann", "bob")}
 
 
 def test_a_request_already_accepted_is_left_to_accept_state(

@@ -79,6 +79,8 @@ def test_an_action_is_queued_in_the_wire_format_and_answered_202(
         pytest.param(body(player="ana\u200b"), "InvalidFields", id="zero-width-space"),
         pytest.param(body(player="e\u0301"), "InvalidFields", id="not-nfc"),
         pytest.param(body(player="ana", friend="ana"), "SelfRequest", id="self-request"),
+        pytest.param(body(player="."), "InvalidFields", id="dot"),
+        pytest.param(body(friend=".."), "InvalidFields", id="dot-dot"),
     ],
 )
 def test_a_bad_body_is_a_400_with_its_reason_and_queues_nothing(

@@ -213,8 +213,8 @@ def test_a_slow_table_fails_a_call_before_the_function_times_out(
     answer (the read API's JSON 503; a failed record for the queue and stream functions) rather
     than a Lambda timeout, which API Gateway would turn into a bare 5xx. A read request makes
     exactly one call (one Query or one GetItem), so for the read API this is the whole request;
-    a batch function may still time out on a later record of a slow batch, and then the queue or
-    stream retries the whole batch (nothing is lost)."""
+    a batch function starts each call only while one more fits (friend_handlers.deadline), so a
+    later record of a slow batch fails on its own and is retried."""
     function = synthesized.resources("AWS::Lambda::Function")[synthesized.function_id(handler)]
     assert function["Properties"]["Timeout"] >= CALL_BUDGET_SECONDS + ANSWER_MARGIN_SECONDS
 

@@ -1,6 +1,15 @@
 """The table contract's identifier follows the table's shape, and only its shape."""
 
-from friend_models import FRIEND_ID, PLAYER_ID, STATE, TABLE_CONTRACT, TABLE_CONTRACT_ID, State
+from friend_models import (
+    EXCHANGE_ID,
+    FRIEND_ID,
+    MIRRORED,
+    PLAYER_ID,
+    STATE,
+    TABLE_CONTRACT,
+    TABLE_CONTRACT_ID,
+    State,
+)
 from friend_models.contract import contract_id
 
 
@@ -39,3 +48,12 @@ def test_describe_is_plain_data_naming_the_identifier() -> None:
     assert json.loads(json.dumps(described)) == described
     assert described["table_contract"] == TABLE_CONTRACT_ID
     assert contract_id(described["table"]) == TABLE_CONTRACT_ID
+
+
+def test_what_rows_mean_is_not_the_table_contract() -> None:
+    """The optional attributes that carry the rules' meaning (exchange ids, protocol 3's
+    ``mirrored``) belong to the stream protocol, which releases record on their own: the table
+    keeps the identifier every stored release recorded, so they stay compatible with it."""
+    assert EXCHANGE_ID not in TABLE_CONTRACT["attributes"]
+    assert MIRRORED not in TABLE_CONTRACT["attributes"]
+    assert TABLE_CONTRACT_ID == "friend-table-3978cc9462c6384b"  # releases 0.1.0 and 0.2.0

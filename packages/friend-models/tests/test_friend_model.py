@@ -16,6 +16,7 @@ from friend_models import (
     FRIEND_ID,
     LAST_UPDATED,
     MAX_RETRY_ATTEMPTS,
+    MIRRORED,
     PLAYER_ID,
     READ_TIMEOUT_SECONDS,
     STATE,
@@ -115,6 +116,22 @@ def test_a_condition_on_the_exchange_id_tells_exchanges_apart() -> None:
     Friend("cat", "dan").update(actions=promote, condition=Friend.exchange_id.does_not_exist())
     assert Friend.get("ann", "bob", consistent_read=True).state is State.FRIENDS
     assert Friend.get("cat", "dan", consistent_read=True).state is State.FRIENDS
+
+
+def test_mirrored_is_an_optional_bool_that_a_condition_can_require(dynamodb: Any) -> None:
+    _row("ann", "bob", State.REQUESTED).save()  # a new request: not mirrored
+    assert MIRRORED not in (_raw(dynamodb, "ann", "bob") or {})
+    assert Friend.get("ann", "bob", consistent_read=True).mirrored is None
+    not_mirrored = Friend.mirrored.does_not_exist()
+
+    Friend("ann", "bob").update(actions=[Friend.mirrored.set(True)], condition=not_mirrored)
+
+    assert (_raw(dynamodb, "ann", "bob") or {})[MIRRORED] == {"BOOL": True}
+    assert Friend.get("ann", "bob", consistent_read=True).mirrored is True
+    assert MIRRORED not in Friend.get("ann", "bob", consistent_read=True).to_dict()
+    with pytest.raises(UpdateError) as again:
+        Friend("ann", "bob").update(actions=[Friend.mirrored.set(True)], condition=not_mirrored)
+    assert again.value.cause_response_code == CONDITION_FAILED
 
 
 def test_now_millis_is_epoch_milliseconds() -> None:

@@ -22,6 +22,17 @@ ENTRY_POINTS: Mapping[str, str] = {
 stack can run an older release whose entry points lived elsewhere (see
 :meth:`friend_infra.pins.Pinned.entry_point`)."""
 
+STREAM_PROTOCOL = 3
+"""What the rows mean to the functions that write the Friend table (docs/design.md, "Time and
+order on the stream side"). 1: states only. 2: exchange ids tell exchanges apart. 3: a
+Requested row is marked ``mirrored`` once the other player has its Pending row, and
+``request_state`` acts only on an unmirrored request, so a replayed record cannot revive a
+rejected request or an ended friendship."""
+OLDEST_COMPATIBLE_PROTOCOL = 2
+"""The oldest protocol whose functions may run beside this release's on one table."""
+PROTOCOL_FUNCTIONS: tuple[str, ...] = ("front", *STREAM_FILTERS)
+"""The functions that write the Friend table: their releases must agree on the protocol."""
+
 DLQ_URL_ENV = "FRIEND_DLQ_URL"
 """front: the front queue's dead-letter queue, where invalid messages are parked."""
 IDEMPOTENCY_TABLE_ENV = "FRIEND_IDEMPOTENCY_TABLE_NAME"
@@ -75,4 +86,9 @@ def describe() -> dict[str, Any]:
         "entry_points": dict(ENTRY_POINTS),
         "stream_filters": {name: dict(pattern) for name, pattern in STREAM_FILTERS.items()},
         "environment": {name: list(names) for name, names in ENVIRONMENT.items()},
+        "stream_protocol": {
+            "version": STREAM_PROTOCOL,
+            "oldest_compatible": OLDEST_COMPATIBLE_PROTOCOL,
+            "functions": list(PROTOCOL_FUNCTIONS),
+        },
     }

@@ -1,11 +1,14 @@
 """Access to the Friend table: every write is a compare-and-set of one row.
 
-The whole friend graph moves by :class:`Change`: "if this row is in state X (of exchange E), or
-absent, make it state Y (of exchange F), or delete it". One change is a single conditional write;
-several changes are one DynamoDB transaction, applied all or nothing. A condition that no longer
+The whole friend graph moves by :class:`Change`: "if this row is in state X (of exchange E,
+mirrored or not), or absent, make it state Y (of exchange F), or delete it". One change is a
+single conditional write; several changes are one DynamoDB transaction, applied all or nothing.
+A :class:`Mark` (an item of another table, written only if absent) can join the transaction, so
+that a decision and the record of having made it are one write. A condition that no longer
 holds is an answer (``False``), not an error: duplicates and late messages are expected and
 change nothing. A write that collided with a transaction on the same row is retried in place
-(:func:`settle`).
+(:func:`settle`). Every call first checks that the invocation has time for it
+(:mod:`.deadline`).
 """
 
 import random
@@ -19,8 +22,13 @@ from friend_models import FRIEND_ID, PLAYER_ID, Friend, State, now_millis, trans
 from pynamodb.exceptions import DoesNotExist, PynamoDBException, TransactWriteError
 from pynamodb.expressions.condition import Condition
 from pynamodb.expressions.update import Action
+from pynamodb.models import Model
+
+from friend_handlers import deadline
 
 CONDITIONAL_CHECK_FAILED = "ConditionalCheckFailedException"
+CONDITION_FAILED_REASON = "ConditionalCheckFailed"
+"""A transaction item's cancellation reason when its own condition did not hold."""
 TRANSACTION_CANCELED = "TransactionCanceledException"
 TRANSACTION_CONFLICT = "TransactionConflictException"
 """A single-row write that met a transaction in progress on the same row. botocore does not
@@ -50,11 +58,18 @@ class Edge(NamedTuple):
 
 
 class Status(NamedTuple):
-    """What the rules read of a row: its state and the exchange it belongs to (``None`` for a
-    row written before exchange ids existed)."""
+    """What the rules read of a row: its state, the exchange it belongs to (``None`` for a row
+    written before exchange ids existed) and whether a Requested row has been mirrored (stream
+    protocol 3, ``friend_models.MIRRORED``).
+
+    ``mirrored`` as read is ``True`` or ``False``. As an expectation, ``None`` accepts either
+    (the rules of protocol 2, which never read it); as a new status, anything but ``True``
+    leaves the row without the mark.
+    """
 
     state: State
     exchange_id: str | None
+    mirrored: bool | None = None
 
 
 def new_exchange_id() -> str:
@@ -94,27 +109,55 @@ class Change:
             else Friend.exchange_id == expected.exchange_id
         )
         condition: Condition = (Friend.state == expected.state) & same_exchange
+        if expected.mirrored is True:
+            condition &= Friend.mirrored == True  # noqa: E712 - a DynamoDB condition
+        elif expected.mirrored is False:
+            condition &= Friend.mirrored.does_not_exist() | (Friend.mirrored == False)  # noqa: E712
         return condition
 
     def new_row(self) -> Friend:
         """The row a change from absent writes."""
         new = self.new
         assert new is not None, "a change from absent to absent is a check"
-        state, exchange_id = (new, None) if isinstance(new, State) else new
-        return Friend(*self.edge, state=state, exchange_id=exchange_id, last_updated=clock())
+        if isinstance(new, State):
+            new = Status(new, None)
+        return Friend(
+            *self.edge,
+            state=new.state,
+            exchange_id=new.exchange_id,
+            mirrored=True if new.mirrored else None,
+            last_updated=clock(),
+        )
 
     def update_actions(self) -> list[Action]:
-        """What an update of an existing row sets."""
-        new = self.new
+        """What an update of an existing row sets. Marking a request as mirrored keeps its
+        ``last_updated``: the request itself did not change."""
+        new, expected = self.new, self.expected
         assert new is not None, "a deletion is not an update"
         if isinstance(new, State):
             return [Friend.state.set(new), Friend.last_updated.set(clock())]
+        mirrored = Friend.mirrored.set(True) if new.mirrored else Friend.mirrored.remove()
+        if isinstance(expected, Status) and expected[:2] == new[:2]:
+            return [mirrored]
         exchange = (
             Friend.exchange_id.remove()
             if new.exchange_id is None
             else Friend.exchange_id.set(new.exchange_id)
         )
-        return [Friend.state.set(new.state), exchange, Friend.last_updated.set(clock())]
+        return [Friend.state.set(new.state), exchange, mirrored, Friend.last_updated.set(clock())]
+
+
+class Mark(NamedTuple):
+    """An item of another table written in the same transaction as some changes, only while
+    ``condition`` holds (e.g. "no item with this key yet"): the record that a decision was
+    made, which a second attempt at the same decision finds."""
+
+    item: Model
+    condition: Condition
+
+
+class AlreadyMarkedError(Exception):
+    """The mark's condition did not hold: the decision it records was made before."""
 
 
 class TransactionConflictError(Exception):
@@ -144,6 +187,7 @@ class ContendedError(RuntimeError):
 def row_of(edge: Edge) -> Friend | None:
     """The current row (strongly consistent read), ``None`` when absent; raises
     :class:`UnreadableRowError` when it does not fit the model."""
+    deadline.check()
     try:
         return Friend.get(*edge, consistent_read=True)
     except DoesNotExist:
@@ -155,7 +199,7 @@ def row_of(edge: Edge) -> Friend | None:
 def status_of(edge: Edge) -> Status | None:
     """The current state and exchange of a row, ``None`` when absent."""
     row = row_of(edge)
-    return None if row is None else Status(row.state, row.exchange_id)
+    return None if row is None else Status(row.state, row.exchange_id, bool(row.mirrored))
 
 
 def state_of(edge: Edge) -> State | None:
@@ -164,24 +208,30 @@ def state_of(edge: Edge) -> State | None:
     return None if status is None else status.state
 
 
-def apply(*changes: Change) -> bool:
-    """Apply all ``changes`` or none. ``False`` when a condition did not hold.
+def apply(*changes: Change, mark: Mark | None = None) -> bool:
+    """Apply all ``changes`` and write ``mark``, or nothing. ``False`` when a change's condition
+    did not hold; :class:`AlreadyMarkedError` when the mark's did not (whatever the changes'
+    did: the decision was made before). With no changes, only the mark is written.
 
     Raises :class:`TransactionConflictError` when a write lost a race with a transaction
     (retryable), and lets every other DynamoDB error through so that the caller's record fails
     and is retried.
     """
-    if len(changes) == 1 and not changes[0].is_check:
+    assert changes or mark is not None, "nothing to apply"
+    deadline.check()
+    if mark is None and len(changes) == 1 and not changes[0].is_check:
         return _apply_one(changes[0])
-    return _apply_together(changes)
+    return _apply_together(changes, mark)
 
 
 def settle[T](attempt: Callable[[], T | None]) -> T:
     """Run ``attempt`` until it reaches a decision: ``None`` asks to decide again (the rows
     changed between reading and writing), a transaction conflict to back off and try again.
     Bounded, so a record never spins in one invocation: :class:`ContendedError` after
-    :data:`MAX_ATTEMPTS`."""
+    :data:`MAX_ATTEMPTS`, and no attempt starts when the invocation has no time left for it
+    (:class:`friend_handlers.deadline.OutOfTimeError`)."""
     for attempt_number in range(MAX_ATTEMPTS):
+        deadline.check()
         try:
             decision = attempt()
         except TransactionConflictError:
@@ -212,9 +262,11 @@ def _apply_one(change: Change) -> bool:
     return True
 
 
-def _apply_together(changes: tuple[Change, ...]) -> bool:
+def _apply_together(changes: tuple[Change, ...], mark: Mark | None) -> bool:
     try:
         with transact_write() as transaction:
+            if mark is not None:
+                transaction.save(mark.item, condition=mark.condition)
             for change in changes:
                 if change.is_check:
                     transaction.condition_check(Friend, *change.edge, condition=change.condition())
@@ -231,13 +283,23 @@ def _apply_together(changes: tuple[Change, ...]) -> bool:
     except TransactWriteError as error:
         if error.cause_response_code != TRANSACTION_CANCELED:
             raise
-        codes = {reason.code for reason in error.cancellation_reasons if reason is not None}
-        if "ConditionalCheckFailed" in codes:
+        reasons = [None if reason is None else reason.code for reason in error.cancellation_reasons]
+        if mark is not None and reasons[_position_of_mark(changes)] == CONDITION_FAILED_REASON:
+            raise AlreadyMarkedError(str(error)) from error
+        codes = set(reasons)
+        if CONDITION_FAILED_REASON in codes:
             return False
         if "TransactionConflict" in codes:
             raise TransactionConflictError(str(error)) from error
         raise
     return True
+
+
+def _position_of_mark(changes: tuple[Change, ...]) -> int:
+    """Where the mark is among a transaction's items, hence among its cancellation reasons.
+    PynamoDB sends the items grouped: condition checks, deletions, puts (the mark is the first,
+    as it is saved first), updates."""
+    return sum(change.is_check or change.new is None for change in changes)
 
 
 class RowsPage(NamedTuple):
@@ -267,6 +329,7 @@ def rows_of(
     ``None``: rows remain to be read, not necessarily rows that match. Rows that do not fit
     the model are left out and reported in :attr:`RowsPage.unreadable`.
     """
+    deadline.check()
     start = (
         None
         if after_friend_id is None

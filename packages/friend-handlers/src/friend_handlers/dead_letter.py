@@ -6,32 +6,16 @@ with the reason as message attributes, and then counts as handled.
 """
 
 import os
-from functools import cache
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING
 
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
+from friend_handlers import deadline, sqs
+from friend_handlers.contract import DLQ_URL_ENV
 from friend_handlers.logic.message import InvalidMessageError
 
 if TYPE_CHECKING:
-    from mypy_boto3_sqs import SQSClient
     from mypy_boto3_sqs.type_defs import MessageAttributeValueTypeDef
-
-from friend_handlers.contract import DLQ_URL_ENV
-
-"""Environment variable with the URL of the front queue's dead-letter queue (set by the stack)."""
-
-
-@cache
-def _sqs() -> "SQSClient":
-    """The SQS client, made on first use: most invocations never park a message.
-
-    Plain botocore (already a dependency through PynamoDB) rather than boto3: nothing more to
-    ship or import. Region and endpoint come from the standard AWS environment.
-    """
-    from botocore.session import get_session  # noqa: PLC0415
-
-    return cast("SQSClient", get_session().create_client("sqs"))
 
 
 def park(record: SQSRecord, invalid: InvalidMessageError) -> None:
@@ -51,7 +35,8 @@ def park(record: SQSRecord, invalid: InvalidMessageError) -> None:
             "DataType": "String",
             "StringValue": record.event_source_arn,
         }
-    _sqs().send_message(
+    deadline.check()
+    sqs.client().send_message(
         QueueUrl=os.environ[DLQ_URL_ENV],
         MessageBody=record.body,
         MessageAttributes=attributes,

@@ -2,8 +2,9 @@
 
 Each stream function receives only the records its filter pattern (:mod:`.filters`) lets
 through and applies one reaction (:mod:`.logic.reactions`) to the row each record names. A
-record whose reaction raises is reported as a batch item failure, so the event source mapping
-retries from that record (and bisects) without redoing the whole batch by hand.
+record whose reaction raises, or that finds its invocation without time left for it
+(:mod:`.deadline`), is reported as a batch item failure, so the event source mapping retries
+from that record (and bisects) without redoing the whole batch by hand.
 """
 
 from collections.abc import Callable
@@ -20,6 +21,7 @@ from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from friend_models import EXCHANGE_ID, FRIEND_ID, PLAYER_ID
 
+from friend_handlers import deadline
 from friend_handlers.contract import FUNCTION_DIMENSION
 from friend_handlers.dal import Edge
 from friend_handlers.logic.reactions import Reaction, Transition
@@ -44,11 +46,15 @@ def changed_row(record: DynamoDBRecord) -> tuple[Edge, str | None]:
 
 def stream_handler(react: Reaction) -> StreamHandler:
     """A Lambda handler applying ``react`` to every record of a DynamoDB stream batch."""
-    processor = BatchProcessor(event_type=EventType.DynamoDBStreams)
+    # Every record failed (e.g. out of time): answered with its failures, not as an error.
+    processor = BatchProcessor(
+        event_type=EventType.DynamoDBStreams, raise_on_entire_batch_failure=False
+    )
 
     @tracer.capture_method
     def record_handler(record: DynamoDBRecord) -> Transition:
         logger.set_correlation_id(record.event_id)
+        deadline.check()
         source, exchange_id = changed_row(record)
         transition = react(source, exchange_id)
         logger.info(
@@ -67,8 +73,9 @@ def stream_handler(react: Reaction) -> StreamHandler:
     @entry_point()
     def handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
         metrics.add_dimension(name=FUNCTION_DIMENSION, value=context.function_name)
-        return process_partial_response(
-            event=event, record_handler=record_handler, processor=processor, context=context
-        )
+        with deadline.invocation(context):
+            return process_partial_response(
+                event=event, record_handler=record_handler, processor=processor, context=context
+            )
 
     return handler

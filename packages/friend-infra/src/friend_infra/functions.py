@@ -51,7 +51,8 @@ def function_environment(
 
 
 TABLE_ACTIONS: Mapping[str, tuple[str, ...]] = {
-    # One compare-and-set of the sender's own row per message: Request puts it if absent,
+    # One compare-and-set of the sender's own row per message, in a transaction with the
+    # record of the message (authorized per contained action): Request puts it if absent,
     # Accept updates Pending -> Friends, Reject and Unfriend delete it if Pending / Friends.
     "front": ("dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"),
     # GET /friends/{playerId} queries the player's rows; isFriend reads one row.
@@ -96,9 +97,11 @@ HANDLED_MESSAGE_ACTIONS: tuple[str, ...] = (
     "dynamodb:UpdateItem",
     "dynamodb:DeleteItem",
 )
-"""What the front function does on its table of handled messages (Powertools Idempotency): put
-a message's record as in progress unless one exists, read the existing one when that put is
-refused, update it to completed, delete it when the delivery failed (so its retry runs)."""
+"""What the front function does on its table of handled messages: put a message's record unless
+one exists (in the transaction that applies the message, or alone), read it before parking an
+invalid message. Update and delete are what releases before 0.3.0 need (Powertools Idempotency:
+an in-progress record updated to completed, deleted when the delivery failed), and a pin may
+still run one of those on the front."""
 
 
 class HandlerFunction(Construct):

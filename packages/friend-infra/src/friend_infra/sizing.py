@@ -9,11 +9,14 @@ that some of these numbers assume are the mappings' (:mod:`friend_infra.event_so
 from aws_cdk import Duration
 
 FRONT_TIMEOUT = Duration.seconds(15)
-"""Ten conditional single-row writes take well under a second; the rest absorbs a cold start
-and DynamoDB's own retries of a throttled write."""
+"""Ten transactions (a row and the record of its message) take well under a second; the rest
+absorbs a cold start and DynamoDB's own retries of a throttled write. A record starts a call
+only while the slowest call and the answer still fit (friend_handlers.deadline), so a slow table
+fails records instead of reaching this timeout."""
 STREAM_TIMEOUT = Duration.seconds(30)
 """Up to STREAM_BATCH_SIZE records, each a read plus a write or a transaction that the handler
-may retry on a transaction conflict."""
+may retry on a transaction conflict; as for the front, a record that would no longer fit fails
+instead."""
 READ_TIMEOUT = Duration.seconds(10)
 """A query of one page or one GetItem; API Gateway itself gives up after 29 s."""
 WRITE_TIMEOUT = Duration.seconds(10)

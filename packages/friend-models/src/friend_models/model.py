@@ -35,9 +35,11 @@ the other player's Pending row and kept through acceptance. The stream side tell
 exchange a record reports from a row of an older or newer one by this id, never by time. Rows
 written before the attribute existed have none; all of them count as one exchange."""
 MIRRORED = "mirrored"
-"""On a Requested row (BOOL): the other player has been shown this request (stream protocol 3).
-Set by ``request_state`` in the transaction that gives the other player the Pending row; it does
-not change ``last_updated``. Rows of older releases have none."""
+"""Set (BOOL ``true``) on a Requested row once the other player has been shown the request: the
+stream side writes it together with the other player's Pending row (stream protocol 3). A
+replayed record of a mirrored request therefore changes nothing. A new request is written
+without it; rows of releases before protocol 3 have none. Writing it leaves ``last_updated``
+as it was: the request is the same, only its mirroring is recorded."""
 
 
 class State(StrEnum):

@@ -21,42 +21,26 @@ The queue failing (throttling, an outage) is answered with a JSON 503 the client
 
 import json
 import os
-from functools import cache
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.exceptions import BotoCoreError, ClientError
-from friend_models import CONNECT_TIMEOUT_SECONDS, MAX_RETRY_ATTEMPTS, READ_TIMEOUT_SECONDS
 
+from friend_handlers import sqs
 from friend_handlers.contract import PLAYER_CLAIM_ENV, QUEUE_URL_ENV
 from friend_handlers.logic.message import FriendMessage, InvalidMessageError, parse_message
 from friend_handlers.observability import entry_point, logger, metrics, tracer
 
 if TYPE_CHECKING:
-    from mypy_boto3_sqs import SQSClient
+    pass
 
 QUEUED_METRIC = "ActionQueued"
 BAD_REQUEST_METRIC = "BadRequest"
 FORBIDDEN_METRIC = "ForbiddenAction"
 UNAVAILABLE_METRIC = "QueueUnavailable"
-
-
-@cache
-def _sqs() -> "SQSClient":
-    """The SQS client, with the same time budget per call as the table's client (friend-models),
-    so a queue that does not answer ends in this handler's 503, never in a Lambda timeout."""
-    from botocore.config import Config  # noqa: PLC0415
-    from botocore.session import get_session  # noqa: PLC0415
-
-    config = Config(
-        connect_timeout=CONNECT_TIMEOUT_SECONDS,
-        read_timeout=READ_TIMEOUT_SECONDS,
-        retries={"max_attempts": MAX_RETRY_ATTEMPTS, "mode": "standard"},
-    )
-    return cast("SQSClient", get_session().create_client("sqs", config=config))
 
 
 class ForbiddenActionError(Exception):
@@ -71,7 +55,7 @@ app = APIGatewayRestResolver()
 def send_action() -> Response[str]:
     message = parse_message(app.current_event.decoded_body or "")
     _check_caller(message)
-    sent = _sqs().send_message(
+    sent = sqs.client().send_message(
         QueueUrl=os.environ[QUEUE_URL_ENV], MessageBody=message.model_dump_json()
     )
     logger.info(

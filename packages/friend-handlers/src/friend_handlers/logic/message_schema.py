@@ -8,7 +8,8 @@ here, so a change of the model that needs more than this fails the synthesis ins
 validated differently at the door.
 
 What the schema states: a JSON object with the three fields, each id a string of 1 to
-:data:`~.player_id.MAX_LENGTH` characters, the action one of its four names; other fields are
+:data:`~.player_id.MAX_LENGTH` characters other than ``.`` and ``..`` (a ``pattern``), the
+action one of its four names; other fields are
 allowed (the model ignores them). What draft 4 cannot state, and the write function checks with
 the model itself: the characters of an id (printable in the runtime's Unicode version, NFC, no
 space at either end) and ``player_id != friend_id``. The tests prove both halves: the schema

@@ -14,7 +14,10 @@ same string, and an id must be something a person can read back. A valid id:
   normalization is not yet stable);
 - is in Unicode normalization form NFC, so "é" has one spelling (U+00E9) and never also "e"
   followed by U+0301;
-- neither starts nor ends with a space (which also refuses an id of spaces only).
+- neither starts nor ends with a space (which also refuses an id of spaces only);
+- is not ``.`` or ``..``: URL resolution (browsers, Node's ``URL``, most HTTP clients) removes
+  those path segments, even percent-encoded (``%2E``), so no request of the read API could ever
+  name such a player.
 
 Invalid ids are refused, never repaired: silently normalizing or trimming would make the
 service store and answer under a different id than the one the client sent.
@@ -23,11 +26,16 @@ service store and answer under a different id than the one the client sent.
 import unicodedata
 from typing import Annotated
 
-from pydantic import AfterValidator, StringConstraints
+from pydantic import AfterValidator, Field, StringConstraints
 
 MAX_LENGTH = 128
 """Longest accepted id, in characters. Far more than any game's player ids, and it keeps keys
 (at most 512 bytes of UTF-8, well within DynamoDB's key limits), logs and metrics bounded."""
+DOT_SEGMENTS = frozenset({".", ".."})
+"""The ids a URL cannot carry as a path segment."""
+NOT_A_DOT_SEGMENT = r"[^.]|\.\.\."
+"""The same rule as a JSON Schema ``pattern`` (which matches anywhere in the string): a
+character other than a dot, or three dots. Only ``.`` and ``..`` have neither."""
 
 
 def check_player_id(value: str) -> str:
@@ -48,15 +56,22 @@ def check_player_id(value: str) -> str:
         )
     if value.startswith(" ") or value.endswith(" "):
         raise ValueError("a player id must not start or end with a space")
+    if value in DOT_SEGMENTS:
+        raise ValueError(f"a player id must not be {value!r}: URLs cannot carry it")
     return value
 
 
 type PlayerId = Annotated[
-    str, StringConstraints(min_length=1, max_length=MAX_LENGTH), AfterValidator(check_player_id)
+    str,
+    StringConstraints(min_length=1, max_length=MAX_LENGTH),
+    Field(json_schema_extra={"pattern": NOT_A_DOT_SEGMENT}),
+    AfterValidator(check_player_id),
 ]
 """A player id in a pydantic model or a Powertools parameter, checked by :func:`check_player_id`.
 
-The length bounds are also pydantic constraints so that they appear in the JSON Schema of every
-model with a player id: API Gateway checks them at the door (:mod:`.message_schema`). The rest
+The length bounds are also pydantic constraints, and the dot segments a pattern, so that they
+appear in the JSON Schema of every model with a player id: API Gateway checks them at the door
+(:mod:`.message_schema`); the pattern is in the schema only, so the model's own refusal is
+:func:`check_player_id`'s clearer message. The rest
 of the grammar has no JSON Schema draft 4 form (NFC, printable in the runtime's Unicode version)
 and is checked by :func:`check_player_id` alone."""

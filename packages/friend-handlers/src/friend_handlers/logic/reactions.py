@@ -7,11 +7,13 @@ make stream delivery safe: records arrive at least once, the four filtered mappi
 independently of each other, and a record may be handled long after its row changed again. A
 reaction whose source row has moved on changes nothing.
 
-Exchange ids break the ties that states alone cannot. A Request draws one; the Pending twin
-carries it and acceptance keeps it, so "the mirror row answers this very request" is an equality
-of ids, and a mirror row of another exchange (an older friendship, a newer request) is told
-apart without asking when anything was written. No rule reads ``last_updated``: it comes from
-the writing host's clock, and two hosts' clocks need not agree.
+Exchange ids and the ``mirrored`` mark (stream protocol 3) break the ties that states alone
+cannot. A Request draws an exchange id; the Pending twin carries it and acceptance keeps it, so
+"the mirror row answers this very request" is an equality of ids, and a mirror row of another
+exchange (an older friendship, a newer request) is told apart without asking when anything was
+written. ``mirrored`` on a Requested row says the other player has been shown it, so a replayed
+record of it is told from a request still to show. No rule reads ``last_updated``: it comes
+from the writing host's clock, and two hosts' clocks need not agree.
 
 Together the reactions keep the invariant of docs/design.md: once queues and streams are drained,
 the rows (a,b) and (b,a) are both absent, Requested and Pending, or Friends and Friends.
@@ -31,6 +33,8 @@ class Transition(StrEnum):
     PENDING_CREATED = "PendingCreated"
     MUTUAL_REQUEST_SETTLED = "MutualRequestSettled"
     FRIENDS_REOPENED_AS_PENDING = "FriendsReopenedAsPending"
+    REJECTED_REQUEST_REPLACED = "RejectedRequestReplaced"
+    """A request the other player had rejected (rejection in flight) gave way to theirs."""
     REQUEST_ACCEPTED = "RequestAccepted"
     REQUEST_REJECTED = "RequestRejected"
     FRIENDSHIP_ENDED = "FriendshipEnded"
@@ -44,21 +48,30 @@ type Reaction = Callable[[Edge, str | None], Transition]
 
 
 def on_requested(source: Edge, _exchange_id: str | None) -> Transition:
-    """``source`` was inserted as Requested: give the other player a Pending row.
+    """``source`` was inserted as Requested: give the other player a Pending row, once.
 
-    Decided from both rows as they are now (a late record acts on the current request, which is
-    what its mirror must reflect, so the record's own exchange is not needed), each write
-    guarded by the source row still being that request. By the mirror row's state:
+    Acts only on a source row that is Requested and not yet mirrored (stream protocol 3): every
+    write that shows the request to the other player also marks the source row ``mirrored``, so
+    a replayed or redriven record of a request already shown changes nothing, even after the
+    other player rejected it (the Pending row is gone) or accepted and unfriended. Decided from
+    both rows as they are now (a late record acts on the current request, which is what its
+    mirror must reflect, so the record's own exchange is not needed), each write guarded by the
+    source row still being that unmirrored request. By the mirror row's state:
 
-    - absent: create it as Pending, of the request's exchange.
-    - Requested: both players asked; both rows become Friends in one transaction, of the
-      source's exchange, so that either side's unfriend later names the same exchange.
-    - Pending: already done (a duplicate record).
+    - absent: create it as Pending, of the request's exchange; mark the source mirrored.
+    - Requested, not mirrored: both players asked before either saw the other's request; both
+      rows become Friends in one transaction, of the source's exchange, so that either side's
+      unfriend later names the same exchange.
+    - Requested and mirrored: a request the source's owner has seen and rejected (the rejection
+      has not reached it yet), not a mutual request. It becomes Pending of the source's
+      exchange, as below; the late rejection then finds its source present and changes nothing.
+    - Pending: already done (a duplicate record of a request mirrored by a release before
+      protocol 3, which did not mark it).
     - Friends of the request's exchange: the other player accepted this very request and
       ``accept_state`` will settle the source row; nothing to do here.
     - Friends of another exchange: the requester unfriended and asked again before the unfriend
-      reached the mirror row; the mirror becomes Pending of the new request, which the late
-      unfriend then leaves alone.
+      reached the mirror row; the mirror becomes Pending of the new request (source marked
+      mirrored), which the late unfriend then leaves alone.
 
     When a guard fails the rows changed in between: read again and decide again.
     """
@@ -66,23 +79,27 @@ def on_requested(source: Edge, _exchange_id: str | None) -> Transition:
 
     def attempt() -> Transition | None:
         requested = status_of(source)
-        if requested is None or requested.state is not State.REQUESTED:
+        if requested is None or requested.state is not State.REQUESTED or requested.mirrored:
             return Transition.IGNORED
-        guard = Change(source, requested, requested)
+        shown = Change(source, requested, requested._replace(mirrored=True))
+        pending = Status(State.PENDING, requested.exchange_id)
         current = status_of(mirror)
         if current is None:
-            changes = (guard, Change(mirror, None, Status(State.PENDING, requested.exchange_id)))
+            changes = (shown, Change(mirror, None, pending))
             transition = Transition.PENDING_CREATED
-        elif current.state is State.REQUESTED:
+        elif current.state is State.REQUESTED and not current.mirrored:
             changes = (
                 Change(source, requested, State.FRIENDS),
                 Change(mirror, current, Status(State.FRIENDS, requested.exchange_id)),
             )
             transition = Transition.MUTUAL_REQUEST_SETTLED
+        elif current.state is State.REQUESTED:
+            changes = (shown, Change(mirror, current, pending))
+            transition = Transition.REJECTED_REQUEST_REPLACED
         elif current.state is State.PENDING or current.exchange_id == requested.exchange_id:
             return Transition.IGNORED
         else:
-            changes = (guard, Change(mirror, current, Status(State.PENDING, requested.exchange_id)))
+            changes = (shown, Change(mirror, current, pending))
             transition = Transition.FRIENDS_REOPENED_AS_PENDING
         return transition if apply(*changes) else None
 
