@@ -209,6 +209,7 @@ def _rejected_then_asked_back(service: Service) -> None:
     assert len(service.failures) == 3
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("order", list(itertools.permutations(range(3))), ids=str)
 def test_failed_batches_redriven_in_any_order_and_twice_end_as_asked(
     aws: Aws, order: tuple[int, ...]
