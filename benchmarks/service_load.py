@@ -66,9 +66,9 @@ from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 from friend_handlers.logic.message import FriendAction
 from friend_integ.emulators import EMULATORS, Emulator, create
-from friend_integ.targets import REGION, normalize_endpoint
 from friend_integ.test_support.emulators import free_port
 from friend_models import FRIEND_ID, LAST_UPDATED, PLAYER_ID, STATE, State
+from friend_target import REGION, normalize_endpoint
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient

@@ -14,11 +14,12 @@ from pathlib import Path
 from typing import ClassVar
 
 import pytest
-from friend_integ import cli, prepare, snapshots, targets, waits
+from friend_integ import cli, prepare, snapshots, waits
 from friend_integ.paths import Layout
 from friend_integ.progress import Progress
 from friend_integ.run_state import Run
 from friend_integ.tools import NodeTools
+from friend_target import Target, TargetError, TargetKind
 
 FAKE_RUNNER = """\
 #!{python}
@@ -271,7 +272,7 @@ def test_deploying_run_keeps_the_committed_snapshot_unless_it_changed(
     )
 
     def local_target(*_: object) -> prepare.TargetChoice:
-        target = targets.Target(targets.TargetKind.EMULATOR, "000000000000", endpoint="http://x:1")
+        target = Target(TargetKind.EMULATOR, "000000000000", endpoint="http://x:1")
         return prepare.TargetChoice(target, dict(os.environ))
 
     monkeypatch.setattr(cli, "choose_target", local_target)
@@ -370,7 +371,7 @@ def test_embedded_emulator_is_started_when_nothing_answers(
         FakeEmbedded.start = original_start  # type: ignore[method-assign]
 
     started = FakeEmbedded.instances[0]
-    assert run.target is not None and run.target.kind is targets.TargetKind.EMBEDDED
+    assert run.target is not None and run.target.kind is TargetKind.EMBEDDED
     assert run.emulator is started and started.key == expected
     assert started.calls == ["install", "start"]
     assert run.env["AWS_ENDPOINT_URL"] == "http://127.0.0.1:4599"
@@ -387,7 +388,7 @@ def test_an_emulator_that_already_answers_is_used_and_not_started(
 
     cli.open_target(cli.parse_args([]), run)
 
-    assert run.target is not None and run.target.kind is targets.TargetKind.EMULATOR
+    assert run.target is not None and run.target.kind is TargetKind.EMULATOR
     assert run.emulator is None and run.embedded_already_running is None
     assert all(instance.calls == [] for instance in FakeEmbedded.instances)
 
@@ -401,7 +402,7 @@ def test_an_embedded_emulator_left_running_is_reused_and_named(
 
     cli.open_target(cli.parse_args([]), run)
 
-    assert run.target is not None and run.target.kind is targets.TargetKind.EMBEDDED
+    assert run.target is not None and run.target.kind is TargetKind.EMBEDDED
     assert run.embedded_already_running is not None
     assert run.embedded_already_running.key == "localstack"
     assert run.emulator is None  # not started here, so not stopped here
@@ -413,17 +414,17 @@ def test_an_explicit_emulator_refuses_another_one_on_its_port(
     fake_emulators["http://127.0.0.1:4566"] = HEALTHY
     FakeEmbedded.running = {("ministack", 4566)}
 
-    with pytest.raises(targets.TargetError, match="another emulator already answers"):
+    with pytest.raises(TargetError, match="another emulator already answers"):
         cli.open_target(cli.parse_args(["--emulator", "localstack"]), _run(layout))
 
 
 def test_given_endpoint_must_be_healthy_and_complete(
     layout: Layout, fake_emulators: dict[str, object]
 ) -> None:
-    with pytest.raises(targets.TargetError, match="no emulator answers"):
+    with pytest.raises(TargetError, match="no emulator answers"):
         cli.open_target(cli.parse_args(["--endpoint", "http://localhost:4510"]), _run(layout))
 
     fake_emulators["http://127.0.0.1:4510"] = {"services": {"sqs": "running"}}
-    with pytest.raises(targets.TargetError, match="lacks services"):
+    with pytest.raises(TargetError, match="lacks services"):
         cli.open_target(cli.parse_args(["--endpoint", "http://localhost:4510"]), _run(layout))
     assert FakeEmbedded.instances == []  # an explicit endpoint is never started here

@@ -11,6 +11,7 @@ import json
 import os
 import zipfile
 from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -33,12 +34,27 @@ for _name, _value in {
 for _name in ("AWS_PROFILE", "AWS_ENDPOINT_URL", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN"):
     os.environ.pop(_name, None)
 os.environ.setdefault("FRIEND_TABLE_NAME", "FriendTest")
+os.environ.setdefault("FRIEND_IDEMPOTENCY_TABLE_NAME", "FriendIdempotencyTest")
 
 import boto3  # noqa: E402
 from botocore.config import Config  # noqa: E402
-from friend_handlers.contract import ENTRY_POINTS  # noqa: E402
+from friend_handlers.contract import (  # noqa: E402
+    ENTRY_POINTS,
+    IDEMPOTENCY_EXPIRY_ATTRIBUTE,
+    IDEMPOTENCY_KEY_ATTRIBUTE,
+    IDEMPOTENCY_TABLE_ENV,
+)
 from friend_handlers.filters import STREAM_FILTERS  # noqa: E402
-from friend_models import FRIEND_ID, LAST_UPDATED, PLAYER_ID, STATE, Friend, State  # noqa: E402
+from friend_models import (  # noqa: E402
+    EXCHANGE_ID,
+    FRIEND_ID,
+    LAST_UPDATED,
+    MIRRORED,
+    PLAYER_ID,
+    STATE,
+    Friend,
+    State,
+)
 from moto import mock_aws  # noqa: E402
 from moto.dynamodb.models import dynamodb_backends  # noqa: E402
 
@@ -71,10 +87,34 @@ def _package() -> bytes:
 
 @pytest.fixture
 def aws() -> Iterator[Aws]:
+    with deployment() as deployed:
+        yield deployed
+
+
+@contextmanager
+def deployment() -> Iterator[Aws]:
+    """A deployment's resources in a fresh moto account, for as long as the context lasts."""
     with mock_aws(config={"lambda": {"use_docker": False}}):
         dynamodb = boto3.client("dynamodb")
         Friend.create_table(wait=True)  # keys, billing and stream as the model defines them
         stream_arn = dynamodb.describe_table(TableName=TABLE_NAME)["Table"]["LatestStreamArn"]
+        # The front's table of handled messages, as the stack builds it.
+        handled = os.environ[IDEMPOTENCY_TABLE_ENV]
+        dynamodb.create_table(
+            TableName=handled,
+            KeySchema=[{"AttributeName": IDEMPOTENCY_KEY_ATTRIBUTE, "KeyType": "HASH"}],
+            AttributeDefinitions=[
+                {"AttributeName": IDEMPOTENCY_KEY_ATTRIBUTE, "AttributeType": "S"}
+            ],
+            BillingMode="PAY_PER_REQUEST",
+        )
+        dynamodb.update_time_to_live(
+            TableName=handled,
+            TimeToLiveSpecification={
+                "Enabled": True,
+                "AttributeName": IDEMPOTENCY_EXPIRY_ATTRIBUTE,
+            },
+        )
         sqs = boto3.client("sqs")
         failure_queue_url = sqs.create_queue(QueueName="stream-failures")["QueueUrl"]
         failure_queue_arn = sqs.get_queue_attributes(
@@ -126,9 +166,14 @@ class HandlerInvoker:
     def __init__(self, lambda_client: Any) -> None:
         self.lambda_client = lambda_client
         self.events: list[dict[str, Any]] = []
+        self.configurations: dict[str, Any] = {}
 
     def __call__(self, function_arn: str, event: Mapping[str, Any]) -> tuple[str | None, Any]:
-        configuration = self.lambda_client.get_function_configuration(FunctionName=function_arn)
+        if function_arn not in self.configurations:
+            self.configurations[function_arn] = self.lambda_client.get_function_configuration(
+                FunctionName=function_arn
+            )
+        configuration = self.configurations[function_arn]
         module, _, attribute = configuration["Handler"].rpartition(".")
         handler = getattr(importlib.import_module(module), attribute)
         context = InvocationContext(
@@ -163,13 +208,27 @@ class InvocationContext:
         return 15_000
 
 
-def item(player: str, friend: str, state: State, last_updated: int) -> dict[str, Any]:
-    return {
+def item(
+    player: str,
+    friend: str,
+    state: State,
+    last_updated: int,
+    exchange_id: str | None = None,
+    *,
+    mirrored: bool | None = None,
+) -> dict[str, Any]:
+    """A row as DynamoDB holds it."""
+    written: dict[str, Any] = {
         PLAYER_ID: {"S": player},
         FRIEND_ID: {"S": friend},
         STATE: {"S": state.value},
         LAST_UPDATED: {"N": str(last_updated)},
     }
+    if exchange_id is not None:
+        written[EXCHANGE_ID] = {"S": exchange_id}
+    if mirrored is not None:
+        written[MIRRORED] = {"BOOL": mirrored}
+    return written
 
 
 def rows(aws: Aws) -> dict[tuple[str, str], State]:

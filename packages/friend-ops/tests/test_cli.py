@@ -8,10 +8,10 @@ from typing import Any
 import boto3
 import pytest
 from botocore.stub import Stubber
-from friend_integ.targets import LOCALSTACK_ACCOUNT, TargetError, TargetKind
-from friend_models import State
+from friend_models import State, now_millis
 from friend_ops import target
 from friend_ops.cli import main
+from friend_target import LOCALSTACK_ACCOUNT, TargetError, TargetKind
 
 from .conftest import ACCOUNT, TABLE_NAME, Aws, item, rows
 
@@ -37,21 +37,47 @@ def deployed(aws: Aws, monkeypatch: pytest.MonkeyPatch) -> Aws:
 
 
 def test_reconcile_dry_run_then_apply(deployed: Aws, capsys: pytest.CaptureFixture[str]) -> None:
-    deployed.dynamodb.put_item(TableName=TABLE_NAME, Item=item("ann", "bob", State.FRIENDS, 1))
+    deployed.dynamodb.put_item(TableName=TABLE_NAME, Item=item("ann", "bob", State.FRIENDS, 1, "x"))
     options = ["--aws-account", ACCOUNT, "--stack", STACK, "--settle-seconds", "0"]
 
     assert main(["reconcile", *options]) == 1
     out = capsys.readouterr().out
     assert f"account {ACCOUNT}" in out
-    assert "(ann,bob)=Friends, (bob,ann) absent; repair: (ann,bob) deleted" in out
-    assert "1 broken" in out
+    assert "(ann,bob)=Friends[x], (bob,ann) absent; repair: (ann,bob) deleted (an unfriend" in out
+    assert "1 to repair (1 unfriend); 0 left alone" in out
     assert rows(deployed) == {("ann", "bob"): State.FRIENDS}  # a dry run writes nothing
 
     assert main(["reconcile", "--apply", *options]) == 0
-    assert "[repaired]" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "[repaired]" in out
+    assert "1 repaired (1 unfriend), 0 changed since the scan" in out
     assert rows(deployed) == {}
     assert main(["reconcile", *options]) == 0
-    assert "0 broken" in capsys.readouterr().out
+    assert "0 to repair; 0 left alone" in capsys.readouterr().out
+
+
+def test_reconcile_reports_what_it_leaves_alone_and_why(
+    deployed: Aws, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Work that only a person can decide keeps the exit status at 1; a pair in flight does
+    not (it will settle by itself)."""
+    options = ["--aws-account", ACCOUNT, "--stack", STACK]
+    deployed.dynamodb.put_item(TableName=TABLE_NAME, Item=item("cat", "dan", State.FRIENDS, 1))
+    fresh = item("eve", "fay", State.FRIENDS, now_millis(), "y")
+    deployed.dynamodb.put_item(TableName=TABLE_NAME, Item=fresh)
+    assert main(["reconcile", "--apply", *options]) == 0
+    out = capsys.readouterr().out
+    assert "left alone (changed within the settle time" in out
+    assert "1 repaired (1 unfriend), 0 changed since the scan; 1 left alone (1 in flight)" in out
+
+    bogus = item("ann", "bob", State.REQUESTED, 1, "x")
+    bogus["state"] = {"S": "Blocked"}
+    deployed.dynamodb.put_item(TableName=TABLE_NAME, Item=bogus)
+    deployed.dynamodb.put_item(TableName=TABLE_NAME, Item=item("gil", "hal", State.REQUESTED, 1))
+    assert main(["reconcile", "--apply", *options]) == 1
+    out = capsys.readouterr().out
+    assert "left alone (a row does not fit the model): (ann,bob) unreadable: state 'Blocked'" in out
+    assert "3 left alone (1 in flight, 1 request not shown, 1 unreadable)" in out
 
 
 @pytest.mark.usefixtures("deployed")

@@ -1,6 +1,7 @@
 """Redrive on moto: failure messages as Lambda writes them, records read back from the stream,
 the real stream handlers run on them."""
 
+import itertools
 import json
 from typing import Any
 
@@ -9,6 +10,7 @@ from friend_models import State, now_millis
 from friend_ops.redrive import LambdaInvoker, Redrive, Result
 
 from .conftest import TABLE_NAME, Aws, HandlerInvoker, item, rows
+from .service import Delivery, Service
 
 
 def _records(aws: Aws) -> list[dict[str, Any]]:
@@ -188,3 +190,71 @@ def test_lambda_invoker_invokes_synchronously_with_the_event(aws: Aws) -> None:
     assert payload == {
         "Records": [{"eventName": "INSERT", "dynamodb": {"Keys": {"b": {"B": "AA=="}}}}]
     }
+
+
+# Replays in any order, with the real handlers behind their mappings ------------------------
+
+
+def _rejected_then_asked_back(service: Service) -> None:
+    """Ann asks Bob; request_state applies it but times out, so its batch is given up all the
+    same. Bob rejects; reject_state's batch is lost. Bob then asks Ann; that request_state batch
+    is lost too. Three failure messages, the oldest a request whose replay must not revive it."""
+    service.act("ann", "bob", "Request")
+    assert service.deliver("request_state", Delivery.TIMED_OUT)
+    service.act("bob", "ann", "Reject")
+    assert service.deliver("reject_state", Delivery.LOST)
+    service.act("bob", "ann", "Request")
+    assert service.deliver("request_state", Delivery.LOST)
+    service.drain()
+    assert len(service.failures) == 3
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("order", list(itertools.permutations(range(3))), ids=str)
+def test_failed_batches_redriven_in_any_order_and_twice_end_as_asked(
+    aws: Aws, order: tuple[int, ...]
+) -> None:
+    service = Service(aws)
+    _rejected_then_asked_back(service)
+    bodies = [service.failures[i] for i in order]
+
+    first = service.redrive(bodies[:1])
+    service.act("cat", "ann", "Request")  # new traffic between the redrives
+    service.drain()
+    rest = service.redrive(bodies[1:])
+
+    assert (first.results, rest.results) == ({Result.REDRIVEN: 1}, {Result.REDRIVEN: 2})
+    service.assert_as_asked()  # Bob's request stands, Ann's rejected one stays rejected
+    assert service.oracle.rows()[("bob", "ann")] is State.REQUESTED
+    settled = service.items()
+
+    again = service.redrive([*bodies, *reversed(bodies)])  # every batch twice more
+    service.drain()
+    assert again.results == {Result.REDRIVEN: 6}
+    assert service.items() == settled
+
+    service.act("ann", "bob", "Accept")  # and the players carry on
+    service.drain()
+    service.redrive(bodies)
+    service.drain()
+    service.assert_as_asked()
+    assert rows(aws)[("ann", "bob")] is rows(aws)[("bob", "ann")] is State.FRIENDS
+
+
+def test_a_replayed_request_never_revives_a_rejection(aws: Aws) -> None:
+    """Scenario: the request batch (applied, given up on) replayed before the lost reject batch
+    made the Pending row again, and the reject record then found it present and did nothing."""
+    service = Service(aws)
+    service.act("ann", "bob", "Request")
+    assert service.deliver("request_state", Delivery.TIMED_OUT)
+    service.act("bob", "ann", "Reject")
+    assert service.deliver("reject_state", Delivery.LOST)
+    request, reject = service.failures
+
+    assert service.redrive([request, reject]).results == {Result.REDRIVEN: 2}
+    service.drain()
+
+    service.assert_as_asked()
+    assert rows(aws) == {}
+    assert service.redrive([request, request, reject]).results == {Result.REDRIVEN: 3}
+    assert rows(aws) == {}

@@ -9,7 +9,8 @@ import re
 from collections.abc import Mapping
 from pathlib import Path
 
-from friend_integ.targets import Target
+from friend_target import Target
+
 from friend_integ.tools import run_logged
 
 _COMPLETE = {"CREATE_COMPLETE", "UPDATE_COMPLETE"}

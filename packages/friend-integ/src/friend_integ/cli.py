@@ -25,6 +25,8 @@ from pathlib import Path
 from types import FrameType
 from typing import NoReturn
 
+from friend_target import TargetError, TargetKind
+
 from friend_integ import junit, snapshots, tools, waits
 from friend_integ.emulators import DEFAULT_EMULATOR, DEFAULT_PORT, EMULATORS, Emulator
 from friend_integ.integ_runner import ReportParser, regions_for
@@ -34,7 +36,6 @@ from friend_integ.prepare import check_answers, choose_target, named, probe, ver
 from friend_integ.progress import Progress
 from friend_integ.run_state import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_SETUP, Run
 from friend_integ.summary import summary
-from friend_integ.targets import TargetError, TargetKind
 
 _ACCOUNT = re.compile(r"^\d{12}$")
 

@@ -9,8 +9,7 @@ from typing import Any
 
 import boto3
 from botocore.exceptions import BotoCoreError, ClientError
-
-from friend_integ.targets import REGION
+from friend_target import REGION
 
 ABSENT = "ABSENT"
 POLL_SECONDS = 1.0

@@ -13,12 +13,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from botocore.exceptions import BotoCoreError, ClientError
+from friend_target import REGION
 
 from friend_integ import cloudformation, snapshots
 from friend_integ.diagnose import Diagnosis, diagnose, emulator_log_lines
 from friend_integ.integ_runner import Result
 from friend_integ.run_state import Outcomes, Run
-from friend_integ.targets import REGION
 
 
 @dataclass

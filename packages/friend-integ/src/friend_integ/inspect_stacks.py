@@ -16,8 +16,9 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import boto3
+from friend_target import DEFAULT_ENDPOINT, REGION, normalize_endpoint
 
-from friend_integ.targets import DEFAULT_ENDPOINT, REGION, emulated_api_url, normalize_endpoint
+from friend_integ.targets import emulated_api_url
 
 
 def _session() -> boto3.session.Session:

@@ -18,6 +18,17 @@ from pathlib import Path
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
+from friend_target import (
+    LOCALSTACK_ACCOUNT,
+    REGION,
+    Target,
+    TargetError,
+    TargetKind,
+    aws_environment,
+    check_account,
+    localstack_environment,
+    normalize_endpoint,
+)
 
 from friend_integ import bootstrap, cloudformation
 from friend_integ.emulators import DEFAULT_EMULATOR, EMULATORS, Emulator, create, health
@@ -27,18 +38,9 @@ from friend_integ.run_state import Run
 from friend_integ.snapshots import test_stacks
 from friend_integ.targets import (
     CLOSED_ENDPOINT,
-    LOCALSTACK_ACCOUNT,
-    REGION,
-    Target,
-    TargetError,
-    TargetKind,
-    aws_environment,
     base_environment,
-    check_account,
     check_cdk_profile,
-    localstack_environment,
     missing_services,
-    normalize_endpoint,
 )
 
 

@@ -8,12 +8,13 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from friend_target import Target
+
 from friend_integ.diagnose import Diagnosis
 from friend_integ.emulators import Emulator
 from friend_integ.integ_runner import ReportParser
 from friend_integ.paths import Layout
 from friend_integ.progress import Progress
-from friend_integ.targets import Target
 
 EXIT_FAILED = 1
 EXIT_SETUP = 2

@@ -3,11 +3,12 @@
 from datetime import datetime
 from pathlib import Path
 
+from friend_target import REGION
+
 from friend_integ.emulators.cli import stop_command
 from friend_integ.paths import Layout
 from friend_integ.run_state import EXIT_FAILED, EXIT_INTERRUPTED, Run
 from friend_integ.snapshots import assertion_count
-from friend_integ.targets import REGION
 
 
 def _cache_stats(layout: Layout, since: datetime) -> tuple[int, int]:

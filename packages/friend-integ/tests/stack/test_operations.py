@@ -227,14 +227,14 @@ def test_a_pair_broken_by_hand_is_reconciled(deployed: Deployed, localstack: Emu
     listed = friend_ops(localstack, "reconcile")
     assert listed.returncode == 1, listed.stdout + listed.stderr
     assert "(eve,fay)=Friends, (fay,eve) absent; repair: (eve,fay) deleted" in listed.stdout
-    assert ", 1 broken" in listed.stdout
+    assert "1 to repair (1 unfriend); 0 left alone" in listed.stdout
     assert deployed.pair("eve", "fay") == ("Friends", None)  # a dry run writes nothing
 
     repaired = friend_ops(localstack, "reconcile", "--apply")
     assert repaired.returncode == 0, repaired.stdout + repaired.stderr
-    assert "(1 repaired, 0 changed since the scan)" in repaired.stdout
+    assert "1 repaired (1 unfriend), 0 changed since the scan" in repaired.stdout
     assert deployed.pair("eve", "fay") == (None, None)
 
     again = friend_ops(localstack, "reconcile")
     assert again.returncode == 0, again.stdout + again.stderr
-    assert ", 0 broken" in again.stdout
+    assert "0 to repair; 0 left alone" in again.stdout

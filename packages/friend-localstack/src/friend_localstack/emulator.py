@@ -18,7 +18,7 @@ import shutil
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from friend_integ.emulators.base import LOOPBACK, Emulator
+from friend_integ.emulators.base import Emulator
 from friend_integ.emulators.health import get_json
 from friend_integ.emulators.install import (
     InstallError,
@@ -28,6 +28,7 @@ from friend_integ.emulators.install import (
     run_checked,
 )
 from friend_integ.emulators.lambda_runtime import NODEJS_LOCK, install_node_sdk
+from friend_target import LOOPBACK
 
 PACKAGE_DIR = Path(__file__).resolve().parents[2]
 """`packages/friend-localstack`: holds LocalStack's environment and our extension."""

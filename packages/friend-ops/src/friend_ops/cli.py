@@ -14,10 +14,11 @@ repaired), 2 when the target or the stack is not what was asked for.
 import argparse
 import os
 import sys
-from collections.abc import Sequence
+from collections import Counter
+from collections.abc import Mapping, Sequence
 
 import boto3
-from friend_integ.targets import DEFAULT_ENDPOINT, REGION, TargetError
+from friend_target import DEFAULT_ENDPOINT, REGION, TargetError
 from tqdm import tqdm
 
 from friend_ops import reconcile, redrive, target
@@ -103,6 +104,12 @@ def run_redrive(session: boto3.session.Session, deployment: target.Deployment) -
     return 1 if summary.left else 0
 
 
+def _counts(counter: Mapping[str, int]) -> str:
+    return ", ".join(
+        f"{n} {what}" for what, n in sorted(counter.items(), key=lambda kv: (-kv[1], kv[0]))
+    )
+
+
 def run_reconcile(
     session: boto3.session.Session,
     deployment: target.Deployment,
@@ -117,29 +124,45 @@ def run_reconcile(
     ) as bar:
         rows = table.scan(bar.update)
     findings = reconcile.check(rows, settle_seconds=settle_seconds)
-    repairs = [reconcile.repair_for(pair) for pair in findings.broken]
-    outcomes: dict[reconcile.Outcome, int] = dict.fromkeys(reconcile.Outcome, 0)
+    outcomes: Counter[reconcile.Outcome] = Counter()
+    repaired: Counter[str] = Counter()
     with tqdm(
-        repairs, unit="pair", disable=None if apply and repairs else True, file=sys.stderr
+        findings.repairs,
+        unit="pair",
+        disable=None if apply and findings.repairs else True,
+        file=sys.stderr,
     ) as bar:
         for repair in bar:
             outcome = table.apply(repair) if apply else None
             verdict = f" [{outcome.value}]" if outcome else ""
             if outcome:
                 outcomes[outcome] += 1
+            if outcome is reconcile.Outcome.REPAIRED:
+                repaired[repair.rule.name.lower().replace("_", " ")] += 1
             tqdm.write(f"  broken: {repair.pair.describe()}; repair: {repair.describe()}{verdict}")
-    for pair in findings.in_flight:
-        print(f"  in flight (changed < {settle_seconds:g}s ago, left alone): {pair.describe()}")
-    repaired = outcomes[reconcile.Outcome.REPAIRED]
+    for left in findings.left_alone:
+        tqdm.write(f"  left alone ({left.reason.value}): {left.pair.describe()}")
+    reasons = {reason.name.lower().replace("_", " "): n for reason, n in findings.reasons().items()}
+    rules = {rule.name.lower().replace("_", " "): n for rule, n in findings.rules().items()}
+    done = outcomes[reconcile.Outcome.REPAIRED]
     changed = outcomes[reconcile.Outcome.CHANGED]
     print(
-        f"summary: {findings.rows} rows, {findings.pairs} pairs, {len(findings.broken)} broken"
-        + (f" ({repaired} repaired, {changed} changed since the scan)" if apply else "")
-        + f", {len(findings.in_flight)} in flight"
+        f"summary: {findings.rows} rows, {findings.pairs} pairs; "
+        + (
+            f"{done} repaired"
+            + (f" ({_counts(repaired)})" if repaired else "")
+            + f", {changed} changed since the scan"
+            if apply
+            else f"{len(findings.repairs)} to repair" + (f" ({_counts(rules)})" if rules else "")
+        )
+        + f"; {len(findings.left_alone)} left alone"
+        + (f" ({_counts(reasons)})" if reasons else "")
     )
-    if not apply and findings.broken:
+    if not apply and findings.repairs:
         print("run again with --apply to repair them")
-    return 0 if repaired == len(findings.broken) else 1
+    in_flight = findings.reasons()[reconcile.Reason.IN_FLIGHT]
+    unresolved = len(findings.left_alone) - in_flight
+    return 0 if done == len(findings.repairs) and not unresolved else 1
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -13,9 +13,12 @@ each such message, redrive
 4. deletes the message only once the function handled every record.
 
 A message that cannot be redriven stays in the queue (its alarm stays on) and is reported with
-the reason. Running it twice is safe: every stream reaction is a conditional write guarded by the
-rows' current state, so records applied again change nothing, and a message deleted is never
-read again.
+the reason. Redriving is safe again and in any order, beside new traffic and ``reconcile``:
+every stream reaction is a conditional write guarded by the rows' current state and exchange, and
+``request_state`` acts only on a request not yet shown to the other player (``mirrored``, stream
+protocol 3), so a replayed request never revives one that was rejected or ended, and records
+applied again change nothing. A message deleted is never read again. "Redriven" counts messages
+whose batch the function handled, whether or not a record still had anything to change.
 """
 
 import base64

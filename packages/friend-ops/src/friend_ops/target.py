@@ -2,7 +2,7 @@
 
 Fail closed: without ``--aws-account`` the target is a LocalStack-compatible emulator at
 ``--endpoint`` (default ``http://127.0.0.1:4566``), reached with test credentials and nothing
-from the user's AWS configuration (``friend_integ.targets.localstack_environment``). Real AWS
+from the user's AWS configuration (``friend_target.localstack_environment``). Real AWS
 only when the account is named, and the credentials are checked against that account before
 anything is read or written (``check_account``).
 
@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 
 import boto3
 from botocore.exceptions import BotoCoreError, ClientError
-from friend_integ.targets import (
+from friend_target import (
     DEFAULT_ENDPOINT,
     LOCALSTACK_ACCOUNT,
     REGION,

@@ -11,8 +11,9 @@ started (see :class:`~friend_integ.emulators.base.Emulator`).
 
 from pathlib import Path
 
+from friend_target import DEFAULT_PORT
+
 from friend_integ.emulators.base import (
-    DEFAULT_PORT,
     Emulator,
     EmulatorError,
     PortInUseError,

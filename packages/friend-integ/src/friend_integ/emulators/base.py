@@ -29,15 +29,13 @@ from pathlib import Path
 from typing import ClassVar
 
 from filelock import FileLock
+from friend_target import DEFAULT_PORT, LOOPBACK
 
 from friend_integ import processes
 from friend_integ.emulators.health import health
 from friend_integ.emulators.install import python_request
 from friend_integ.paths import Layout
 
-LOOPBACK = "127.0.0.1"
-DEFAULT_PORT = 4566
-"""LocalStack's port, which every LocalStack-compatible emulator and its users' tools default to."""
 STOP_GRACE_SECONDS = 10.0
 LOG_TAIL_LINES = 40
 

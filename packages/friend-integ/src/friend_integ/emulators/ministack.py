@@ -16,7 +16,9 @@ import tempfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from friend_integ.emulators.base import LOOPBACK, Emulator
+from friend_target import LOOPBACK
+
+from friend_integ.emulators.base import Emulator
 from friend_integ.emulators.install import (
     find_uv,
     install_environment,

@@ -14,7 +14,9 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from importlib.metadata import EntryPoint, entry_points
 from pathlib import Path
 
-from friend_integ.emulators.base import DEFAULT_PORT, Emulator, EmulatorError
+from friend_target import DEFAULT_PORT
+
+from friend_integ.emulators.base import Emulator, EmulatorError
 
 ENTRY_POINT_GROUP = "friend_integ.emulators"
 
