@@ -76,3 +76,7 @@ def describe() -> dict[str, Any]:
         "stream_filters": {name: dict(pattern) for name, pattern in STREAM_FILTERS.items()},
         "environment": {name: list(names) for name, names in ENVIRONMENT.items()},
     }
+
+
+API_DOCUMENT_PATH = "/openapi.json"
+"""write: the route that serves the API's OpenAPI document (:mod:`friend_handlers.openapi`)."""
