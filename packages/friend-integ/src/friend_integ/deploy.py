@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from friend_infra.app import STACK_NAME
+from friend_infra.app import OPEN_WRITE_API_CONTEXT, STACK_NAME
 
 from friend_integ import bootstrap
 from friend_integ.paths import Layout
@@ -46,12 +46,19 @@ class DeployError(RuntimeError):
     """A step of the deployment failed; its log says why."""
 
 
-def deploy_app(endpoint: str, work_dir: Path, layout: Layout | None = None) -> Deployment:
-    """Bootstrap the emulator at ``endpoint`` and deploy the app's stack to it.
+def deploy_app(
+    endpoint: str,
+    work_dir: Path,
+    layout: Layout | None = None,
+    context: Mapping[str, str] | None = None,
+) -> Deployment:
+    """Bootstrap the emulator at ``endpoint`` and deploy the app's stack to it, with the write
+    API open (as the emulator lanes run it) and ``context`` (``-c key=value``) on top.
 
     ``work_dir`` receives the logs (``npm.log``, ``bootstrap.log``, ``deploy.log``), the cloud
     assembly and the outputs file.
     """
+    settings = {OPEN_WRITE_API_CONTEXT: "true", **(context or {})}
     layout = layout or Layout()
     work_dir.mkdir(parents=True, exist_ok=True)
     tools, _ = ensure_node_tools(layout.package_dir, work_dir / "npm.log")
@@ -78,6 +85,7 @@ def deploy_app(endpoint: str, work_dir: Path, layout: Layout | None = None) -> D
                 "never",
                 "--no-notices",
                 "--no-version-reporting",
+                *(f"--context={key}={value}" for key, value in settings.items()),
             ],
             env=env,
             cwd=work_dir,
