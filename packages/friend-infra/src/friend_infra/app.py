@@ -131,8 +131,10 @@ def build(app: App) -> FriendMicroservicesStack:
     write API is deployed open."""
     reserve = context_flag(app.node.try_get_context(RESERVE_CONCURRENCY_CONTEXT), default=True)
     open_write = context_flag(app.node.try_get_context(OPEN_WRITE_API_CONTEXT), default=False)
-    players = None if open_write else PlayersStack(
-        app, PLAYERS_STACK_NAME, description="Players of the friend microservice"
+    players = (
+        None
+        if open_write
+        else PlayersStack(app, PLAYERS_STACK_NAME, description="Players of the friend microservice")
     )
     return FriendMicroservicesStack(
         app,
