@@ -29,7 +29,7 @@ def test_every_generated_request_is_answered_as_documented(
     figures, log = run(deployment.api_url, lane, tmp_path)
     print("\n".join(figures.lines(lane)))
     assert figures.operations == OPERATIONS
-    assert figures.requests > 100 * OPERATIONS / 2
+    assert figures.requests >= 20 * OPERATIONS
     assert figures.failures == {}, f"see {log}"
     if lane == "localstack":
         assert figures.allowed == 0
