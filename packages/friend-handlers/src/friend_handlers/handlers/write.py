@@ -19,6 +19,8 @@ Without it, anyone who reaches the API may act for any player.
 The queue failing (throttling, an outage) is answered with a JSON 503 the client may retry.
 """
 
+import base64
+import binascii
 import json
 import os
 from functools import cache
@@ -135,7 +137,7 @@ app = APIGatewayRestResolver()
 )
 @tracer.capture_method
 def send_action() -> Response[str]:
-    message = parse_message(app.current_event.decoded_body or "")
+    message = parse_message(_body_text())
     _check_caller(message)
     sent = _sqs().send_message(
         QueueUrl=os.environ[QUEUE_URL_ENV], MessageBody=message.model_dump_json()
@@ -169,6 +171,19 @@ def api_document() -> Response[str]:
     from friend_handlers.openapi import document  # noqa: PLC0415
 
     return _json(200, document(authorizer=bool(os.environ.get(PLAYER_CLAIM_ENV))))
+
+
+def _body_text() -> str:
+    """The body as the text the client sent. API Gateway hands a body on base64-encoded when it
+    could not read it as UTF-8 text: such a body is refused as not JSON, never repaired (a
+    replacement character would turn bytes the client sent into an id it did not)."""
+    event = app.current_event
+    if not event.is_base64_encoded:
+        return event.body or ""
+    try:
+        return base64.b64decode(event.body or "", validate=True).decode("utf-8")
+    except (binascii.Error, UnicodeDecodeError) as error:
+        raise InvalidMessageError(InvalidReason.NOT_JSON, "the body is not UTF-8 text") from error
 
 
 def _check_caller(message: FriendMessage) -> None:
