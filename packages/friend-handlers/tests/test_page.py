@@ -21,7 +21,7 @@ def test_each_route_serves_its_file_with_a_strict_policy(
 ) -> None:
     response = page.handler(rest_event(resource, {}), lambda_context)
     assert response["statusCode"] == 200
-    headers = response["headers"]
+    headers = {name: value for name, (value,) in response["multiValueHeaders"].items()}
     assert headers["Content-Type"] == content_type
     assert "script-src 'self'" in headers["Content-Security-Policy"]
     assert "connect-src 'self'" in headers["Content-Security-Policy"]

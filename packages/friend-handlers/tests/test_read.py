@@ -205,7 +205,8 @@ def test_an_id_outside_the_grammar_gets_400(
     )
     status, body = _get(lambda_context, resource, params, None, encoded=True)
     assert status == 400
-    assert "player_id" in body["message"]
+    # Named as the client names it: the path parameter of the route.
+    assert "path.playerId" in body["message"]
 
 
 MANY = 700

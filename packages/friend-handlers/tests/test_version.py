@@ -1,5 +1,6 @@
 """Every entry point says which release of friend-handlers it runs: in its logs, in its
-metrics' metadata and, for the read API, in a response header (errors included)."""
+metrics' metadata and, for the API (read, write, page), in a response header (errors
+included)."""
 
 import json
 from collections.abc import Callable
@@ -8,7 +9,8 @@ from typing import Any
 
 import pytest
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from friend_handlers.handlers import front, read, request_state, write
+from friend_handlers.contract import VERSION_HEADER
+from friend_handlers.handlers import front, page, read, request_state, write
 from friend_models import State
 
 from .conftest import Aws, Logs
@@ -84,9 +86,30 @@ def test_every_read_answer_names_the_version(
 ) -> None:
     response = read.handler(rest_event(resource, params, query), lambda_context)
     assert response["statusCode"] == status
-    assert response["multiValueHeaders"][read.VERSION_HEADER] == [INSTALLED]
+    assert response["multiValueHeaders"][VERSION_HEADER] == [INSTALLED]
     assert response["multiValueHeaders"]["Content-Type"] == ["application/json"]
     assert isinstance(json.loads(response["body"]), dict)
+
+
+@pytest.mark.parametrize(
+    ("handler", "event", "status"),
+    [
+        (write.handler, rest_event("/friends", {}, method="POST", body="not json"), 400),
+        (write.handler, rest_event("/openapi.json", {}), 200),
+        (page.handler, rest_event("/", {}), 200),
+        (page.handler, rest_event("/app.js", {}), 200),
+    ],
+    ids=["write-refusal", "document", "page", "script"],
+)
+def test_every_write_and_page_answer_names_the_version(
+    lambda_context: LambdaContext,
+    handler: Callable[[dict[str, Any], LambdaContext], dict[str, Any]],
+    event: dict[str, Any],
+    status: int,
+) -> None:
+    response = handler(event, lambda_context)
+    assert response["statusCode"] == status
+    assert response["multiValueHeaders"][VERSION_HEADER] == [INSTALLED]
 
 
 @pytest.mark.parametrize(

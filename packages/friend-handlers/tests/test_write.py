@@ -1,5 +1,6 @@
 """The write API on API Gateway REST proxy events, against a moto front queue."""
 
+import base64
 import json
 from collections.abc import Iterator
 from typing import Any
@@ -188,3 +189,16 @@ def test_the_door_accepts_exactly_the_messages_the_model_accepts(
     if status != 202:
         assert status == 400
         assert answer["message"]
+
+
+def test_a_body_that_is_not_utf8_is_a_400_not_json(
+    queue: Aws, lambda_context: LambdaContext
+) -> None:
+    """API Gateway hands a body it cannot read as UTF-8 on base64-encoded (LocalStack does, for
+    the generated request that found this); it is refused like any body that is not JSON."""
+    event = rest_event(FRIENDS, {}, method="POST", body=base64.b64encode(b"\xd2{").decode())
+    event["isBase64Encoded"] = True
+    response = write.handler(event, lambda_context)
+    assert response["statusCode"] == 400
+    assert json.loads(response["body"])["reason"] == "NotJson"
+    assert queued(queue) == []

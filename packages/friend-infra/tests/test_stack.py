@@ -11,6 +11,7 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_sqs as sqs
 from aws_cdk.assertions import Template
 from friend_handlers.contract import (
+    API_DOCUMENT_PATH,
     DLQ_URL_ENV,
     IDEMPOTENCY_EXPIRY_ATTRIBUTE,
     IDEMPOTENCY_KEY_ATTRIBUTE,
@@ -496,6 +497,7 @@ def test_api_has_exactly_its_routes_each_on_its_function(synthesized: Synthesize
         ("GET", "/players/{playerId}/friends"): ("read", player, True),
         ("GET", "/players/{playerId}/friends/{friendId}"): ("read", pair, True),
         ("POST", "/friends"): ("write", None, True),
+        ("GET", API_DOCUMENT_PATH): ("write", None, False),
         **{("GET", path): ("page", None, False) for path in PAGE_FILES},
     }
 

@@ -92,3 +92,7 @@ def describe() -> dict[str, Any]:
             "functions": list(PROTOCOL_FUNCTIONS),
         },
     }
+
+
+API_DOCUMENT_PATH = "/openapi.json"
+"""write: the route that serves the API's OpenAPI document (:mod:`friend_handlers.openapi`)."""

@@ -20,6 +20,9 @@ Gateway's SQS service integration because the model says more than JSON Schema d
 Page (the page function): ``GET /`` and ``GET /app.js``, on the API's own origin, so the page
 needs no CORS.
 
+The API's OpenAPI document (the write function, which knows whether its route asks for a
+token): ``GET /openapi.json``, so a client can read the contract from the deployment itself.
+
 Declared routes instead of a catch-all proxy: API Gateway answers anything else itself (403/
 404) without invoking a function, and path parameters and bodies are validated before one is.
 """
@@ -30,7 +33,7 @@ from aws_cdk import aws_cognito as cognito
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from constructs import Construct
-from friend_handlers.contract import PAGE_FILES
+from friend_handlers.contract import API_DOCUMENT_PATH, PAGE_FILES
 from friend_handlers.logic.message_schema import request_model_schema
 
 from friend_infra.functions import LOG_RETENTION
@@ -110,6 +113,9 @@ class FriendApi(Construct):
         )
         self._read_routes(read)
         self._write_route(write, player_pool)
+        self.rest_api.root.add_resource(API_DOCUMENT_PATH.lstrip("/")).add_method(
+            "GET", apigw.LambdaIntegration(write, allow_test_invoke=False)
+        )
         self._page_routes(page)
         self._acknowledge()
 
@@ -200,9 +206,10 @@ class FriendApi(Construct):
             Acknowledgment(
                 id="AwsSolutions-APIG4",
                 reason="Reads and the page are public by design (as the original sample): "
-                "friend lists are readable by game clients. POST /friends is public unless the "
-                "stack is given a player_pool (a Cognito authorizer whose subject must be the "
-                "acting player); the game's identity system decides.",
+                "friend lists are readable by game clients, and so are the page and the API's "
+                "document. POST /friends asks for a token of player_pool (a Cognito authorizer "
+                "whose subject must be the acting player), which the app gives it unless it "
+                "is deployed with friend:openWriteApi=true.",
             ),
             Acknowledgment(
                 id="AwsSolutions-COG4",

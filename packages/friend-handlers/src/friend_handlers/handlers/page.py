@@ -10,35 +10,50 @@ The Content-Security-Policy lets the page run only its own script and talk only 
 origin, so a player id is never more than text on it.
 """
 
+from collections.abc import Callable
 from importlib.resources import files
 from typing import Any
 
+from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from friend_handlers.contract import PAGE_FILES
+from friend_handlers.http_api import answer, versioned
 
 CONTENT_SECURITY_POLICY = (
     "default-src 'none'; script-src 'self'; connect-src 'self'; style-src 'unsafe-inline'; "
     "base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
 )
-
-_STATIC = files("friend_handlers") / "static"
-_BODIES = {
-    resource: (_STATIC / name).read_text("utf-8") for resource, (name, _) in PAGE_FILES.items()
+HEADERS = {
+    "Content-Security-Policy": CONTENT_SECURITY_POLICY,
+    "X-Content-Type-Options": "nosniff",
+    # Small and changed only by a deployment: revalidate rather than serve a stale page.
+    "Cache-Control": "no-cache",
 }
 
+_STATIC = files("friend_handlers") / "static"
 
-def handler(event: dict[str, Any], _context: LambdaContext) -> dict[str, Any]:
-    resource = event["resource"]
-    return {
-        "statusCode": 200,
-        "headers": {
-            "Content-Type": PAGE_FILES[resource][1],
-            "Content-Security-Policy": CONTENT_SECURITY_POLICY,
-            "X-Content-Type-Options": "nosniff",
-            # Small and changed only by a deployment: revalidate rather than serve a stale page.
-            "Cache-Control": "no-cache",
-        },
-        "body": _BODIES[resource],
-        "isBase64Encoded": False,
-    }
+app = APIGatewayRestResolver()
+
+
+def _serve(name: str, content_type: str) -> Callable[[], Response[str]]:
+    """Route ``GET <resource>`` to the file ``name`` (read once, at import)."""
+    body = (_STATIC / name).read_text("utf-8")
+
+    def serve() -> Response[str]:
+        return Response(status_code=200, content_type=content_type, body=body, headers=HEADERS)
+
+    serve.__name__ = f"serve_{name.replace('.', '_')}"
+    return serve
+
+
+for resource, (name, content_type) in PAGE_FILES.items():
+    app.get(
+        resource,
+        summary=f"The page: {name}",
+        responses={200: answer(name, content_type=content_type)},
+    )(_serve(name, content_type))
+
+
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return versioned(app.resolve(event, context))

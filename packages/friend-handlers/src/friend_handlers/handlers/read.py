@@ -39,9 +39,9 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 from pynamodb.exceptions import PynamoDBException
 
 from friend_handlers import dal
-from friend_handlers.contract import VERSION_HEADER
+from friend_handlers.http_api import ErrorBody, answer, versioned
 from friend_handlers.logic.player_id import MAX_LENGTH, PlayerId
-from friend_handlers.observability import VERSION, entry_point, logger, metrics, tracer
+from friend_handlers.observability import entry_point, logger, metrics, tracer
 
 DEFAULT_LIMIT = 20
 MAX_LIMIT = 100
@@ -75,30 +75,45 @@ def percent_decoded(segment: str) -> str:
         raise ValueError("a percent-encoded path segment must be UTF-8") from error
 
 
-type PlayerIdPath = Annotated[PlayerId, BeforeValidator(percent_decoded), Path()]
+type PlayerIdPath = Annotated[PlayerId, BeforeValidator(percent_decoded)]
 """A player id in the path: decoded here, once, then checked against the id grammar."""
+ID_DESCRIPTION = (
+    f"A player id: 1 to {MAX_LENGTH} printable characters in NFC, no space at either end, "
+    "percent-encoded as one path segment (an encoded '/' is part of the id)."
+)
 
 
 class FriendView(BaseModel):
+    """One row of the player's list: where the pair stands from ``player_id``'s side."""
+
     player_id: str
     friend_id: str
     state: State
-    last_updated: int
+    last_updated: int = Field(description="When the row last changed (epoch milliseconds).")
 
 
 class FriendPage(BaseModel):
+    """One page of a player's rows, in ``friend_id`` order."""
+
     model_config = ConfigDict(populate_by_name=True)
 
     items: list[FriendView]
-    next_token: str | None = Field(serialization_alias="nextToken")
+    next_token: str | None = Field(
+        alias="nextToken",
+        description="Where the next page starts (opaque: send it back as the nextToken query "
+        "parameter); null when the list ends. A page may be short, even empty, while nextToken "
+        "is not null: follow it until it is null.",
+    )
 
 
 class IsFriendAnswer(BaseModel):
+    """Where one pair stands; a pair without a row is an answer (``state`` null)."""
+
     model_config = ConfigDict(populate_by_name=True)
 
     player_id: str
     friend_id: str
-    is_friend: bool = Field(serialization_alias="isFriend")
+    is_friend: bool = Field(alias="isFriend")
     state: State | None
 
 
@@ -124,15 +139,53 @@ def decode_token(token: str) -> str:
 
 app = APIGatewayRestResolver(enable_validation=True)
 
+REFUSED = answer(
+    "Bad input: an id outside the grammar, a bad limit, state or nextToken.", ErrorBody
+)
+UNAVAILABLE = answer("The table failed (throttled, an outage): try again.", ErrorBody)
+LIST_ANSWERS = {
+    200: answer("One page of the player's rows.", FriendPage),
+    400: REFUSED,
+    503: UNAVAILABLE,
+}
+PAIR_ANSWERS = {200: answer("The pair's answer.", IsFriendAnswer), 400: REFUSED, 503: UNAVAILABLE}
+LIST_DESCRIPTION = (
+    "The player's rows, a page at a time. Each request reads a bounded number of rows (limit "
+    f"rows, or {FILTERED_ROWS_READ} with a state filter), so a filtered page may be short or "
+    "empty while nextToken is not null; the list ends when nextToken is null."
+)
+PAIR_DESCRIPTION = (
+    "Where the pair stands from playerId's side; a pair without a row is an answer: isFriend "
+    "false, state null."
+)
 
-@app.get("/players/<player_id>/friends")
-@app.get("/friends/<player_id>")
+PlayerIdParameter = Annotated[PlayerIdPath, Path(alias="playerId", description=ID_DESCRIPTION)]
+FriendIdParameter = Annotated[PlayerIdPath, Path(alias="friendId", description=ID_DESCRIPTION)]
+
+
+@app.get(
+    "/players/<playerId>/friends",
+    summary="A player's rows",
+    description=LIST_DESCRIPTION,
+    responses=LIST_ANSWERS,
+)
+@app.get(
+    "/friends/<playerId>",
+    summary="A player's rows (the seed's route)",
+    description=LIST_DESCRIPTION + " A player named isFriend cannot be listed here.",
+    responses=LIST_ANSWERS,
+)
 @tracer.capture_method
 def list_friends(
-    player_id: PlayerIdPath,
-    limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT,
-    next_token: Annotated[str | None, Query(alias="nextToken", max_length=1024)] = None,
-    state: Annotated[State | None, Query()] = None,
+    player_id: PlayerIdParameter,
+    limit: Annotated[
+        int, Query(ge=1, le=MAX_LIMIT, description="Rows to read at most (1 to 100).")
+    ] = DEFAULT_LIMIT,
+    next_token: Annotated[
+        str | None,
+        Query(alias="nextToken", max_length=1024, description="A nextToken from the last page."),
+    ] = None,
+    state: Annotated[State | None, Query(description="Only rows in this state.")] = None,
 ) -> dict[str, Any]:
     after = None if next_token is None else decode_token(next_token)
     rows, last, unreadable = dal.rows_of(
@@ -147,15 +200,25 @@ def list_friends(
     metrics.add_metric(name="FriendsListed", unit=MetricUnit.Count, value=1)
     page = FriendPage(
         items=[FriendView.model_validate(row.to_dict()) for row in rows],
-        next_token=None if last is None else encode_token(last),
+        nextToken=None if last is None else encode_token(last),
     )
     return page.model_dump(mode="json", by_alias=True)
 
 
-@app.get("/players/<player_id>/friends/<friend_id>")
-@app.get("/friends/isFriend/<player_id>/<friend_id>")
+@app.get(
+    "/players/<playerId>/friends/<friendId>",
+    summary="Where one pair stands",
+    description=PAIR_DESCRIPTION,
+    responses=PAIR_ANSWERS,
+)
+@app.get(
+    "/friends/isFriend/<playerId>/<friendId>",
+    summary="Where one pair stands (the seed's route)",
+    description=PAIR_DESCRIPTION,
+    responses=PAIR_ANSWERS,
+)
 @tracer.capture_method
-def is_friend(player_id: PlayerIdPath, friend_id: PlayerIdPath) -> dict[str, Any]:
+def is_friend(player_id: PlayerIdParameter, friend_id: FriendIdParameter) -> dict[str, Any]:
     try:
         state = dal.state_of(dal.Edge(player_id, friend_id))
     except dal.UnreadableRowError as error:
@@ -165,7 +228,7 @@ def is_friend(player_id: PlayerIdPath, friend_id: PlayerIdPath) -> dict[str, Any
     answer = IsFriendAnswer(
         player_id=player_id,
         friend_id=friend_id,
-        is_friend=state is State.FRIENDS,
+        isFriend=state is State.FRIENDS,
         state=state,
     )
     return answer.model_dump(mode="json", by_alias=True)
@@ -230,6 +293,4 @@ app.exception_handler(PynamoDBException)(_table_unavailable)
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     """Every answer names the release that gave it (errors and unknown routes included: the
     header is added to the resolved response, after routing and exception handling)."""
-    response = app.resolve(event, context)
-    response.setdefault("multiValueHeaders", {})[VERSION_HEADER] = [VERSION]
-    return response
+    return versioned(app.resolve(event, context))

@@ -19,6 +19,8 @@ Without it, anyone who reaches the API may act for any player.
 The queue failing (throttling, an outage) is answered with a JSON 503 the client may retry.
 """
 
+import base64
+import binascii
 import json
 import os
 from typing import TYPE_CHECKING, Any
@@ -28,10 +30,18 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.exceptions import BotoCoreError, ClientError
+from pydantic import BaseModel, ConfigDict, Field
 
 from friend_handlers import sqs
-from friend_handlers.contract import PLAYER_CLAIM_ENV, QUEUE_URL_ENV
-from friend_handlers.logic.message import FriendMessage, InvalidMessageError, parse_message
+from friend_handlers.contract import API_DOCUMENT_PATH, PLAYER_CLAIM_ENV, QUEUE_URL_ENV
+from friend_handlers.http_api import ErrorBody, answer, versioned
+from friend_handlers.logic.message import (
+    FriendMessage,
+    InvalidMessageError,
+    InvalidReason,
+    parse_message,
+)
+from friend_handlers.logic.message_schema import request_model_schema
 from friend_handlers.observability import entry_point, logger, metrics, tracer
 
 if TYPE_CHECKING:
@@ -47,13 +57,71 @@ class ForbiddenActionError(Exception):
     """The signed-in caller asked to act for another player."""
 
 
+class Queued(BaseModel):
+    """The action is on the front queue: accepted, not yet applied."""
+
+    model_config = ConfigDict(populate_by_name=True)
+
+    message_id: str = Field(alias="messageId", description="The queue's id of the message.")
+
+
+class Refusal(ErrorBody):
+    """A body the service will not act on. ``reason`` is given when the write function refused
+    it; API Gateway's request model refuses most bad bodies before, with ``message`` only."""
+
+    reason: InvalidReason | None = None
+
+
+PLAYER_POOL = "PlayerPool"
+"""The security scheme of ``POST /friends`` when the stack puts its Cognito authorizer there."""
+
+REQUEST_BODY = {
+    "required": True,
+    "description": "A friend action in the front queue's wire format. The schema is the request "
+    "model API Gateway checks; the function also refuses ids outside the player id grammar "
+    "(printable, NFC, no space at either end) and player_id == friend_id.",
+    "content": {
+        content_types.APPLICATION_JSON: {
+            "schema": {
+                key: value for key, value in request_model_schema().items() if key != "$schema"
+            }
+        }
+    },
+}
+"""Declared rather than validated by Powertools: the message model parses the body itself
+(:func:`~friend_handlers.logic.message.parse_message`), so that every refusal names its reason,
+and Powertools' validation would answer 422 in its own words."""
+
 app = APIGatewayRestResolver()
 
 
-@app.post("/friends")
+@app.post(
+    "/friends",
+    summary="Send a friend action",
+    description="Puts one action on the front queue. With the stack's authorizer, the token "
+    "must name player_id.",
+    responses={
+        202: answer("Queued: the front function will apply it.", Queued),
+        400: answer(
+            "Refused: not JSON, a missing or bad field, an id outside the grammar, or a "
+            "self-request.",
+            Refusal,
+            from_function=False,
+        ),
+        401: answer(
+            "No valid token of the player pool (API Gateway's authorizer).",
+            ErrorBody,
+            from_function=False,
+        ),
+        403: answer("The token names another player than player_id.", ErrorBody),
+        503: answer("The queue failed: try again.", ErrorBody),
+    },
+    security=[{PLAYER_POOL: []}],
+    openapi_extensions={"requestBody": REQUEST_BODY},
+)
 @tracer.capture_method
 def send_action() -> Response[str]:
-    message = parse_message(app.current_event.decoded_body or "")
+    message = parse_message(_body_text())
     _check_caller(message)
     sent = sqs.client().send_message(
         QueueUrl=os.environ[QUEUE_URL_ENV], MessageBody=message.model_dump_json()
@@ -63,7 +131,43 @@ def send_action() -> Response[str]:
         extra={**message.model_dump(mode="json"), "message_id": sent["MessageId"]},
     )
     metrics.add_metric(name=QUEUED_METRIC, unit=MetricUnit.Count, value=1)
-    return _json(202, {"messageId": sent["MessageId"]})
+    return _json(202, Queued(messageId=sent["MessageId"]).model_dump(by_alias=True))
+
+
+@app.get(
+    API_DOCUMENT_PATH,
+    summary="This document",
+    description="The API's OpenAPI document as this deployment serves it: POST /friends "
+    "declares the player pool only where the stack put its authorizer.",
+    responses={
+        200: answer(
+            "The OpenAPI document.",
+            content_type=content_types.APPLICATION_JSON,
+            body_schema={"type": "object"},
+        )
+    },
+)
+@tracer.capture_method
+def api_document() -> Response[str]:
+    """Served by this function because it is the one that knows whether the deployment asks
+    for a token (:data:`PLAYER_CLAIM_ENV`)."""
+    # Imported on use: the document is built from this module's routes among others.
+    from friend_handlers.openapi import document  # noqa: PLC0415
+
+    return _json(200, document(authorizer=bool(os.environ.get(PLAYER_CLAIM_ENV))))
+
+
+def _body_text() -> str:
+    """The body as the text the client sent. API Gateway hands a body on base64-encoded when it
+    could not read it as UTF-8 text: such a body is refused as not JSON, never repaired (a
+    replacement character would turn bytes the client sent into an id it did not)."""
+    event = app.current_event
+    if not event.is_base64_encoded:
+        return event.body or ""
+    try:
+        return base64.b64decode(event.body or "", validate=True).decode("utf-8")
+    except (binascii.Error, UnicodeDecodeError) as error:
+        raise InvalidMessageError(InvalidReason.NOT_JSON, "the body is not UTF-8 text") from error
 
 
 def _check_caller(message: FriendMessage) -> None:
@@ -110,4 +214,4 @@ app.exception_handler([BotoCoreError, ClientError])(_queue_unavailable)
 
 @entry_point(correlation_paths.API_GATEWAY_REST)
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    return app.resolve(event, context)
+    return versioned(app.resolve(event, context))
