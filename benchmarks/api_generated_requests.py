@@ -1,7 +1,7 @@
 """Deploy the service's stack (working tree, write API open) to an embedded emulator on a free
 port, send it the generated requests, print the figures, stop the emulator.
 
-    uv run --package friend-integ python benchmarks/api_generated_requests.py [--emulator localstack]
+    uv run --package friend-integ python benchmarks/api_generated_requests.py [--emulator X]
 
 The stack is the one the pytest tests on an emulator deploy (``tests/friend_stack_app.py``,
 through ``CloudAssembly``). Exit status 0 when no check failed beyond the lane's named
