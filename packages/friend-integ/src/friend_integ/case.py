@@ -22,9 +22,11 @@ from friend_integ.diagnose import ASSERTION_METADATA
 POLL = Duration.seconds(waits.POLL_SECONDS)
 PATIENCE = Duration.seconds(waits.patience())
 """Total of every wait, by target (see :mod:`friend_integ.waits`)."""
-REPLACED_ON_EVERY_CHANGE = ["AWS::Lambda::Version"]
-"""Resources a code change replaces by design (a published version is immutable; the alias
-moves to the new one), so integ-runner must not call their replacement destructive."""
+REPLACED_ON_EVERY_CHANGE = ["AWS::Lambda::Version", "AWS::ApiGateway::Deployment"]
+"""Resources a change replaces by design, so integ-runner must not call their replacement
+destructive: a published version is immutable (a code change publishes another and the alias
+moves to it), and the API's deployment is a snapshot of its routes (a route change creates
+another and the stage moves to it)."""
 
 
 class FriendCase:
