@@ -208,7 +208,9 @@ class Service:
         if how is not Delivery.LOST:
             self.run(handler, batch)
         if how is not Delivery.HANDLED:
-            self.failures.append(self._failure(handler, batch))
+            self.failures.append(
+                failure_message(self.aws, handler, batch[0], batch[-1], len(batch))
+            )
         return True
 
     def run(self, handler: str, batch: Iterable[Mapping[str, Any]]) -> None:
@@ -223,36 +225,6 @@ class Service:
             self.records()
             if not any([self.deliver(handler, read=False) for handler in HANDLERS]):
                 return
-
-    def _failure(self, handler: str, batch: list[dict[str, Any]]) -> str:
-        """The message a stream mapping sends to its on-failure queue when it gives up."""
-        first, last = batch[0], batch[-1]
-        return json.dumps(
-            {
-                "requestContext": {
-                    "requestId": str(uuid.uuid4()),
-                    "functionArn": self.aws.functions[handler],
-                    "condition": "RetryAttemptsExhausted",
-                    "approximateInvokeCount": 6,
-                },
-                "responseContext": {
-                    "statusCode": 200,
-                    "executedVersion": "$LATEST",
-                    "functionError": "Unhandled",
-                },
-                "version": "1.0",
-                "timestamp": "2026-11-26T10:00:00.000Z",
-                "DDBStreamBatchInfo": {
-                    "shardId": first["shard"],
-                    "startSequenceNumber": first["dynamodb"]["SequenceNumber"],
-                    "endSequenceNumber": last["dynamodb"]["SequenceNumber"],
-                    "approximateArrivalOfFirstRecord": "2026-11-26T09:59:00Z",
-                    "approximateArrivalOfLastRecord": "2026-11-26T09:59:01Z",
-                    "batchSize": len(batch),
-                    "streamArn": self.aws.stream_arn,
-                },
-            }
-        )
 
     # operations ------------------------------------------------------------------------------
 
@@ -305,3 +277,35 @@ def _epoch_seconds(value: object) -> float:
     if isinstance(value, datetime):
         return value.timestamp()
     raise TypeError(f"not JSON serializable: {type(value).__name__}")
+
+
+def failure_message(
+    aws: Aws, handler: str, first: Mapping[str, Any], last: Mapping[str, Any], batch_size: int
+) -> str:
+    """The message a stream mapping sends to its on-failure queue when it gives up a batch."""
+    return json.dumps(
+        {
+            "requestContext": {
+                "requestId": str(uuid.uuid4()),
+                "functionArn": aws.functions[handler],
+                "condition": "RetryAttemptsExhausted",
+                "approximateInvokeCount": 6,
+            },
+            "responseContext": {
+                "statusCode": 200,
+                "executedVersion": "$LATEST",
+                "functionError": "Unhandled",
+            },
+            "version": "1.0",
+            "timestamp": "2026-11-26T10:00:00.000Z",
+            "DDBStreamBatchInfo": {
+                "shardId": first["shard"],
+                "startSequenceNumber": first["dynamodb"]["SequenceNumber"],
+                "endSequenceNumber": last["dynamodb"]["SequenceNumber"],
+                "approximateArrivalOfFirstRecord": "2026-11-26T09:59:00Z",
+                "approximateArrivalOfLastRecord": "2026-11-26T09:59:01Z",
+                "batchSize": batch_size,
+                "streamArn": aws.stream_arn,
+            },
+        }
+    )

@@ -10,7 +10,7 @@ from friend_models import State, now_millis
 from friend_ops.redrive import LambdaInvoker, Redrive, Result
 
 from .conftest import TABLE_NAME, Aws, HandlerInvoker, item, rows
-from .service import Delivery, Service
+from .service import Delivery, Service, failure_message
 
 
 def _records(aws: Aws) -> list[dict[str, Any]]:
@@ -21,38 +21,6 @@ def _records(aws: Aws) -> list[dict[str, Any]]:
     )["ShardIterator"]
     records = aws.streams.get_records(ShardIterator=iterator)["Records"]
     return [{**record, "shard": shard["ShardId"]} for record in records]
-
-
-def _failure(
-    aws: Aws, handler: str, first: dict[str, Any], last: dict[str, Any], batch_size: int
-) -> str:
-    """The message a stream mapping sends to its on-failure queue when it gives up a batch."""
-    return json.dumps(
-        {
-            "requestContext": {
-                "requestId": "316aa6d0-8154-4e6e-9af7-85d5f4a6bc81",
-                "functionArn": aws.functions[handler],
-                "condition": "RetryAttemptsExhausted",
-                "approximateInvokeCount": 6,
-            },
-            "responseContext": {
-                "statusCode": 200,
-                "executedVersion": "$LATEST",
-                "functionError": "Unhandled",
-            },
-            "version": "1.0",
-            "timestamp": "2026-11-26T10:00:00.000Z",
-            "DDBStreamBatchInfo": {
-                "shardId": first["shard"],
-                "startSequenceNumber": first["dynamodb"]["SequenceNumber"],
-                "endSequenceNumber": last["dynamodb"]["SequenceNumber"],
-                "approximateArrivalOfFirstRecord": "2026-11-26T09:59:00Z",
-                "approximateArrivalOfLastRecord": "2026-11-26T09:59:01Z",
-                "batchSize": batch_size,
-                "streamArn": aws.stream_arn,
-            },
-        }
-    )
 
 
 def _redrive(aws: Aws, invoke: Any = None) -> Redrive:
@@ -82,7 +50,7 @@ def two_requests_lost(aws: Aws) -> str:
     aws.dynamodb.put_item(TableName=TABLE_NAME, Item=item("eve", "fay", State.FRIENDS, now))
     aws.dynamodb.put_item(TableName=TABLE_NAME, Item=item("cat", "dan", State.REQUESTED, now))
     first, _, last = _records(aws)
-    body = _failure(aws, "request_state", first, last, batch_size=2)
+    body = failure_message(aws, "request_state", first, last, batch_size=2)
     aws.sqs.send_message(QueueUrl=aws.failure_queue_url, MessageBody=body)
     assert ("bob", "ann") not in rows(aws)
     return body
@@ -163,14 +131,14 @@ def test_messages_that_cannot_be_redriven_are_kept_with_their_reason(aws: Aws) -
     (record,) = _records(aws)
     sequence = int(record["dynamodb"]["SequenceNumber"])
     beyond = {**record, "dynamodb": {"SequenceNumber": str(sequence + 1000)}}
-    gone = json.loads(_failure(aws, "request_state", record, record, 1))
+    gone = json.loads(failure_message(aws, "request_state", record, record, 1))
     gone["requestContext"]["functionArn"] += "-deleted"
     bodies = {
         Result.UNREADABLE: "not a failure record",
         # The records are no longer all in the stream: the range ends past the shard's end.
-        Result.EXPIRED: _failure(aws, "request_state", record, beyond, 1),
+        Result.EXPIRED: failure_message(aws, "request_state", record, beyond, 1),
         Result.NO_MAPPING: json.dumps(gone),
-        Result.MISMATCH: _failure(aws, "request_state", record, record, batch_size=3),
+        Result.MISMATCH: failure_message(aws, "request_state", record, record, batch_size=3),
     }
     for body in bodies.values():
         aws.sqs.send_message(QueueUrl=aws.failure_queue_url, MessageBody=body)
