@@ -191,22 +191,22 @@ def _replay_first_request_record(chain: Chain) -> None:
     chain.deliver_stream("request_state", chain.delivered_to["request_state"][:1])
 
 
-def test_a_replayed_request_record_does_not_revive_a_rejected_request(chain: Chain) -> None:
+@pytest.mark.parametrize(
+    "answers",
+    [
+        [("Reject", "accept_state")],
+        [("Accept", "reject_state"), ("Unfriend", "reject_state")],
+    ],
+    ids=["rejected request", "ended friendship"],
+)
+def test_a_replayed_request_record_does_not_revive_what_bob_ended(
+    chain: Chain, answers: list[tuple[str, str]]
+) -> None:
     _front_then_stream(chain, message("ann", "bob", "Request"), only="request_state")
-    _front_then_stream(chain, message("bob", "ann", "Reject"), only="accept_state")
+    for action, only in answers:
+        _front_then_stream(chain, message("bob", "ann", action), only=only)
 
-    _replay_first_request_record(chain)  # before the rejection reached ann's row
-    chain.drain()
-
-    assert assert_invariant(chain.aws) == {}
-
-
-def test_a_replayed_request_record_does_not_revive_an_ended_friendship(chain: Chain) -> None:
-    _front_then_stream(chain, message("ann", "bob", "Request"), only="request_state")
-    _front_then_stream(chain, message("bob", "ann", "Accept"), only="reject_state")
-    _front_then_stream(chain, message("bob", "ann", "Unfriend"), only="reject_state")
-
-    _replay_first_request_record(chain)  # before the unfriend reached ann's row
+    _replay_first_request_record(chain)  # before Bob's last answer reached Ann's row
     chain.drain()
 
     assert assert_invariant(chain.aws) == {}
