@@ -253,26 +253,27 @@ def _all(s: Service, pairs: Pairs, action: str, *, by_second: bool = False) -> N
         s.act(*((q, p) if by_second else (p, q)), action)
 
 
-def _lose_reject(s: Service, pairs: Pairs) -> None:
+def _answered(s: Service, pairs: Pairs, answer: str) -> None:
+    """Every pair's first player asks and, once that is settled, the second sends ``answer``."""
     _all(s, pairs, "Request")
     s.drain()
-    _all(s, pairs, "Reject", by_second=True)
+    _all(s, pairs, answer, by_second=True)
+
+
+def _lose_reject(s: Service, pairs: Pairs) -> None:
+    _answered(s, pairs, "Reject")
     _lost(s, "reject_state")
 
 
 def _lose_unfriend(s: Service, pairs: Pairs) -> None:
-    _all(s, pairs, "Request")
-    s.drain()
-    _all(s, pairs, "Accept", by_second=True)
+    _answered(s, pairs, "Accept")
     s.drain()
     _all(s, pairs, "Unfriend", by_second=True)
     _lost(s, "unfriend_state")
 
 
 def _lose_accept(s: Service, pairs: Pairs) -> None:
-    _all(s, pairs, "Request")
-    s.drain()
-    _all(s, pairs, "Accept", by_second=True)
+    _answered(s, pairs, "Accept")
     _lost(s, "accept_state")
 
 
@@ -283,9 +284,7 @@ def _lose_mutual(s: Service, pairs: Pairs) -> None:
 
 
 def _lose_request_after_unfriend(s: Service, pairs: Pairs) -> None:
-    _all(s, pairs, "Request")
-    s.drain()
-    _all(s, pairs, "Accept", by_second=True)
+    _answered(s, pairs, "Accept")
     s.drain()
     _all(s, pairs, "Unfriend")
     _lost(s, "unfriend_state")
@@ -294,9 +293,7 @@ def _lose_request_after_unfriend(s: Service, pairs: Pairs) -> None:
 
 
 def _lose_request_after_rejection(s: Service, pairs: Pairs) -> None:
-    _all(s, pairs, "Request")
-    s.drain()
-    _all(s, pairs, "Reject", by_second=True)
+    _answered(s, pairs, "Reject")
     assert s.deliver("reject_state", Delivery.LOST)
     _all(s, pairs, "Request", by_second=True)
     _lost(s, "request_state")
