@@ -238,27 +238,29 @@ def _compile(out: Path, ours: Sequence[str]) -> None:
         sys.stderr.write("bundling: not on linux x86_64, so the bundle ships no bytecode\n")
         return
     env = {"PATH": os.environ.get("PATH", ""), "PYTHONHASHSEED": "0", **_COLD_START_ENVIRONMENT}
-    listed = subprocess.run(  # noqa: S603 - our interpreter, fixed arguments
-        [sys.executable, "-I", "-B", "-c", _LIST_COLD_START_MODULES, str(out), *ours],
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    listed = _isolated(["-B", "-c", _LIST_COLD_START_MODULES, str(out), *ours], env)
     if listed.returncode != 0:
         raise BundlingError(f"importing the bundle's packages failed:\n{listed.stderr}")
-    args = [sys.executable, "-I", "-m", "compileall", "-q", "-q", "--invalidation-mode"]
-    args += ["unchecked-hash", "-s", str(out), "-p", TASK_ROOT, "-i", "-"]
-    compiled = subprocess.run(  # noqa: S603 - our interpreter, fixed arguments
-        args,
-        input="".join(sorted(set(listed.stdout.splitlines(keepends=True)))),
+    args = ["-m", "compileall", "-q", "-q", "--invalidation-mode", "unchecked-hash"]
+    args += ["-s", str(out), "-p", TASK_ROOT, "-i", "-"]
+    modules = "".join(sorted(set(listed.stdout.splitlines(keepends=True))))
+    compiled = _isolated(args, env, stdin=modules)
+    if compiled.returncode != 0:
+        raise BundlingError(f"compiling the bundle failed:\n{compiled.stdout}{compiled.stderr}")
+
+
+def _isolated(
+    args: list[str], env: dict[str, str], stdin: str | None = None
+) -> subprocess.CompletedProcess[str]:
+    """Our interpreter in isolated mode on ``args``; the caller judges its answer."""
+    return subprocess.run(  # noqa: S603 - our interpreter, fixed arguments
+        [sys.executable, "-I", *args],
+        input=stdin,
         env=env,
         capture_output=True,
         text=True,
         check=False,
     )
-    if compiled.returncode != 0:
-        raise BundlingError(f"compiling the bundle failed:\n{compiled.stdout}{compiled.stderr}")
 
 
 _VERSION_LINE = re.compile(r'^(version\s*=\s*")([^"+]+)(")', re.MULTILINE)
