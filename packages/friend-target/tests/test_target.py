@@ -10,7 +10,9 @@ from friend_target import (
     TargetError,
     TargetKind,
     aws_environment,
+    aws_target,
     check_account,
+    emulator_target,
     localstack_environment,
     normalize_endpoint,
 )
@@ -114,3 +116,19 @@ def test_a_localstack_target_must_answer_for_the_localstack_account() -> None:
     target = Target(TargetKind.EMULATOR, LOCALSTACK_ACCOUNT, endpoint="http://127.0.0.1:4566")
     with pytest.raises(TargetError):
         check_account(target, "123456789012")
+
+
+def test_a_named_emulator_is_reached_at_its_normalized_endpoint_only(tmp_path: Path) -> None:
+    empty = tmp_path / "empty"
+    target, env = emulator_target(USER_ENV, "http://localhost:4567", empty)
+    assert target == Target(
+        TargetKind.EMULATOR, LOCALSTACK_ACCOUNT, endpoint="http://127.0.0.1:4567"
+    )
+    assert env == localstack_environment(USER_ENV, "http://127.0.0.1:4567", empty)
+
+
+def test_a_named_account_is_the_target_and_the_cdk_s_account() -> None:
+    target, env = aws_target(USER_ENV, "123456789012", "eu-west-1")
+    assert target == Target(TargetKind.AWS, "123456789012", "eu-west-1")
+    assert env == aws_environment(USER_ENV, "eu-west-1", "123456789012")
+    assert env["CDK_DEFAULT_ACCOUNT"] == "123456789012"

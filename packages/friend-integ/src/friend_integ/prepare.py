@@ -24,10 +24,10 @@ from friend_target import (
     Target,
     TargetError,
     TargetKind,
-    aws_environment,
+    aws_target,
     check_account,
+    emulator_target,
     localstack_environment,
-    normalize_endpoint,
 )
 
 from friend_integ import bootstrap, cloudformation
@@ -73,12 +73,9 @@ def choose_target(args: argparse.Namespace, layout: Layout, progress: Progress) 
         env = localstack_environment(base, CLOSED_ENDPOINT, _empty_config(layout))
         return TargetChoice(Target(TargetKind.NONE, LOCALSTACK_ACCOUNT), env)
     if args.aws_account:
-        env = aws_environment(base, REGION, args.aws_account)
-        return TargetChoice(Target(TargetKind.AWS, args.aws_account), env)
+        return TargetChoice(*aws_target(base, args.aws_account))
     if args.endpoint:
-        endpoint = normalize_endpoint(args.endpoint)
-        env = localstack_environment(base, endpoint, _empty_config(layout))
-        return TargetChoice(Target(TargetKind.EMULATOR, LOCALSTACK_ACCOUNT, endpoint=endpoint), env)
+        return TargetChoice(*emulator_target(base, args.endpoint, _empty_config(layout)))
     wanted = create(args.emulator or DEFAULT_EMULATOR, port=args.port)
     endpoint = wanted.endpoint
     env = localstack_environment(base, endpoint, _empty_config(layout))

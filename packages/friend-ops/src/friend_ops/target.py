@@ -21,15 +21,12 @@ import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 from friend_target import (
     DEFAULT_ENDPOINT,
-    LOCALSTACK_ACCOUNT,
     REGION,
     Target,
     TargetError,
-    TargetKind,
-    aws_environment,
+    aws_target,
     check_account,
-    localstack_environment,
-    normalize_endpoint,
+    emulator_target,
 )
 
 if TYPE_CHECKING:
@@ -51,15 +48,11 @@ def choose(
     if aws_account:
         if endpoint:
             raise TargetError("--endpoint and --aws-account exclude each other")
-        return Target(TargetKind.AWS, aws_account, region), aws_environment(
-            base, region, aws_account
-        )
+        return aws_target(base, aws_account, region)
     if region != REGION:
         raise TargetError(f"--region applies to --aws-account only (emulators use {REGION})")
-    url = normalize_endpoint(endpoint or DEFAULT_ENDPOINT)
     # /dev/null is an empty file: no AWS config or credentials file can contribute anything.
-    environment = localstack_environment(base, url, Path(os.devnull))
-    return Target(TargetKind.EMULATOR, LOCALSTACK_ACCOUNT, endpoint=url), environment
+    return emulator_target(base, endpoint or DEFAULT_ENDPOINT, Path(os.devnull))
 
 
 @contextmanager

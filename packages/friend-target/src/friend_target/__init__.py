@@ -157,6 +157,24 @@ def aws_environment(base: Mapping[str, str], region: str, account: str) -> dict[
     return env
 
 
+def emulator_target(
+    base: Mapping[str, str], endpoint: str, empty_config: Path
+) -> tuple[Target, dict[str, str]]:
+    """A LocalStack-compatible emulator named by the user at `endpoint` (normalized), and the
+    environment that reaches it and nothing else (see :func:`localstack_environment`)."""
+    url = normalize_endpoint(endpoint)
+    target = Target(TargetKind.EMULATOR, LOCALSTACK_ACCOUNT, endpoint=url)
+    return target, localstack_environment(base, url, empty_config)
+
+
+def aws_target(
+    base: Mapping[str, str], account: str, region: str = REGION
+) -> tuple[Target, dict[str, str]]:
+    """The AWS account the user named, and the environment that deploys only there (see
+    :func:`aws_environment`); :func:`check_account` proves the credentials answer for it."""
+    return Target(TargetKind.AWS, account, region), aws_environment(base, region, account)
+
+
 def check_account(target: Target, actual_account: str | None) -> None:
     """Refuse a target whose credentials resolve to another account than the one named."""
     if actual_account is None:
