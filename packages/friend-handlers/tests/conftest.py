@@ -324,13 +324,15 @@ def log_lines() -> Iterator[Logs]:
     """The JSON log lines the handlers write, as parsed objects.
 
     Powertools' handler keeps the stream it was created with (the process's stdout at import),
-    so the test points it at a buffer of its own for the duration of one test.
+    so the test points it at a buffer of its own for the duration of one test. Assigned rather
+    than ``setStream``, which flushes the old stream: when pytest runs more than once in one
+    process (mutation testing), that stream is an earlier run's capture, already closed.
     """
     from friend_handlers.observability import logger  # noqa: PLC0415
 
     handler = logger.registered_handler
     assert isinstance(handler, logging.StreamHandler)
     buffer = io.StringIO()
-    previous = handler.setStream(buffer)
+    previous, handler.stream = handler.stream, buffer
     yield lambda: [json.loads(line) for line in buffer.getvalue().splitlines()]
-    handler.setStream(previous)
+    handler.stream = previous

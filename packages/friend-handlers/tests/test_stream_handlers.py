@@ -1,6 +1,7 @@
 """The four stream handlers on records read back from the table's (moto) stream."""
 
 import json
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -83,6 +84,78 @@ def test_transitions_are_counted_per_function(
     assert [metric["Name"] for metric in directive["Metrics"]] == [Transition.PENDING_CREATED]
     assert [sorted(names) for names in directive["Dimensions"]] == [[FUNCTION_DIMENSION, "service"]]
     assert emf[FUNCTION_DIMENSION] == lambda_context.function_name
+
+
+def _counted(capsys: pytest.CaptureFixture[str]) -> list[str]:
+    """The metric names of the EMF blobs printed since the last call."""
+    return [
+        metric["Name"]
+        for blob in map(json.loads, capsys.readouterr().out.splitlines())
+        if "_aws" in blob
+        for directive in blob["_aws"]["CloudWatchMetrics"]
+        for metric in directive["Metrics"]
+    ]
+
+
+def _accept() -> None:
+    Friend("bob", "ann").update(actions=[Friend.state.set(State.FRIENDS)])
+
+
+def _bob_deletes() -> None:
+    """A rejection of a Pending row, or an unfriend of a Friends row."""
+    Friend("bob", "ann").delete()
+
+
+@pytest.mark.parametrize(
+    ("bobs_row", "act", "route", "transition"),
+    [
+        (State.PENDING, _accept, "accept_state", Transition.REQUEST_ACCEPTED),
+        (State.PENDING, _bob_deletes, "reject_state", Transition.REQUEST_REJECTED),
+        (State.FRIENDS, _bob_deletes, "unfriend_state", Transition.ACCEPTANCE_WITHDRAWN),
+    ],
+    ids=["accept", "reject", "unfriend-right-after-accept"],
+)
+def test_each_mirrored_change_is_counted_as_what_it_did_and_a_duplicate_as_ignored(
+    aws: Aws,
+    lambda_context: LambdaContext,
+    capsys: pytest.CaptureFixture[str],
+    bobs_row: State,
+    act: Callable[[], None],
+    route: str,
+    transition: Transition,
+) -> None:
+    """The dashboard counts what each stream function did: the first delivery of a change is
+    counted as its transition, a second delivery of it as Ignored (Ann's request, shown to Bob
+    as ``bobs_row``)."""
+    put_row(aws, "ann", "bob", State.REQUESTED, exchange="e1", mirrored=True)
+    put_row(aws, "bob", "ann", bobs_row, exchange="e1")
+    reader = _reader_after_seed(aws)
+    act()
+    event = stream_event(_records(reader, route))
+    handler = {"accept_state": accept_state, "reject_state": reject_state}.get(
+        route, unfriend_state
+    )
+    capsys.readouterr()
+
+    assert handler.handler(event, lambda_context) == NO_FAILURES
+    assert _counted(capsys) == [transition]
+    assert handler.handler(event, lambda_context) == NO_FAILURES
+    assert _counted(capsys) == [Transition.IGNORED]
+
+
+def test_an_unfriend_is_counted_as_the_friendship_ended(
+    aws: Aws, lambda_context: LambdaContext, capsys: pytest.CaptureFixture[str]
+) -> None:
+    put_row(aws, "ann", "bob", State.FRIENDS, exchange="e1")
+    put_row(aws, "bob", "ann", State.FRIENDS, exchange="e1")
+    reader = _reader_after_seed(aws)
+    _bob_deletes()
+    event = stream_event(_records(reader, "unfriend_state"))
+    capsys.readouterr()
+
+    assert unfriend_state.handler(event, lambda_context) == NO_FAILURES
+    assert _counted(capsys) == [Transition.FRIENDSHIP_ENDED]
+    assert rows(aws) == {}
 
 
 def test_request_creates_the_pending_row_of_its_exchange_once(
