@@ -523,6 +523,36 @@ def test_unfriend_removes_the_other_row(aws: Aws, lambda_context: LambdaContext)
     assert rows(aws) == {}
 
 
+def test_rows_that_change_between_reading_and_writing_are_decided_again(
+    aws: Aws,
+    lambda_context: LambdaContext,
+    capsys: pytest.CaptureFixture[str],
+    dynamodb_faults: list[Fault],
+) -> None:
+    """Ann and Bob unfriend each other at once: Bob's row goes while unfriend_state is ending
+    the pair for Ann. Its transaction fails, and it reads the rows again and finds nothing left
+    to do, so the friendship is not counted as ended by it."""
+    put_row(aws, "ann", "bob", State.FRIENDS, exchange="e1")
+    put_row(aws, "bob", "ann", State.FRIENDS, exchange="e1")
+    reader = _reader_after_seed(aws)
+    Friend("ann", "bob").delete()
+    (record,) = _records(reader, "unfriend_state")
+    raced: list[str] = []
+
+    def bob_unfriends_first(operation: str, _request: dict[str, Any]) -> None:
+        if operation == "TransactWriteItems" and not raced:
+            raced.append(operation)
+            Friend("bob", "ann").delete()
+
+    dynamodb_faults.append(bob_unfriends_first)
+    capsys.readouterr()
+
+    assert unfriend_state.handler(stream_event([record]), lambda_context) == NO_FAILURES
+    assert raced
+    assert _counted(capsys) == [Transition.IGNORED]
+    assert rows(aws) == {}
+
+
 def test_a_late_unfriend_record_leaves_a_renewed_friendship_alone(
     aws: Aws, lambda_context: LambdaContext
 ) -> None:
