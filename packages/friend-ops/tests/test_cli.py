@@ -56,6 +56,28 @@ def test_reconcile_dry_run_then_apply(deployed: Aws, capsys: pytest.CaptureFixtu
     assert "0 to repair; 0 left alone" in capsys.readouterr().out
 
 
+def test_reconcile_shows_each_row_with_its_exchange_and_mark(
+    deployed: Aws, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The operator reads, for each pair, both rows as scanned and as repaired: state, exchange
+    and whether a request was shown."""
+    options = ["--aws-account", ACCOUNT, "--stack", STACK, "--settle-seconds", "0"]
+    for row in (
+        item("ann", "bob", State.REQUESTED, 1, "x2"),
+        item("bob", "ann", State.FRIENDS, 1, "x1"),
+        item("cat", "dan", State.REQUESTED, 1, "x3", mirrored=True),
+    ):
+        deployed.dynamodb.put_item(TableName=TABLE_NAME, Item=row)
+
+    assert main(["reconcile", *options]) == 1
+    out = capsys.readouterr().out
+    assert (
+        "(ann,bob)=Requested[x2], (bob,ann)=Friends[x1]; repair: "
+        "(ann,bob)=Requested[x2, mirrored], (bob,ann)=Pending[x2] (a new request" in out
+    )
+    assert "(cat,dan)=Requested[x3, mirrored], (dan,cat) absent; repair: (cat,dan) deleted" in out
+
+
 def test_reconcile_reports_what_it_leaves_alone_and_why(
     deployed: Aws, capsys: pytest.CaptureFixture[str]
 ) -> None:
