@@ -210,7 +210,7 @@ def test_a_replayed_record_of_a_mirrored_request_changes_nothing(
 
 
 def test_a_request_after_rejecting_one_replaces_it_instead_of_making_friends(
-    aws: Aws, lambda_context: LambdaContext
+    aws: Aws, lambda_context: LambdaContext, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """Ann's request was shown to bob (mirrored) and rejected; bob asks before the rejection
     reached ann's row. Not a mutual request: bob's request stands, ann's is gone."""
@@ -218,9 +218,11 @@ def test_a_request_after_rejecting_one_replaces_it_instead_of_making_friends(
     reader = _reader_after_seed(aws)
     put_row(aws, "bob", "ann", State.REQUESTED, exchange="e2")
     (record,) = _records(reader, "request_state")
+    capsys.readouterr()
 
     assert request_state.handler(stream_event([record]), lambda_context) == NO_FAILURES
 
+    assert _counted(capsys) == [Transition.REJECTED_REQUEST_REPLACED]
     assert statuses(aws) == {
         ("bob", "ann"): (State.REQUESTED, "e2"),
         ("ann", "bob"): (State.PENDING, "e2"),
@@ -229,16 +231,19 @@ def test_a_request_after_rejecting_one_replaces_it_instead_of_making_friends(
 
 
 def test_a_mutual_request_settles_both_rows_as_friends_of_one_exchange(
-    aws: Aws, lambda_context: LambdaContext
+    aws: Aws, lambda_context: LambdaContext, capsys: pytest.CaptureFixture[str]
 ) -> None:
     reader = StreamReader(aws)
     put_row(aws, "ann", "bob", State.REQUESTED, exchange="e1")
     put_row(aws, "bob", "ann", State.REQUESTED, exchange="e2")
     records = _records(reader, "request_state")
     assert len(records) == 2
+    capsys.readouterr()
 
     for record in records:
         assert request_state.handler(stream_event([record]), lambda_context) == NO_FAILURES
+
+    assert _counted(capsys) == [Transition.MUTUAL_REQUEST_SETTLED, Transition.IGNORED]
 
     # ann's record came first: both rows now belong to ann's exchange.
     assert statuses(aws) == {
@@ -251,7 +256,7 @@ def test_a_mutual_request_settles_both_rows_as_friends_of_one_exchange(
 
 
 def test_a_request_after_an_unfinished_unfriend_reopens_the_pair_as_pending(
-    aws: Aws, lambda_context: LambdaContext
+    aws: Aws, lambda_context: LambdaContext, capsys: pytest.CaptureFixture[str]
 ) -> None:
     # ann unfriended bob and asked again before the unfriend reached bob's row; bob's row was
     # stamped by a host whose clock runs ahead, so it looks newer than the request.
@@ -259,13 +264,45 @@ def test_a_request_after_an_unfinished_unfriend_reopens_the_pair_as_pending(
     reader = _reader_after_seed(aws)
     put_row(aws, "ann", "bob", State.REQUESTED, at=now_millis(), exchange="e1")
     (record,) = _records(reader, "request_state")
+    capsys.readouterr()
 
     assert request_state.handler(stream_event([record]), lambda_context) == NO_FAILURES
+    assert _counted(capsys) == [Transition.FRIENDS_REOPENED_AS_PENDING]
     assert statuses(aws) == {
         ("ann", "bob"): (State.REQUESTED, "e1"),
         ("bob", "ann"): (State.PENDING, "e1"),
     }
     assert mirrored(aws) == {("ann", "bob")}
+
+
+def test_a_request_meeting_the_other_players_request_on_its_way_makes_them_friends(
+    aws: Aws,
+    lambda_context: LambdaContext,
+    capsys: pytest.CaptureFixture[str],
+    dynamodb_faults: list[Fault],
+) -> None:
+    """Bob's own request is written while request_state is giving Bob the Pending row of Ann's:
+    its transaction fails, and it reads the rows again and settles a mutual request."""
+    reader = StreamReader(aws)
+    put_row(aws, "ann", "bob", State.REQUESTED, exchange="e1")
+    (record,) = _records(reader, "request_state")
+    raced: list[str] = []
+
+    def bob_asks_first(operation: str, _request: dict[str, Any]) -> None:
+        if operation == "TransactWriteItems" and not raced:
+            raced.append(operation)
+            put_row(aws, "bob", "ann", State.REQUESTED, exchange="e2")
+
+    dynamodb_faults.append(bob_asks_first)
+    capsys.readouterr()
+
+    assert request_state.handler(stream_event([record]), lambda_context) == NO_FAILURES
+    assert raced
+    assert _counted(capsys) == [Transition.MUTUAL_REQUEST_SETTLED]
+    assert statuses(aws) == {
+        ("ann", "bob"): (State.FRIENDS, "e1"),
+        ("bob", "ann"): (State.FRIENDS, "e1"),
+    }
 
 
 def test_a_request_already_accepted_is_left_to_accept_state(
