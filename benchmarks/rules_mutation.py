@@ -27,8 +27,9 @@ all once (its own test selection), stopping at the first failure (``-x``). It ru
 ``nice -n 10`` with at most two workers: the machine is shared.
 
 Usage: ``uv run python benchmarks/rules_mutation.py handlers [--module reactions]`` or ``ops``;
-``--module`` narrows a run to the mutants of one module (results of earlier runs are kept in
-``mutants/`` and reported too).
+``--module`` narrows a run to the mutants of one module, ``--mutants`` to the named ones (e.g.
+the survivors of an earlier run, once tests are added); results of earlier runs are kept in
+``mutants/`` and reported too.
 """
 
 import argparse
@@ -110,10 +111,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.partition("\n")[0])
     parser.add_argument("target", choices=sorted(TARGETS))
     parser.add_argument("--module", help="only this module's mutants, e.g. reactions or dal")
+    parser.add_argument("--mutants", nargs="+", default=[], help="mutant names or globs")
     parser.add_argument("--max-children", type=int, default=2)
     arguments = parser.parse_args()
     package, import_name, env = TARGETS[arguments.target]
-    selection = [] if arguments.module is None else [f"{import_name}*.{arguments.module}.*"]
+    selection = list(arguments.mutants)
+    if arguments.module is not None:
+        selection.append(f"{import_name}*.{arguments.module}.*")
     started = time.monotonic()
     mutmut(package, "run", "--max-children", str(arguments.max_children), *selection, env=env)
     print(f"mutmut run: {time.monotonic() - started:.0f} s\n")
