@@ -66,6 +66,7 @@ def test_reconcile_shows_each_row_with_its_exchange_and_mark(
         item("ann", "bob", State.REQUESTED, 1, "x2"),
         item("bob", "ann", State.FRIENDS, 1, "x1"),
         item("cat", "dan", State.REQUESTED, 1, "x3", mirrored=True),
+        item("eve", "fay", State.FRIENDS, 1),  # written before exchange ids
     ):
         deployed.dynamodb.put_item(TableName=TABLE_NAME, Item=row)
 
@@ -76,6 +77,7 @@ def test_reconcile_shows_each_row_with_its_exchange_and_mark(
         "(ann,bob)=Requested[x2, mirrored], (bob,ann)=Pending[x2] (a new request" in out
     )
     assert "(cat,dan)=Requested[x3, mirrored], (dan,cat) absent; repair: (cat,dan) deleted" in out
+    assert "(eve,fay)=Friends, (fay,eve) absent; repair: (eve,fay) deleted" in out
 
 
 def test_reconcile_reports_what_it_leaves_alone_and_why(
