@@ -1,11 +1,15 @@
 """Redrive on moto: failure messages as Lambda writes them, records read back from the stream,
 the real stream handlers run on them."""
 
+import io
 import itertools
 import json
 from typing import Any
 
+import boto3
 import pytest
+from botocore.response import StreamingBody
+from botocore.stub import Stubber
 from friend_models import State, now_millis
 from friend_ops.redrive import LambdaInvoker, Redrive, Result
 
@@ -158,6 +162,33 @@ def test_lambda_invoker_invokes_synchronously_with_the_event(aws: Aws) -> None:
     assert payload == {
         "Records": [{"eventName": "INSERT", "dynamodb": {"Keys": {"b": {"B": "AA=="}}}}]
     }
+
+
+def test_lambda_invoker_reports_the_functions_error_as_lambda_answers_it() -> None:
+    """A failed invocation answers with its error kind in ``FunctionError`` (moto's stand-in
+    runtime never fails), and an invocation that returned nothing has an empty payload: redrive
+    must see both, or it would count a failed replay as redriven."""
+    client = boto3.client("lambda", region_name="us-east-1")
+    arn = "arn:aws:lambda:us-east-1:123456789012:function:accept_state"
+    event: dict[str, Any] = {"Records": []}
+    with Stubber(client) as stubber:
+        for error, body in (("Unhandled", b'{"errorMessage": "boom"}'), (None, b"")):
+            response: dict[str, Any] = {
+                "StatusCode": 200,
+                "Payload": StreamingBody(io.BytesIO(body), len(body)),
+            }
+            if error is not None:
+                response["FunctionError"] = error
+            expected = {
+                "FunctionName": arn,
+                "InvocationType": "RequestResponse",
+                "Payload": json.dumps(event).encode(),
+            }
+            stubber.add_response("invoke", response, expected)
+        invoke = LambdaInvoker(client)
+
+        assert invoke(arn, event) == ("Unhandled", {"errorMessage": "boom"})
+        assert invoke(arn, event) == (None, None)
 
 
 # Replays in any order, with the real handlers behind their mappings ------------------------
