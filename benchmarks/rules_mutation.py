@@ -11,11 +11,13 @@ when a forced failure of every trampoline does not fail the tests).
 
 Which tests, and why:
 
-- friend-handlers: every test but the emulator ones and the random storms of
-  ``test_lifecycle``. The storms take minutes per run and check the same pair invariant as the
-  state machine ``test_rules_stateful``, which stays in at ``FRIEND_RULES_EXAMPLES`` examples (10
-  here, enough for the guard mutants: a stale replay after an Accept and an Unfriend is among its
-  first schedules) so that a guard of the rules that only a schedule exposes is still tried.
+- friend-handlers: every test but the emulator ones, the random storms of ``test_lifecycle``
+  and ``test_openapi`` (it checks the committed API document, found from the test's own path,
+  which the copy under ``mutants/`` moves). The storms take minutes per run and check the same
+  pair invariant as the state machine ``test_rules_stateful``, which stays in at
+  ``FRIEND_RULES_EXAMPLES`` examples (10: a stale replay after an Accept and an Unfriend is
+  among its first schedules), so that a guard of the rules that only a schedule exposes is
+  still tried.
 - friend-ops: every test but the emulator ones and the two slow permutation sweeps
   (``test_failed_batches_redriven_in_any_order_and_twice_end_as_asked``,
   ``test_after_each_repair_the_handlers_finish_every_later_action``), whose scenarios are

@@ -150,6 +150,11 @@ def test_messages_that_cannot_be_redriven_are_kept_with_their_reason(aws: Aws) -
     summary = _redrive(aws).run()
 
     assert summary.results == dict.fromkeys(bodies, 1)
+    # Each message kept is reported with why, for the operator to decide on.
+    (mismatch,) = [
+        problem for problem in summary.problems if f": {Result.MISMATCH.value}: " in problem
+    ]
+    assert mismatch.endswith("the failed batch had 3")
     assert sorted(_in_queue(aws)) == sorted(bodies.values())
     assert rows(aws) == {("ann", "bob"): State.REQUESTED}
 
