@@ -118,3 +118,23 @@ def test_a_slow_table_fails_the_stream_records_that_no_longer_fit(
         **{(f"p{n}", "bob"): (State.REQUESTED, f"e{n}") for n in range(3)},
         **{("bob", f"p{n}"): (State.PENDING, f"e{n}") for n in range(3)},
     }
+
+
+def test_a_stream_batch_with_no_time_for_any_record_is_answered_not_raised(
+    aws: Aws, lambda_context: LambdaContext
+) -> None:
+    """Every record failing for lack of time is still the function's own answer (each record
+    reported, so the mapping retries them), not an error that would count against the function
+    and fire its Errors alarm."""
+    reader = StreamReader(aws)
+    for number in range(2):
+        put_row(aws, f"p{number}", "bob", State.REQUESTED, exchange=f"e{number}")
+    records = [record for record in reader.read() if routes(record) == ["request_state"]]
+    out_of_time = ClockedLambdaContext(NEEDED_MILLIS - 1)
+
+    response = request_state.handler(stream_event(records), out_of_time)  # type: ignore[arg-type]
+
+    assert _failed(response) == [record["dynamodb"]["SequenceNumber"] for record in records]
+    assert set(rows(aws)) == {("p0", "bob"), ("p1", "bob")}
+    assert request_state.handler(stream_event(records), lambda_context) == NO_FAILURES
+    assert rows(aws)[("bob", "p1")] is State.PENDING
