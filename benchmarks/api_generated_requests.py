@@ -3,9 +3,8 @@ port, send it the generated requests, print the figures, stop the emulator.
 
     uv run --package friend-integ python benchmarks/api_generated_requests.py [--emulator X]
 
-The stack is the one the pytest tests on an emulator deploy (``tests/friend_stack_app.py``,
-through ``CloudAssembly``). Exit status 0 when no check failed beyond the lane's named
-allowances, else 1.
+The stack is the one the pytest tests on an emulator deploy (``CloudAssembly.of_service``).
+Exit status 0 when no check failed beyond the lane's named allowances, else 1.
 """
 
 import argparse
@@ -16,11 +15,8 @@ from pathlib import Path
 
 from friend_integ.generated_requests import ALLOWANCES, run
 from friend_integ.test_support.emulators import client_factory, started
-from friend_integ.test_support.stacks import CloudAssembly
+from friend_integ.test_support.stacks import SERVICE_STACK, CloudAssembly
 
-STACK_APP = (
-    Path(__file__).parents[1] / "packages" / "friend-integ" / "tests" / "friend_stack_app.py"
-)
 STACK = "FriendGeneratedRequests"
 
 
@@ -32,9 +28,9 @@ def main() -> int:
     work_dir: Path = args.work_dir or Path(tempfile.mkdtemp(prefix="generated-requests-"))
     with contextmanager(started)(args.emulator) as emulator:
         aws_client = client_factory(emulator.endpoint)
-        assembly = CloudAssembly.synthesize(STACK_APP, work_dir / "cdk.out", aws_client, STACK)
+        assembly = CloudAssembly.of_service(work_dir / "cdk.out", aws_client)
         try:
-            deployment = assembly.deployment(STACK)
+            deployment = assembly.deployment(SERVICE_STACK, STACK)
             figures, log = run(deployment.api_url, args.emulator, work_dir)
         finally:
             assembly.destroy()

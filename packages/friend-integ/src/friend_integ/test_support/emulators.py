@@ -1,5 +1,5 @@
 """Helpers for tests and benchmarks that run against an embedded emulator (the test fixtures
-live in conftest.py).
+are in ``fixtures``).
 
 Test emulators run on free ports (never the default 4566, which may be the user's own emulator)
 with their state under ``.state/<emulator>-tests``; sessions side by side share that folder's

@@ -1,8 +1,8 @@
 """CloudFormation for tests on an emulator: deploying a synthesized CDK app stack by stack,
 waiting for stacks, and reading their events.
 
-The one way a pytest test deploys a stack to an emulator (the ``deployed_stack`` fixture of the
-package's ``conftest.py`` uses it); the integ tests deploy through integ-runner instead.
+The one way a pytest test deploys a stack to an emulator (the ``deployed_stack`` fixture of
+``fixtures`` uses it); the integ tests deploy through integ-runner instead.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from friend_integ import synth_cache
 from friend_integ.emulators import Emulator
 from friend_integ.targets import emulated_api_url
 from friend_integ.test_support.emulators import TEST_ACCOUNT, TEST_REGION, AwsClientFactory
@@ -25,6 +26,10 @@ from friend_integ.test_support.emulators import TEST_ACCOUNT, TEST_REGION, AwsCl
 STACK_WAIT_SECONDS = 180.0
 SYNTH_TIMEOUT_SECONDS = 600
 """A cold synthesis that bundles Lambda code takes minutes on a busy 2-core machine."""
+SERVICE_APP = Path(__file__).with_name("service_app.py")
+"""The service's stack as a CDK app for tests (``deployed_stack``, the generated requests)."""
+SERVICE_STACK = "FriendService"
+"""The stack's id in ``SERVICE_APP``'s assembly; each deployment gives it a name of its own."""
 TEMPLATE_BODY_LIMIT = 51_200
 """Bytes of a template CloudFormation takes inline (``TemplateBody``)."""
 
@@ -112,6 +117,25 @@ class CloudAssembly:
         )
         return cls(outdir, aws_client)
 
+    @classmethod
+    def of_service(cls, outdir: Path, aws_client: AwsClientFactory) -> CloudAssembly:
+        """The service's stack (``SERVICE_APP``), through the synth cache of the integ command:
+        synthesized once for the same sources and environment, replayed after that (across
+        tests, test processes and runs)."""
+        env = {
+            **os.environ,
+            "JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION": "1",
+            synth_cache.OUTDIR_ENV: str(outdir),
+        }
+        subprocess.run(  # noqa: S603 - this interpreter, the package's own module
+            [sys.executable, "-m", "friend_integ.synth_cache", str(SERVICE_APP)],
+            check=True,
+            env=env,
+            capture_output=True,
+            timeout=SYNTH_TIMEOUT_SECONDS,
+        )
+        return cls(outdir, aws_client)
+
     def publish_assets(self, stack: str) -> dict[str, str]:
         """Upload the stack's file assets where its template expects them (what cdk-assets does);
         the S3 URL of each, by its source path."""
@@ -132,7 +156,10 @@ class CloudAssembly:
                 urls[asset["source"]["path"]] = url
         return urls
 
-    def deploy(self, stack: str) -> dict[str, Any]:
+    def deploy(self, stack: str, name: str | None = None) -> dict[str, Any]:
+        """Create the assembly's stack ``stack`` as the CloudFormation stack ``name`` (by
+        default its own) and wait until it settles."""
+        name = name or stack
         urls = self.publish_assets(stack)
         template_file = f"{stack}.template.json"
         template = (self.outdir / template_file).read_text()
@@ -144,20 +171,22 @@ class CloudAssembly:
             else {"TemplateURL": urls[template_file]}
         )
         self.cloudformation.create_stack(
-            StackName=stack,
+            StackName=name,
             Capabilities=["CAPABILITY_IAM", "CAPABILITY_NAMED_IAM", "CAPABILITY_AUTO_EXPAND"],
             **source,
         )
-        self.deployed.append(stack)
-        return wait_settled(self.cloudformation, stack, STACK_WAIT_SECONDS, poll=0.2)
+        self.deployed.append(name)
+        return wait_settled(self.cloudformation, name, STACK_WAIT_SECONDS, poll=0.2)
 
-    def deployment(self, stack: str) -> Deployment:
-        """Deploy ``stack``; fails with its events unless it reaches CREATE_COMPLETE."""
-        deployed = self.deploy(stack)
-        assert deployed["StackStatus"] == "CREATE_COMPLETE", self.reasons(stack)
+    def deployment(self, stack: str, name: str | None = None) -> Deployment:
+        """Deploy ``stack`` (as ``name``); fails with its events unless it reaches
+        CREATE_COMPLETE."""
+        deployed = self.deploy(stack, name)
+        name = name or stack
+        assert deployed["StackStatus"] == "CREATE_COMPLETE", self.reasons(name)
         return Deployment(
             endpoint=self.cloudformation.meta.endpoint_url,
-            stack=stack,
+            stack=name,
             outputs={o["OutputKey"]: o["OutputValue"] for o in deployed.get("Outputs", [])},
             template=json.loads((self.outdir / f"{stack}.template.json").read_text()),
         )
