@@ -16,27 +16,17 @@ from functools import cache
 from typing import Any, cast
 
 import pytest
+from friend_moto.environment import REGION, use_moto_environment
 
-REGION = "us-east-1"
-
-for _name, _value in {
-    "AWS_ACCESS_KEY_ID": "testing",
-    "AWS_SECRET_ACCESS_KEY": "testing",
-    "AWS_SECURITY_TOKEN": "testing",
-    "AWS_SESSION_TOKEN": "testing",
-    "AWS_DEFAULT_REGION": REGION,
-    "AWS_REGION": REGION,
-    "POWERTOOLS_SERVICE_NAME": "friend",
-    "POWERTOOLS_METRICS_NAMESPACE": "FriendMicroservices",
-    "POWERTOOLS_LOG_LEVEL": "INFO",
-    "POWERTOOLS_TRACE_DISABLED": "true",
-}.items():
-    os.environ[_name] = _value
-os.environ.pop("AWS_PROFILE", None)
+use_moto_environment(
+    POWERTOOLS_SERVICE_NAME="friend",
+    POWERTOOLS_METRICS_NAMESPACE="FriendMicroservices",
+    POWERTOOLS_LOG_LEVEL="INFO",
+    POWERTOOLS_TRACE_DISABLED="true",
+)
 # Another package's tests in the same run may have named the table already: keep that name.
 os.environ.setdefault("FRIEND_TABLE_NAME", "FriendTest")
 os.environ.setdefault("FRIEND_IDEMPOTENCY_TABLE_NAME", "FriendIdempotencyTest")
-os.environ.pop("AWS_ENDPOINT_URL", None)
 
 import boto3  # noqa: E402
 from aws_lambda_powertools.utilities.typing import LambdaContext  # noqa: E402

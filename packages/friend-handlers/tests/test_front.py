@@ -55,6 +55,14 @@ def _only_a_record(request: dict[str, Any]) -> bool:
     )
 
 
+def _after_seeding(aws: Aws, seeded: State | None, action: str) -> dict[str, Any]:
+    """The SQS event of ann's ``action`` towards bob, her row seeded as ``seeded`` first
+    (``None``: no row)."""
+    if seeded is not None:
+        put_row(aws, "ann", "bob", seeded)
+    return sqs_event(aws, message("ann", "bob", action))
+
+
 def test_actions_follow_the_transition_table(aws: Aws, lambda_context: LambdaContext) -> None:
     event = sqs_event(
         aws,
@@ -86,9 +94,7 @@ def test_each_action_changes_only_the_state_its_rule_allows(
     action: str,
     after: State | None,
 ) -> None:
-    if seeded is not None:
-        put_row(aws, "ann", "bob", seeded)
-    event = sqs_event(aws, message("ann", "bob", action))
+    event = _after_seeding(aws, seeded, action)
     assert front.handler(event, lambda_context) == NO_FAILURES
     assert rows(aws).get(("ann", "bob")) == after
 
@@ -257,12 +263,9 @@ def test_a_write_that_meets_a_stream_transaction_is_retried_in_place(
     action: str,
     after: State | None,
 ) -> None:
-    if seeded is not None:
-        put_row(aws, "ann", "bob", seeded)
+    event = _after_seeding(aws, seeded, action)
     fault, hits = _conflicts(times=2)
     dynamodb_faults.append(fault)
-
-    event = sqs_event(aws, message("ann", "bob", action))
 
     assert front.handler(event, lambda_context) == NO_FAILURES, "no wait for a redelivery"
     assert hits == ["ann", "ann"]

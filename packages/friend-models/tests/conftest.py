@@ -9,20 +9,11 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from friend_moto.environment import use_moto_environment
 
-for _name, _value in {
-    "AWS_ACCESS_KEY_ID": "testing",
-    "AWS_SECRET_ACCESS_KEY": "testing",
-    "AWS_SECURITY_TOKEN": "testing",
-    "AWS_SESSION_TOKEN": "testing",
-    "AWS_DEFAULT_REGION": "us-east-1",
-    "AWS_REGION": "us-east-1",
-}.items():
-    os.environ[_name] = _value
-os.environ.pop("AWS_PROFILE", None)
+use_moto_environment()
 # Another package's tests in the same run may have named the table already: keep that name.
 os.environ.setdefault("FRIEND_TABLE_NAME", "FriendTest")
-os.environ.pop("AWS_ENDPOINT_URL", None)
 
 import boto3  # noqa: E402
 from friend_models import Friend  # noqa: E402

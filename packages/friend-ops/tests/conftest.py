@@ -45,16 +45,8 @@ from friend_handlers.contract import (  # noqa: E402
     IDEMPOTENCY_TABLE_ENV,
 )
 from friend_handlers.filters import STREAM_FILTERS  # noqa: E402
-from friend_models import (  # noqa: E402
-    EXCHANGE_ID,
-    FRIEND_ID,
-    LAST_UPDATED,
-    MIRRORED,
-    PLAYER_ID,
-    STATE,
-    Friend,
-    State,
-)
+from friend_models import FRIEND_ID, PLAYER_ID, STATE, Friend, State  # noqa: E402
+from friend_ops.reconcile import Row  # noqa: E402
 from moto import mock_aws  # noqa: E402
 from moto.dynamodb.models import dynamodb_backends  # noqa: E402
 
@@ -218,17 +210,7 @@ def item(
     mirrored: bool | None = None,
 ) -> dict[str, Any]:
     """A row as DynamoDB holds it."""
-    written: dict[str, Any] = {
-        PLAYER_ID: {"S": player},
-        FRIEND_ID: {"S": friend},
-        STATE: {"S": state.value},
-        LAST_UPDATED: {"N": str(last_updated)},
-    }
-    if exchange_id is not None:
-        written[EXCHANGE_ID] = {"S": exchange_id}
-    if mirrored is not None:
-        written[MIRRORED] = {"BOOL": mirrored}
-    return written
+    return Row(player, friend, state, last_updated, exchange_id, mirrored).item()
 
 
 def rows(aws: Aws) -> dict[tuple[str, str], State]:

@@ -31,12 +31,11 @@ from aws_cdk import Acknowledgment, RemovalPolicy, Validations
 from aws_cdk import aws_apigateway as apigw
 from aws_cdk import aws_cognito as cognito
 from aws_cdk import aws_lambda as lambda_
-from aws_cdk import aws_logs as logs
 from constructs import Construct
 from friend_handlers.contract import API_DOCUMENT_PATH, PAGE_FILES
 from friend_handlers.logic.message_schema import request_model_schema
 
-from friend_infra.functions import LOG_RETENTION
+from friend_infra.functions import log_group
 
 THROTTLING_RATE_LIMIT = 100
 """Steady requests per second for the stage: far above a game's friend-list reads, far below
@@ -71,9 +70,7 @@ class FriendApi(Construct):
         """``player_pool``: require on ``POST /friends`` a Cognito token of this user pool (the
         write function then checks that its ``sub`` is the body's ``player_id``)."""
         super().__init__(scope, construct_id)
-        self.access_logs = logs.LogGroup(
-            self, "AccessLogs", retention=LOG_RETENTION, removal_policy=removal_policy
-        )
+        self.access_logs = log_group(self, "AccessLogs", removal_policy)
         self.rest_api = apigw.RestApi(
             self,
             "Api",

@@ -36,6 +36,13 @@ CANARY_CONFIG = codedeploy.LambdaDeploymentConfig.CANARY_10_PERCENT_5_MINUTES
 """A new version takes a tenth of the invocations for five minutes before it takes all."""
 
 
+def log_group(scope: Construct, construct_id: str, removal_policy: RemovalPolicy) -> logs.LogGroup:
+    """A log group of the service's, kept for ``LOG_RETENTION``."""
+    return logs.LogGroup(
+        scope, construct_id, retention=LOG_RETENTION, removal_policy=removal_policy
+    )
+
+
 def function_environment(
     handler: str, table: dynamodb.ITable, extra: Mapping[str, str] | None = None
 ) -> dict[str, str]:
@@ -132,9 +139,7 @@ class HandlerFunction(Construct):
         ``canary``: the CodeDeploy application that shifts traffic to each new version (none:
         the alias moves at once)."""
         super().__init__(scope, construct_id)
-        self.log_group = logs.LogGroup(
-            self, "Logs", retention=LOG_RETENTION, removal_policy=removal_policy
-        )
+        self.log_group = log_group(self, "Logs", removal_policy)
         self.role = iam.Role(
             self,
             "Role",

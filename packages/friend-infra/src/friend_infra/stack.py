@@ -223,44 +223,33 @@ class FriendMicroservicesStack(Stack):
             self, "Dashboard", watched=watched, alarms=self.alarms.values()
         ).dashboard
 
-        CfnOutput(self, "QueueUrl", value=self.queue_url, description="Send friend actions here")
-        CfnOutput(
-            self,
-            "DeadLetterQueueUrl",
-            value=self.dead_letter_queue_url,
-            description="Front messages that could not be applied",
-        )
-        CfnOutput(
-            self,
-            "StreamFailureQueueUrl",
-            value=self.stream_failure_queue.queue_url,
-            description="Stream batches given up on",
-        )
-        CfnOutput(self, "TableName", value=self.table_name, description="Friend table")
-        CfnOutput(
-            self,
-            "ApiUrl",
-            value=self.api_url,
-            description="API base URL: the page, POST friends, GET players/{playerId}/friends",
-        )
-        CfnOutput(
-            self,
-            "ApiId",
-            value=self.api.rest_api_id,
-            description="API id (emulators: <endpoint>/_aws/execute-api/<id>/prod/)",
-        )
-        CfnOutput(
-            self,
-            "AlarmTopicArn",
-            value=self.alarm_topic.topic_arn,
-            description="Every alarm notifies this topic: subscribe to it",
-        )
-        CfnOutput(
-            self,
-            "DashboardName",
-            value=self.dashboard.dashboard_name,
-            description="CloudWatch dashboard of the service",
-        )
+        outputs = {
+            "QueueUrl": (self.queue_url, "Send friend actions here"),
+            "DeadLetterQueueUrl": (
+                self.dead_letter_queue_url,
+                "Front messages that could not be applied",
+            ),
+            "StreamFailureQueueUrl": (
+                self.stream_failure_queue.queue_url,
+                "Stream batches given up on",
+            ),
+            "TableName": (self.table_name, "Friend table"),
+            "ApiUrl": (
+                self.api_url,
+                "API base URL: the page, POST friends, GET players/{playerId}/friends",
+            ),
+            "ApiId": (
+                self.api.rest_api_id,
+                "API id (emulators: <endpoint>/_aws/execute-api/<id>/prod/)",
+            ),
+            "AlarmTopicArn": (
+                self.alarm_topic.topic_arn,
+                "Every alarm notifies this topic: subscribe to it",
+            ),
+            "DashboardName": (self.dashboard.dashboard_name, "CloudWatch dashboard of the service"),
+        }
+        for output_id, (value, description) in outputs.items():
+            CfnOutput(self, output_id, value=value, description=description)
 
     @property
     def queue_url(self) -> str:

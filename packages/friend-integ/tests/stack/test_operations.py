@@ -30,6 +30,7 @@ from friend_integ.emulators import Emulator
 from friend_integ.test_support.emulators import AwsClientFactory, client_factory
 from friend_integ.test_support.stacks import Deployment, DeployStack
 from friend_models import FRIEND_ID, PLAYER_ID
+from friend_ops.redrive import messages_waiting
 
 pytestmark = pytest.mark.emulator
 
@@ -104,11 +105,7 @@ class Deployed:
         return self.state(a, b), self.state(b, a)
 
     def failures_waiting(self) -> int:
-        attributes = self.sqs.get_queue_attributes(
-            QueueUrl=self.failure_queue,
-            AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
-        )["Attributes"]
-        return sum(int(value) for value in attributes.values())
+        return messages_waiting(self.sqs, self.failure_queue)
 
     def set_table_name(self, handler: str, table: str) -> None:
         """Point ``handler``'s function at ``table`` and wait until the change is live: as a

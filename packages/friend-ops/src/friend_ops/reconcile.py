@@ -91,6 +91,20 @@ class Row:
     def is_mirrored(self) -> bool:
         return self.mirrored is True
 
+    def item(self) -> dict[str, Any]:
+        """The row as DynamoDB holds it: the optional attributes only where they are set."""
+        item: dict[str, Any] = {
+            PLAYER_ID: {"S": self.player_id},
+            FRIEND_ID: {"S": self.friend_id},
+            STATE: {"S": self.state.value},
+            LAST_UPDATED: {"N": str(self.last_updated)},
+        }
+        if self.exchange_id is not None:
+            item[EXCHANGE_ID] = {"S": self.exchange_id}
+        if self.mirrored is not None:
+            item[MIRRORED] = {"BOOL": self.mirrored}
+        return item
+
     def same_exchange(self, other: "Row") -> bool:
         """Rows of one exchange (rows without an id, from before ids existed, are all one)."""
         return self.exchange_id == other.exchange_id
@@ -368,7 +382,7 @@ class Table:
         elif new is None:
             part = {"Delete": {"Key": key, **guard}}
         else:
-            part = {"Put": {"Item": _item(new), **guard}}
+            part = {"Put": {"Item": new.item(), **guard}}
         return cast("TransactWriteItemTypeDef", part)
 
 
@@ -405,20 +419,6 @@ def _exactly(scanned: Row | None) -> dict[str, Any]:
         "ExpressionAttributeNames": names,
         "ExpressionAttributeValues": values,
     }
-
-
-def _item(row: Row) -> dict[str, Any]:
-    item: dict[str, Any] = {
-        PLAYER_ID: {"S": row.player_id},
-        FRIEND_ID: {"S": row.friend_id},
-        STATE: {"S": row.state.value},
-        LAST_UPDATED: {"N": str(row.last_updated)},
-    }
-    if row.exchange_id is not None:
-        item[EXCHANGE_ID] = {"S": row.exchange_id}
-    if row.mirrored is not None:
-        item[MIRRORED] = {"BOOL": row.mirrored}
-    return item
 
 
 def read_row(item: Mapping[str, Any]) -> Scanned:

@@ -132,6 +132,15 @@ class Summary:
         return sum(n for result, n in self.results.items() if result is not Result.REDRIVEN)
 
 
+def messages_waiting(sqs: "SQSClient", queue_url: str) -> int:
+    """Messages in ``queue_url`` now, visible or in flight (approximate, as SQS counts)."""
+    attributes = sqs.get_queue_attributes(
+        QueueUrl=queue_url,
+        AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
+    )["Attributes"]
+    return sum(int(value) for value in attributes.values())
+
+
 @dataclass
 class Redrive:
     """Redrive of one on-failure queue."""
@@ -145,11 +154,7 @@ class Redrive:
 
     def waiting(self) -> int:
         """Messages in the queue now (approximate, as SQS counts)."""
-        attributes = self.sqs.get_queue_attributes(
-            QueueUrl=self.queue_url,
-            AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
-        )["Attributes"]
-        return sum(int(value) for value in attributes.values())
+        return messages_waiting(self.sqs, self.queue_url)
 
     def run(self, progress: Callable[[Result], None] = lambda _: None) -> Summary:
         """Redrive every message in the queue once; ``progress`` is told each message's result."""

@@ -25,12 +25,14 @@ import base64
 import binascii
 import json
 import re
+from collections.abc import Callable
 from typing import Annotated, Any
 from urllib.parse import unquote
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
 from aws_lambda_powertools.event_handler.openapi.params import Path, Query
+from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -159,21 +161,42 @@ PAIR_DESCRIPTION = (
     "false, state null."
 )
 
+
+def _routes[Handler: Callable[..., Any]](
+    path: str,
+    seed_path: str,
+    *,
+    summary: str,
+    description: str,
+    responses: dict[int, OpenAPIResponse],
+    seed_note: str = "",
+) -> Callable[[Handler], Handler]:
+    """Register a handler on its route and on the seed's route, which answers alike; the seed's
+    route is documented as the seed's, with ``seed_note`` on what it cannot serve."""
+
+    def register(handler: Handler) -> Handler:
+        app.get(
+            seed_path,
+            summary=f"{summary} (the seed's route)",
+            description=description + seed_note,
+            responses=responses,
+        )(handler)
+        return app.get(path, summary=summary, description=description, responses=responses)(handler)
+
+    return register
+
+
 PlayerIdParameter = Annotated[PlayerIdPath, Path(alias="playerId", description=ID_DESCRIPTION)]
 FriendIdParameter = Annotated[PlayerIdPath, Path(alias="friendId", description=ID_DESCRIPTION)]
 
 
-@app.get(
+@_routes(
     "/players/<playerId>/friends",
+    "/friends/<playerId>",
     summary="A player's rows",
     description=LIST_DESCRIPTION,
     responses=LIST_ANSWERS,
-)
-@app.get(
-    "/friends/<playerId>",
-    summary="A player's rows (the seed's route)",
-    description=LIST_DESCRIPTION + " A player named isFriend cannot be listed here.",
-    responses=LIST_ANSWERS,
+    seed_note=" A player named isFriend cannot be listed here.",
 )
 @tracer.capture_method
 def list_friends(
@@ -205,15 +228,10 @@ def list_friends(
     return page.model_dump(mode="json", by_alias=True)
 
 
-@app.get(
+@_routes(
     "/players/<playerId>/friends/<friendId>",
-    summary="Where one pair stands",
-    description=PAIR_DESCRIPTION,
-    responses=PAIR_ANSWERS,
-)
-@app.get(
     "/friends/isFriend/<playerId>/<friendId>",
-    summary="Where one pair stands (the seed's route)",
+    summary="Where one pair stands",
     description=PAIR_DESCRIPTION,
     responses=PAIR_ANSWERS,
 )

@@ -8,28 +8,31 @@ either service, as LocalStack does for its own providers.
 
 from __future__ import annotations
 
-from localstack.services.plugins import Service, aws_provider
+from localstack.services.plugins import Service, ServiceProvider, aws_provider
 
 
 @aws_provider(api="dynamodb", name="moto")
 def dynamodb_moto() -> Service:
     from friend_localstack_ext.dynamodb_provider import (  # noqa: PLC0415 - lazy, see above
         MotoDynamoDBProvider,
-        serialized_moto_dispatcher,
     )
 
-    return Service.for_provider(
-        MotoDynamoDBProvider(), dispatch_table_factory=serialized_moto_dispatcher
-    )
+    return _served_by_moto(MotoDynamoDBProvider())
 
 
 @aws_provider(api="dynamodbstreams", name="moto")
 def dynamodbstreams_moto() -> Service:
     from friend_localstack_ext.dynamodb_provider import (  # noqa: PLC0415 - lazy, see above
         MotoDynamoDBStreamsProvider,
+    )
+
+    return _served_by_moto(MotoDynamoDBStreamsProvider())
+
+
+def _served_by_moto(provider: ServiceProvider) -> Service:
+    """``provider`` served with every operation dispatched to moto, one at a time."""
+    from friend_localstack_ext.dynamodb_provider import (  # noqa: PLC0415 - lazy, see above
         serialized_moto_dispatcher,
     )
 
-    return Service.for_provider(
-        MotoDynamoDBStreamsProvider(), dispatch_table_factory=serialized_moto_dispatcher
-    )
+    return Service.for_provider(provider, dispatch_table_factory=serialized_moto_dispatcher)
