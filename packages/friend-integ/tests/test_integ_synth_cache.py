@@ -2,6 +2,7 @@
 
 import json
 import subprocess
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -11,7 +12,8 @@ from friend_integ.synth_cache import DISABLE_ENV, cache_key, run
 # A stand-in for a CDK app: writes an "assembly" that records the context it saw, and counts
 # its own runs in a file next to it, so a test can tell a replay from a synthesis.
 APP = """\
-import json, os, pathlib
+import json, os, pathlib, time
+time.sleep(float(os.environ.get("CDK_TEST_SYNTH_SECONDS", "0")))
 runs = pathlib.Path(__file__).resolve().parents[3] / "runs"  # outside the sources
 runs.write_text(str(int(runs.read_text() if runs.exists() else "0") + 1))
 out = pathlib.Path(os.environ["CDK_OUTDIR"])
@@ -69,6 +71,24 @@ def test_second_synthesis_with_the_same_inputs_is_replayed(
     assert (second / "asset.abc" / "handler.py").is_file()
     log = (workspace.synth_cache_dir / "synth-cache.log").read_text().split()
     assert "MISS" in log and "HIT" in log
+
+
+def test_processes_asking_at_once_for_the_same_assembly_synthesize_it_once(
+    workspace: Layout, tmp_path: Path
+) -> None:
+    outdirs = [tmp_path / f"out{i}" for i in range(3)]
+    slow = {"CDK_TEST_SYNTH_SECONDS": "1"}
+
+    with ThreadPoolExecutor(len(outdirs)) as pool:
+        codes = list(
+            pool.map(lambda out: run(_app(workspace), _env(out, **slow), workspace), outdirs)
+        )
+
+    assert codes == [0, 0, 0]
+    assert _runs(workspace) == 1
+    assert all((out / "manifest.json").is_file() for out in outdirs)
+    log = (workspace.synth_cache_dir / "synth-cache.log").read_text().split()
+    assert (log.count("MISS"), log.count("HIT")) == (1, 2)
 
 
 @pytest.mark.parametrize(

@@ -6,6 +6,8 @@ of each stack, the new snapshot, the destroy), and one synthesis of a Python CDK
 through this wrapper (`--app "python -m friend_integ.synth_cache {filePath}"`), which replays
 an earlier assembly when nothing that could change it has changed.
 
+Concurrent requests for one key synthesize once (a file lock per key).
+
 A stale hit would deploy old code, so the key covers every input, generously:
 - the app file and every Python file next to it (shared test helpers);
 - every source file of every workspace package (the stack, the handlers that are bundled
@@ -44,6 +46,8 @@ import time
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
+
+from filelock import FileLock
 
 from friend_integ.paths import Layout
 from friend_integ.waits import PATIENCE_ENV
@@ -203,6 +207,7 @@ def _prune(cache_dir: Path) -> None:
     )
     for stale in entries[KEEP_ENTRIES:]:
         shutil.rmtree(stale, ignore_errors=True)
+        (cache_dir / f".{stale.name}.lock").unlink(missing_ok=True)
 
 
 def _synthesize(app: Path, env: Mapping[str, str]) -> int:
@@ -221,25 +226,26 @@ def run(app: Path, env: Mapping[str, str], layout: Layout) -> int:
     parts = key_parts(app, env, layout)
     key = _combine(parts)
     entry = cache_dir / key
-    if entry.is_dir():
-        shutil.copytree(entry, outdir, dirs_exist_ok=True)
-        os.utime(entry)
-        _log(cache_dir, "HIT", key, app, time.monotonic() - start)
-        return 0
-    # Synthesize into an empty folder of our own: the toolkit's output folder may still hold
-    # files of an earlier synthesis, which must not become part of this entry.
-    staging = Path(tempfile.mkdtemp(prefix=".synth-", dir=cache_dir))
-    try:
-        assembly = staging / "assembly"
-        code = _synthesize(app, {**env, OUTDIR_ENV: str(assembly)})
-        if code != 0:
-            return code
-        shutil.copytree(assembly, outdir, dirs_exist_ok=True)
-        # Two synthesizers racing on the same key wrote the same content: first one wins.
-        if not entry.exists():
+    # One synthesis per key: a second process asking for the same assembly (a test process
+    # beside another, integ-runner's regions) waits for the first and replays its entry.
+    with FileLock(cache_dir / f".{key}.lock"):
+        if entry.is_dir():
+            shutil.copytree(entry, outdir, dirs_exist_ok=True)
+            os.utime(entry)
+            _log(cache_dir, "HIT", key, app, time.monotonic() - start)
+            return 0
+        # Synthesize into an empty folder of our own: the toolkit's output folder may still
+        # hold files of an earlier synthesis, which must not become part of this entry.
+        staging = Path(tempfile.mkdtemp(prefix=".synth-", dir=cache_dir))
+        try:
+            assembly = staging / "assembly"
+            code = _synthesize(app, {**env, OUTDIR_ENV: str(assembly)})
+            if code != 0:
+                return code
+            shutil.copytree(assembly, outdir, dirs_exist_ok=True)
             assembly.rename(entry)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
     why = " ".join(f"{name}={value[:8]}" for name, value in sorted(parts.items()))
     _log(cache_dir, "MISS", key, app, time.monotonic() - start, why=why)
     _prune(cache_dir)
