@@ -81,6 +81,7 @@ def _emulator_of(item: pytest.Item) -> str | None:
     return next((kind for kind in (LOCALSTACK, MiniStack.key) if kind in names), None)
 
 
+@pytest.hookimpl(tryfirst=True)  # before xdist reads the groups off the marks
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Put each test that uses an emulator in that emulator's xdist group."""
     for item in items:
