@@ -42,9 +42,9 @@ def test_on_no_emulator(n):
 def test_each_emulators_tests_run_in_one_process(tmp_path: Path) -> None:
     (tmp_path / "test_grouped.py").write_text(TESTS)
     (tmp_path / "pytest.ini").write_text("[pytest]\n")
+    session = ["-q", "-p", "no:cacheprovider", "-n", "2", "--dist", "loadgroup", str(tmp_path)]
     result = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-n", "2"]
-        + ["--dist", "loadgroup", str(tmp_path)],
+        [sys.executable, "-m", "pytest", *session],
         cwd=tmp_path,
         capture_output=True,
         text=True,
