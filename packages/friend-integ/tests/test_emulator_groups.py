@@ -6,7 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-TESTS = '''
+TESTS = """
 import json, os, pathlib, pytest
 
 @pytest.fixture(scope="session")
@@ -36,7 +36,7 @@ def test_on_localstack_through_another_fixture(uses_localstack, n):
 @pytest.mark.parametrize("n", range(4))
 def test_on_no_emulator(n):
     _record("none")
-'''
+"""
 
 
 def test_each_emulators_tests_run_in_one_process(tmp_path: Path) -> None:
