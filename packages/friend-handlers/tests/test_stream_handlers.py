@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from friend_handlers.dal import MAX_ATTEMPTS
-from friend_handlers.handlers import accept_state, reject_state, request_state, unfriend_state
+from friend_handlers.handlers import accept_state, request_state
 from friend_handlers.logic.reactions import Transition
 from friend_handlers.stream import FUNCTION_DIMENSION
 from friend_models import Friend, State, now_millis
@@ -15,6 +15,7 @@ from friend_models import Friend, State, now_millis
 from .conftest import Aws, Fault
 from .harness import (
     NO_FAILURES,
+    STREAM_HANDLERS,
     StreamReader,
     mirrored,
     put_row,
@@ -97,6 +98,22 @@ def _counted(capsys: pytest.CaptureFixture[str]) -> list[str]:
     ]
 
 
+type Deliver = Callable[[str, list[dict[str, Any]]], list[str]]
+
+
+@pytest.fixture
+def deliver(lambda_context: LambdaContext, capsys: pytest.CaptureFixture[str]) -> Deliver:
+    """Hands records to a route's handler as one batch, as its event source mapping does, and
+    requires every record to succeed; answers with the transitions the handler counted."""
+
+    def deliver(route: str, records: list[dict[str, Any]]) -> list[str]:
+        capsys.readouterr()
+        assert STREAM_HANDLERS[route](stream_event(records), lambda_context) == NO_FAILURES
+        return _counted(capsys)
+
+    return deliver
+
+
 def _accept() -> None:
     Friend("bob", "ann").update(actions=[Friend.state.set(State.FRIENDS)])
 
@@ -117,8 +134,7 @@ def _bob_deletes() -> None:
 )
 def test_each_mirrored_change_is_counted_as_what_it_did_and_a_duplicate_as_ignored(
     aws: Aws,
-    lambda_context: LambdaContext,
-    capsys: pytest.CaptureFixture[str],
+    deliver: Deliver,
     bobs_row: State,
     act: Callable[[], None],
     route: str,
@@ -131,58 +147,45 @@ def test_each_mirrored_change_is_counted_as_what_it_did_and_a_duplicate_as_ignor
     put_row(aws, "bob", "ann", bobs_row, exchange="e1")
     reader = _reader_after_seed(aws)
     act()
-    event = stream_event(_records(reader, route))
-    handler = {"accept_state": accept_state, "reject_state": reject_state}.get(
-        route, unfriend_state
-    )
-    capsys.readouterr()
+    records = _records(reader, route)
 
-    assert handler.handler(event, lambda_context) == NO_FAILURES
-    assert _counted(capsys) == [transition]
-    assert handler.handler(event, lambda_context) == NO_FAILURES
-    assert _counted(capsys) == [Transition.IGNORED]
+    assert deliver(route, records) == [transition]
+    assert deliver(route, records) == [Transition.IGNORED]
 
 
-def test_an_unfriend_is_counted_as_the_friendship_ended(
-    aws: Aws, lambda_context: LambdaContext, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_an_unfriend_is_counted_as_the_friendship_ended(aws: Aws, deliver: Deliver) -> None:
     put_row(aws, "ann", "bob", State.FRIENDS, exchange="e1")
     put_row(aws, "bob", "ann", State.FRIENDS, exchange="e1")
     reader = _reader_after_seed(aws)
     _bob_deletes()
-    event = stream_event(_records(reader, "unfriend_state"))
-    capsys.readouterr()
+    records = _records(reader, "unfriend_state")
 
-    assert unfriend_state.handler(event, lambda_context) == NO_FAILURES
-    assert _counted(capsys) == [Transition.FRIENDSHIP_ENDED]
+    assert deliver("unfriend_state", records) == [Transition.FRIENDSHIP_ENDED]
     assert rows(aws) == {}
 
 
-def test_request_creates_the_pending_row_of_its_exchange_once(
-    aws: Aws, lambda_context: LambdaContext
-) -> None:
+def test_request_creates_the_pending_row_of_its_exchange_once(aws: Aws, deliver: Deliver) -> None:
     reader = StreamReader(aws)
     put_row(aws, "ann", "bob", State.REQUESTED, exchange="e1")
     (record,) = _records(reader, "request_state")
     expected = {("ann", "bob"): (State.REQUESTED, "e1"), ("bob", "ann"): (State.PENDING, "e1")}
 
-    event = stream_event([record])
-    assert request_state.handler(event, lambda_context) == NO_FAILURES
+    deliver("request_state", [record])
     assert statuses(aws) == expected
 
     # At-least-once delivery: the same record again changes nothing.
-    assert request_state.handler(event, lambda_context) == NO_FAILURES
+    deliver("request_state", [record])
     assert statuses(aws) == expected
 
 
 def test_the_request_is_marked_mirrored_with_its_pending_row_and_keeps_its_stamp(
-    aws: Aws, lambda_context: LambdaContext
+    aws: Aws, deliver: Deliver
 ) -> None:
     reader = StreamReader(aws)
     put_row(aws, "ann", "bob", State.REQUESTED, at=1234, exchange="e1")
     (record,) = _records(reader, "request_state")
 
-    assert request_state.handler(stream_event([record]), lambda_context) == NO_FAILURES
+    deliver("request_state", [record])
 
     assert mirrored(aws) == {("ann", "bob")}
     assert Friend.get("ann", "bob", consistent_read=True).last_updated == 1234
@@ -190,60 +193,75 @@ def test_the_request_is_marked_mirrored_with_its_pending_row_and_keeps_its_stamp
 
 @pytest.mark.parametrize("then", ["rejected", "accepted and unfriended"])
 def test_a_replayed_record_of_a_mirrored_request_changes_nothing(
-    aws: Aws, lambda_context: LambdaContext, then: str
+    aws: Aws, deliver: Deliver, then: str
 ) -> None:
     """Bob was shown ann's request, then rejected it (or accepted and unfriended); ann's row
     waits for reject_state (or unfriend_state) when her request's record comes again."""
     reader = StreamReader(aws)
     put_row(aws, "ann", "bob", State.REQUESTED, exchange="e1")
     (record,) = _records(reader, "request_state")
-    assert request_state.handler(stream_event([record]), lambda_context) == NO_FAILURES
+    deliver("request_state", [record])
     if then == "rejected":
         Friend("bob", "ann").delete()
     else:
         put_row(aws, "bob", "ann", State.FRIENDS, exchange="e1")
         Friend("bob", "ann").delete()
 
-    assert request_state.handler(stream_event([record]), lambda_context) == NO_FAILURES
+    deliver("request_state", [record])
 
     assert statuses(aws) == {("ann", "bob"): (State.REQUESTED, "e1")}  # left to the stream
 
 
-def test_a_request_after_rejecting_one_replaces_it_instead_of_making_friends(
-    aws: Aws, lambda_context: LambdaContext, capsys: pytest.CaptureFixture[str]
+def _a_rejected_request_of_bob(aws: Aws) -> None:
+    """Bob's request was shown to ann (mirrored) and she rejected it: not a request she answers
+    by asking back."""
+    put_row(aws, "bob", "ann", State.REQUESTED, exchange="e1", mirrored=True)
+
+
+def _a_friendship_ann_ended(aws: Aws) -> None:
+    """Ann unfriended bob; bob's Friends row was stamped by a host whose clock runs ahead, so it
+    looks newer than her next request."""
+    put_row(aws, "bob", "ann", State.FRIENDS, at=_ahead(), exchange="e1")
+
+
+@pytest.mark.parametrize(
+    ("left_behind", "transition"),
+    [
+        (_a_rejected_request_of_bob, Transition.REJECTED_REQUEST_REPLACED),
+        (_a_friendship_ann_ended, Transition.FRIENDS_REOPENED_AS_PENDING),
+    ],
+    ids=["after-a-rejection", "after-an-unfriend"],
+)
+def test_a_request_replaces_the_row_an_unfinished_change_left_behind(
+    aws: Aws, deliver: Deliver, left_behind: Callable[[Aws], None], transition: Transition
 ) -> None:
-    """Ann's request was shown to bob (mirrored) and rejected; bob asks before the rejection
-    reached ann's row. Not a mutual request: bob's request stands, ann's is gone."""
-    put_row(aws, "ann", "bob", State.REQUESTED, exchange="e1", mirrored=True)
+    """Ann asks bob before her last change (a rejection, an unfriend) reached bob's row: her
+    request stands, shown to bob as Pending, in her new exchange."""
+    left_behind(aws)
     reader = _reader_after_seed(aws)
-    put_row(aws, "bob", "ann", State.REQUESTED, exchange="e2")
+    put_row(aws, "ann", "bob", State.REQUESTED, at=now_millis(), exchange="e2")
     (record,) = _records(reader, "request_state")
-    capsys.readouterr()
 
-    assert request_state.handler(stream_event([record]), lambda_context) == NO_FAILURES
-
-    assert _counted(capsys) == [Transition.REJECTED_REQUEST_REPLACED]
+    assert deliver("request_state", [record]) == [transition]
     assert statuses(aws) == {
-        ("bob", "ann"): (State.REQUESTED, "e2"),
-        ("ann", "bob"): (State.PENDING, "e2"),
+        ("ann", "bob"): (State.REQUESTED, "e2"),
+        ("bob", "ann"): (State.PENDING, "e2"),
     }
-    assert mirrored(aws) == {("bob", "ann")}
+    assert mirrored(aws) == {("ann", "bob")}
 
 
 def test_a_mutual_request_settles_both_rows_as_friends_of_one_exchange(
-    aws: Aws, lambda_context: LambdaContext, capsys: pytest.CaptureFixture[str]
+    aws: Aws, deliver: Deliver
 ) -> None:
     reader = StreamReader(aws)
     put_row(aws, "ann", "bob", State.REQUESTED, exchange="e1")
     put_row(aws, "bob", "ann", State.REQUESTED, exchange="e2")
     records = _records(reader, "request_state")
     assert len(records) == 2
-    capsys.readouterr()
 
-    for record in records:
-        assert request_state.handler(stream_event([record]), lambda_context) == NO_FAILURES
+    counted = [deliver("request_state", [record]) for record in records]
 
-    assert _counted(capsys) == [Transition.MUTUAL_REQUEST_SETTLED, Transition.IGNORED]
+    assert counted == [[Transition.MUTUAL_REQUEST_SETTLED], [Transition.IGNORED]]
 
     # ann's record came first: both rows now belong to ann's exchange.
     assert statuses(aws) == {
@@ -255,31 +273,8 @@ def test_a_mutual_request_settles_both_rows_as_friends_of_one_exchange(
     assert all(routes(record) == [] for record in settle)
 
 
-def test_a_request_after_an_unfinished_unfriend_reopens_the_pair_as_pending(
-    aws: Aws, lambda_context: LambdaContext, capsys: pytest.CaptureFixture[str]
-) -> None:
-    # ann unfriended bob and asked again before the unfriend reached bob's row; bob's row was
-    # stamped by a host whose clock runs ahead, so it looks newer than the request.
-    put_row(aws, "bob", "ann", State.FRIENDS, at=_ahead(), exchange="e0")
-    reader = _reader_after_seed(aws)
-    put_row(aws, "ann", "bob", State.REQUESTED, at=now_millis(), exchange="e1")
-    (record,) = _records(reader, "request_state")
-    capsys.readouterr()
-
-    assert request_state.handler(stream_event([record]), lambda_context) == NO_FAILURES
-    assert _counted(capsys) == [Transition.FRIENDS_REOPENED_AS_PENDING]
-    assert statuses(aws) == {
-        ("ann", "bob"): (State.REQUESTED, "e1"),
-        ("bob", "ann"): (State.PENDING, "e1"),
-    }
-    assert mirrored(aws) == {("ann", "bob")}
-
-
 def test_a_request_meeting_the_other_players_request_on_its_way_makes_them_friends(
-    aws: Aws,
-    lambda_context: LambdaContext,
-    capsys: pytest.CaptureFixture[str],
-    dynamodb_faults: list[Fault],
+    aws: Aws, deliver: Deliver, dynamodb_faults: list[Fault]
 ) -> None:
     """Bob's own request is written while request_state is giving Bob the Pending row of Ann's:
     its transaction fails, and it reads the rows again and settles a mutual request."""
@@ -294,20 +289,16 @@ def test_a_request_meeting_the_other_players_request_on_its_way_makes_them_frien
             put_row(aws, "bob", "ann", State.REQUESTED, exchange="e2")
 
     dynamodb_faults.append(bob_asks_first)
-    capsys.readouterr()
 
-    assert request_state.handler(stream_event([record]), lambda_context) == NO_FAILURES
+    assert deliver("request_state", [record]) == [Transition.MUTUAL_REQUEST_SETTLED]
     assert raced
-    assert _counted(capsys) == [Transition.MUTUAL_REQUEST_SETTLED]
     assert statuses(aws) == {
         ("ann", "bob"): (State.FRIENDS, "e1"),
         ("bob", "ann"): (State.FRIENDS, "e1"),
     }
 
 
-def test_a_request_already_accepted_is_left_to_accept_state(
-    aws: Aws, lambda_context: LambdaContext
-) -> None:
+def test_a_request_already_accepted_is_left_to_accept_state(aws: Aws, deliver: Deliver) -> None:
     # A late copy of ann's request record arrives after bob accepted but before the acceptance
     # reached ann's row: bob's Friends row answers this very request, so it stays, although
     # ann's host stamped the request later than bob's host stamped the acceptance.
@@ -316,22 +307,22 @@ def test_a_request_already_accepted_is_left_to_accept_state(
     (record,) = _records(reader, "request_state")
     put_row(aws, "bob", "ann", State.FRIENDS, at=now_millis(), exchange="e1")
 
-    assert request_state.handler(stream_event([record]), lambda_context) == NO_FAILURES
+    deliver("request_state", [record])
     assert rows(aws) == {("ann", "bob"): State.REQUESTED, ("bob", "ann"): State.FRIENDS}
 
 
-def test_a_late_request_record_changes_nothing(aws: Aws, lambda_context: LambdaContext) -> None:
+def test_a_late_request_record_changes_nothing(aws: Aws, deliver: Deliver) -> None:
     reader = StreamReader(aws)
     put_row(aws, "ann", "bob", State.REQUESTED)
     (record,) = _records(reader, "request_state")
     Friend("ann", "bob").delete()  # the request is gone by the time its record arrives
 
-    assert request_state.handler(stream_event([record]), lambda_context) == NO_FAILURES
+    deliver("request_state", [record])
     assert rows(aws) == {}
 
 
 def test_a_transaction_conflict_is_retried(
-    aws: Aws, lambda_context: LambdaContext, dynamodb_faults: list[Fault]
+    aws: Aws, deliver: Deliver, dynamodb_faults: list[Fault]
 ) -> None:
     reader = StreamReader(aws)
     put_row(aws, "ann", "bob", State.REQUESTED)
@@ -344,7 +335,7 @@ def test_a_transaction_conflict_is_retried(
 
     dynamodb_faults.append(twice)
 
-    assert request_state.handler(stream_event([record]), lambda_context) == NO_FAILURES
+    deliver("request_state", [record])
     assert conflicts == []
     assert rows(aws) == {("ann", "bob"): State.FRIENDS, ("bob", "ann"): State.FRIENDS}
 
@@ -381,7 +372,7 @@ def test_endless_contention_fails_only_that_record(
 
 @pytest.mark.parametrize("requester_ahead", [False, True], ids=["same-clock", "requester-ahead"])
 def test_accept_makes_the_requester_a_friend(
-    aws: Aws, lambda_context: LambdaContext, requester_ahead: bool
+    aws: Aws, deliver: Deliver, requester_ahead: bool
 ) -> None:
     # The acceptance reaches the request whatever the clock of the host that stamped it.
     at = _ahead() if requester_ahead else now_millis()
@@ -394,32 +385,28 @@ def test_accept_makes_the_requester_a_friend(
     )
     (record,) = _records(reader, "accept_state")
 
-    assert accept_state.handler(stream_event([record]), lambda_context) == NO_FAILURES
+    deliver("accept_state", [record])
     assert statuses(aws) == {
         ("ann", "bob"): (State.FRIENDS, "e1"),
         ("bob", "ann"): (State.FRIENDS, "e1"),
     }
 
 
-def test_rows_written_before_exchange_ids_still_settle(
-    aws: Aws, lambda_context: LambdaContext
-) -> None:
+def test_rows_written_before_exchange_ids_still_settle(aws: Aws, deliver: Deliver) -> None:
     put_row(aws, "ann", "bob", State.REQUESTED)
     put_row(aws, "bob", "ann", State.PENDING)
     reader = _reader_after_seed(aws)
     Friend("bob", "ann").update(actions=[Friend.state.set(State.FRIENDS)])
     (record,) = _records(reader, "accept_state")
 
-    assert accept_state.handler(stream_event([record]), lambda_context) == NO_FAILURES
+    deliver("accept_state", [record])
     assert statuses(aws) == {
         ("ann", "bob"): (State.FRIENDS, None),
         ("bob", "ann"): (State.FRIENDS, None),
     }
 
 
-def test_a_late_accept_record_leaves_a_newer_request_alone(
-    aws: Aws, lambda_context: LambdaContext
-) -> None:
+def test_a_late_accept_record_leaves_a_newer_request_alone(aws: Aws, deliver: Deliver) -> None:
     # ann unfriended and asked again (e2), stamped by a host behind bob's; a late copy of bob's
     # acceptance of e1 arrives before anything reached bob's row.
     put_row(aws, "ann", "bob", State.REQUESTED, exchange="e1")
@@ -431,7 +418,7 @@ def test_a_late_accept_record_leaves_a_newer_request_alone(
     (record,) = _records(reader, "accept_state")
     put_row(aws, "ann", "bob", State.REQUESTED, at=now_millis(), exchange="e2")
 
-    assert accept_state.handler(stream_event([record]), lambda_context) == NO_FAILURES
+    deliver("accept_state", [record])
     assert statuses(aws)[("ann", "bob")] == (State.REQUESTED, "e2")
 
 
@@ -463,7 +450,7 @@ def test_accept_fails_the_record_on_an_unexpected_error(
     assert rows(aws)[("cat", "dan")] is State.FRIENDS
 
 
-def test_a_late_accept_record_changes_nothing(aws: Aws, lambda_context: LambdaContext) -> None:
+def test_a_late_accept_record_changes_nothing(aws: Aws, deliver: Deliver) -> None:
     put_row(aws, "ann", "bob", State.REQUESTED)
     put_row(aws, "bob", "ann", State.PENDING)
     reader = _reader_after_seed(aws)
@@ -471,41 +458,36 @@ def test_a_late_accept_record_changes_nothing(aws: Aws, lambda_context: LambdaCo
     (record,) = _records(reader, "accept_state")
     Friend("bob", "ann").delete()  # bob unfriended before the acceptance was mirrored
 
-    assert accept_state.handler(stream_event([record]), lambda_context) == NO_FAILURES
+    deliver("accept_state", [record])
     assert rows(aws) == {("ann", "bob"): State.REQUESTED}
 
 
-def test_reject_removes_the_request(aws: Aws, lambda_context: LambdaContext) -> None:
+def test_reject_removes_the_request(aws: Aws, deliver: Deliver) -> None:
     put_row(aws, "ann", "bob", State.REQUESTED, at=_ahead(), exchange="e1")
     put_row(aws, "bob", "ann", State.PENDING, exchange="e1")
     reader = _reader_after_seed(aws)
     Friend("bob", "ann").delete()
     (record,) = _records(reader, "reject_state")
 
-    assert reject_state.handler(stream_event([record]), lambda_context) == NO_FAILURES
+    deliver("reject_state", [record])
     assert rows(aws) == {}
 
 
-def test_a_duplicate_reject_record_leaves_a_new_request_alone(
-    aws: Aws, lambda_context: LambdaContext
-) -> None:
+def test_a_duplicate_reject_record_leaves_a_new_request_alone(aws: Aws, deliver: Deliver) -> None:
     put_row(aws, "ann", "bob", State.REQUESTED)
     put_row(aws, "bob", "ann", State.PENDING)
     reader = _reader_after_seed(aws)
     Friend("bob", "ann").delete()
     (record,) = _records(reader, "reject_state")
-    event = stream_event([record])
-    assert reject_state.handler(event, lambda_context) == NO_FAILURES
+    deliver("reject_state", [record])
     put_row(aws, "ann", "bob", State.REQUESTED, exchange="e2")  # ann asks again
     put_row(aws, "bob", "ann", State.PENDING, exchange="e2")
 
-    assert reject_state.handler(event, lambda_context) == NO_FAILURES
+    deliver("reject_state", [record])
     assert rows(aws) == {("ann", "bob"): State.REQUESTED, ("bob", "ann"): State.PENDING}
 
 
-def test_a_late_reject_record_leaves_a_newer_request_alone(
-    aws: Aws, lambda_context: LambdaContext
-) -> None:
+def test_a_late_reject_record_leaves_a_newer_request_alone(aws: Aws, deliver: Deliver) -> None:
     # bob rejected e1 (on a host ahead); ann asked again (e2) before the rejection was mirrored
     # and before her new request reached bob.
     put_row(aws, "ann", "bob", State.REQUESTED, exchange="e1")
@@ -515,13 +497,11 @@ def test_a_late_reject_record_leaves_a_newer_request_alone(
     (record,) = _records(reader, "reject_state")
     put_row(aws, "ann", "bob", State.REQUESTED, at=now_millis(), exchange="e2")
 
-    assert reject_state.handler(stream_event([record]), lambda_context) == NO_FAILURES
+    deliver("reject_state", [record])
     assert statuses(aws) == {("ann", "bob"): (State.REQUESTED, "e2")}
 
 
-def test_an_unfriend_right_after_an_accept_ends_the_pair(
-    aws: Aws, lambda_context: LambdaContext
-) -> None:
+def test_an_unfriend_right_after_an_accept_ends_the_pair(aws: Aws, deliver: Deliver) -> None:
     # bob accepted and unfriended before accept_state reached ann's Requested row, which ann's
     # host stamped later than bob's host stamped the acceptance.
     put_row(aws, "ann", "bob", State.REQUESTED, at=_ahead(), exchange="e1")
@@ -530,13 +510,11 @@ def test_an_unfriend_right_after_an_accept_ends_the_pair(
     Friend("bob", "ann").delete()
     (record,) = _records(reader, "unfriend_state")
 
-    assert unfriend_state.handler(stream_event([record]), lambda_context) == NO_FAILURES
+    deliver("unfriend_state", [record])
     assert rows(aws) == {}
 
 
-def test_an_unfriend_record_leaves_a_newer_request_alone(
-    aws: Aws, lambda_context: LambdaContext
-) -> None:
+def test_an_unfriend_record_leaves_a_newer_request_alone(aws: Aws, deliver: Deliver) -> None:
     # Both unfriended; ann asked again (e2) before bob's unfriend (of e1) was mirrored. Her
     # host's clock runs behind bob's, so her request looks older than bob's Friends row.
     put_row(aws, "bob", "ann", State.FRIENDS, at=_ahead(), exchange="e1")
@@ -545,26 +523,23 @@ def test_an_unfriend_record_leaves_a_newer_request_alone(
     (record,) = _records(reader, "unfriend_state")
     put_row(aws, "ann", "bob", State.REQUESTED, at=now_millis(), exchange="e2")
 
-    assert unfriend_state.handler(stream_event([record]), lambda_context) == NO_FAILURES
+    deliver("unfriend_state", [record])
     assert rows(aws) == {("ann", "bob"): State.REQUESTED}
 
 
-def test_unfriend_removes_the_other_row(aws: Aws, lambda_context: LambdaContext) -> None:
+def test_unfriend_removes_the_other_row(aws: Aws, deliver: Deliver) -> None:
     put_row(aws, "ann", "bob", State.FRIENDS)
     put_row(aws, "bob", "ann", State.FRIENDS)
     reader = _reader_after_seed(aws)
     Friend("ann", "bob").delete()
     (record,) = _records(reader, "unfriend_state")
 
-    assert unfriend_state.handler(stream_event([record]), lambda_context) == NO_FAILURES
+    deliver("unfriend_state", [record])
     assert rows(aws) == {}
 
 
 def test_rows_that_change_between_reading_and_writing_are_decided_again(
-    aws: Aws,
-    lambda_context: LambdaContext,
-    capsys: pytest.CaptureFixture[str],
-    dynamodb_faults: list[Fault],
+    aws: Aws, deliver: Deliver, dynamodb_faults: list[Fault]
 ) -> None:
     """Ann and Bob unfriend each other at once: Bob's row goes while unfriend_state is ending
     the pair for Ann. Its transaction fails, and it reads the rows again and finds nothing left
@@ -582,16 +557,14 @@ def test_rows_that_change_between_reading_and_writing_are_decided_again(
             Friend("bob", "ann").delete()
 
     dynamodb_faults.append(bob_unfriends_first)
-    capsys.readouterr()
 
-    assert unfriend_state.handler(stream_event([record]), lambda_context) == NO_FAILURES
+    assert deliver("unfriend_state", [record]) == [Transition.IGNORED]
     assert raced
-    assert _counted(capsys) == [Transition.IGNORED]
     assert rows(aws) == {}
 
 
 def test_a_late_unfriend_record_leaves_a_renewed_friendship_alone(
-    aws: Aws, lambda_context: LambdaContext
+    aws: Aws, deliver: Deliver
 ) -> None:
     put_row(aws, "ann", "bob", State.FRIENDS)
     put_row(aws, "bob", "ann", State.FRIENDS)
@@ -600,7 +573,7 @@ def test_a_late_unfriend_record_leaves_a_renewed_friendship_alone(
     (record,) = _records(reader, "unfriend_state")
     put_row(aws, "ann", "bob", State.FRIENDS)  # friends again before the record arrives
 
-    assert unfriend_state.handler(stream_event([record]), lambda_context) == NO_FAILURES
+    deliver("unfriend_state", [record])
     assert rows(aws) == {("ann", "bob"): State.FRIENDS, ("bob", "ann"): State.FRIENDS}
 
 
