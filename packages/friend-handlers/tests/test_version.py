@@ -68,23 +68,19 @@ def test_stream_handlers_logs_and_metrics_carry_the_version(
 
 
 @pytest.mark.parametrize(
-    ("resource", "params", "query", "status"),
+    ("event", "status"),
     [
-        ("/players/{playerId}/friends", {"playerId": "ann"}, None, 200),
-        ("/players/{playerId}/friends", {"playerId": "ann"}, {"limit": "0"}, 400),
-        ("/nowhere", {}, None, 404),
+        (rest_event("/players/{playerId}/friends", {"playerId": "ann"}), 200),
+        (rest_event("/players/{playerId}/friends", {"playerId": "ann"}, {"limit": "0"}), 400),
+        (rest_event("/nowhere", {}), 404),
     ],
     ids=["answer", "bad-request", "unknown-route"],
 )
 @pytest.mark.usefixtures("aws")
 def test_every_read_answer_names_the_version(
-    lambda_context: LambdaContext,
-    resource: str,
-    params: dict[str, str],
-    query: dict[str, str] | None,
-    status: int,
+    lambda_context: LambdaContext, event: dict[str, Any], status: int
 ) -> None:
-    response = read.handler(rest_event(resource, params, query), lambda_context)
+    response = read.handler(event, lambda_context)
     assert response["statusCode"] == status
     assert response["multiValueHeaders"][VERSION_HEADER] == [INSTALLED]
     assert response["multiValueHeaders"]["Content-Type"] == ["application/json"]
