@@ -21,7 +21,7 @@ from friend_infra.releases import STORE_DIR, ReleaseError, ReleaseStore
 from friend_infra.workspace import workspace_root
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("function", choices=HANDLERS)
     parser.add_argument("version", help=f'a released {HANDLER_PACKAGE} version, or "{WORKSPACE}"')
@@ -36,11 +36,9 @@ def main(argv: list[str] | None = None) -> int:
         write_pin(manifest, args.function, args.version)
         read_manifest(manifest, HANDLERS)  # still a valid manifest
     except ReleaseError as error:
-        print(f"not pinned: {error}", file=sys.stderr)
-        return 1
+        sys.exit(f"not pinned: {error}")
     print(f"{args.function}: {before} -> {args.version} in {manifest}")
-    return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()

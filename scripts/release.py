@@ -308,7 +308,7 @@ def _build_backend_version(ws: Workspace, package: str) -> str:
     raise Refused(f"{package}: build-system must pin {BUILD_BACKEND}==<version> exactly")
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("packages", nargs="+", help="workspace packages, dependencies first")
     parser.add_argument("--bump", choices=BUMPS, help="bump the version first")
@@ -329,11 +329,9 @@ def main(argv: list[str] | None = None) -> int:
                 index_url=args.index_url,
             )
         except (Refused, ReleaseError) as error:
-            print(f"release of {package} refused: {error}", file=sys.stderr)
-            return 1
+            sys.exit(f"release of {package} refused: {error}")
         print(f"released {package} {version} -> {STORE_DIR}/{package}/{version}/")
-    return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()
