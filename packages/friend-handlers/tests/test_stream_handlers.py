@@ -38,23 +38,30 @@ def _reader_after_seed(aws: Aws) -> StreamReader:
     return reader
 
 
-def _records(reader: StreamReader, route: str) -> list[dict[str, Any]]:
+def _sent(aws: Aws, route: str, *changes: Callable[[], object]) -> list[dict[str, Any]]:
+    """The stream records that ``changes`` write and ``route``'s filter lets through, in stream
+    order (the rows written before them are the seed: their records are not sent)."""
+    reader = _reader_after_seed(aws)
+    for change in changes:
+        change()
     records = [record for record in reader.read() if routes(record) == [route]]
     assert records, f"no stream record for {route}"
     return records
 
 
-def _conflict_on(player: str) -> Fault:
-    """A TransactionConflict on transactions that write ``player``'s row, as DynamoDB reports
-    it when two transactions touch the same item at once."""
+def _conflict_on(player: str, raised: list[str], times: int | None = None) -> Fault:
+    """A TransactionConflict on the first ``times`` transactions (all, without ``times``) that
+    write ``player``'s row, as DynamoDB reports it when two transactions touch the same item at
+    once; each conflict raised is noted in ``raised``."""
 
     def fault(operation: str, request: dict[str, Any]) -> dict[str, Any] | None:
-        if operation != "TransactWriteItems":
+        if operation != "TransactWriteItems" or len(raised) == times:
             return None
         items = [next(iter(item.values())) for item in request["TransactItems"]]
         keys = [item.get("Key") or item.get("Item") for item in items]
         if not any(key["player_id"]["S"] == player for key in keys):
             return None
+        raised.append(operation)
         return {
             "Code": "TransactionCanceledException",
             "Message": "Transaction cancelled, please refer cancellation reasons for specific "
@@ -71,9 +78,7 @@ def _conflict_on(player: str) -> Fault:
 def test_transitions_are_counted_per_function(
     aws: Aws, lambda_context: LambdaContext, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    reader = StreamReader(aws)
-    put_row(aws, "ann", "bob", State.REQUESTED)
-    (record,) = _records(reader, "request_state")
+    (record,) = _sent(aws, "request_state", lambda: put_row(aws, "ann", "bob", State.REQUESTED))
     capsys.readouterr()
 
     assert request_state.handler(stream_event([record]), lambda_context) == NO_FAILURES
@@ -114,8 +119,11 @@ def deliver(lambda_context: LambdaContext, capsys: pytest.CaptureFixture[str]) -
     return deliver
 
 
-def _accept() -> None:
-    Friend("bob", "ann").update(actions=[Friend.state.set(State.FRIENDS)])
+def _accept(player: str = "bob", requester: str = "ann", at: int | None = None) -> None:
+    """``player`` accepts ``requester``'s request (``at``: the acceptance's stamp; without it
+    the row keeps the one it had)."""
+    stamp = [] if at is None else [Friend.last_updated.set(at)]
+    Friend(player, requester).update(actions=[Friend.state.set(State.FRIENDS), *stamp])
 
 
 def _bob_deletes() -> None:
@@ -145,9 +153,7 @@ def test_each_mirrored_change_is_counted_as_what_it_did_and_a_duplicate_as_ignor
     as ``bobs_row``)."""
     put_row(aws, "ann", "bob", State.REQUESTED, exchange="e1", mirrored=True)
     put_row(aws, "bob", "ann", bobs_row, exchange="e1")
-    reader = _reader_after_seed(aws)
-    act()
-    records = _records(reader, route)
+    records = _sent(aws, route, act)
 
     assert deliver(route, records) == [transition]
     assert deliver(route, records) == [Transition.IGNORED]
@@ -156,18 +162,16 @@ def test_each_mirrored_change_is_counted_as_what_it_did_and_a_duplicate_as_ignor
 def test_an_unfriend_is_counted_as_the_friendship_ended(aws: Aws, deliver: Deliver) -> None:
     put_row(aws, "ann", "bob", State.FRIENDS, exchange="e1")
     put_row(aws, "bob", "ann", State.FRIENDS, exchange="e1")
-    reader = _reader_after_seed(aws)
-    _bob_deletes()
-    records = _records(reader, "unfriend_state")
+    records = _sent(aws, "unfriend_state", _bob_deletes)
 
     assert deliver("unfriend_state", records) == [Transition.FRIENDSHIP_ENDED]
     assert rows(aws) == {}
 
 
 def test_request_creates_the_pending_row_of_its_exchange_once(aws: Aws, deliver: Deliver) -> None:
-    reader = StreamReader(aws)
-    put_row(aws, "ann", "bob", State.REQUESTED, exchange="e1")
-    (record,) = _records(reader, "request_state")
+    (record,) = _sent(
+        aws, "request_state", lambda: put_row(aws, "ann", "bob", State.REQUESTED, exchange="e1")
+    )
     expected = {("ann", "bob"): (State.REQUESTED, "e1"), ("bob", "ann"): (State.PENDING, "e1")}
 
     deliver("request_state", [record])
@@ -181,9 +185,11 @@ def test_request_creates_the_pending_row_of_its_exchange_once(aws: Aws, deliver:
 def test_the_request_is_marked_mirrored_with_its_pending_row_and_keeps_its_stamp(
     aws: Aws, deliver: Deliver
 ) -> None:
-    reader = StreamReader(aws)
-    put_row(aws, "ann", "bob", State.REQUESTED, at=1234, exchange="e1")
-    (record,) = _records(reader, "request_state")
+    (record,) = _sent(
+        aws,
+        "request_state",
+        lambda: put_row(aws, "ann", "bob", State.REQUESTED, at=1234, exchange="e1"),
+    )
 
     deliver("request_state", [record])
 
@@ -197,9 +203,9 @@ def test_a_replayed_record_of_a_mirrored_request_changes_nothing(
 ) -> None:
     """Bob was shown ann's request, then rejected it (or accepted and unfriended); ann's row
     waits for reject_state (or unfriend_state) when her request's record comes again."""
-    reader = StreamReader(aws)
-    put_row(aws, "ann", "bob", State.REQUESTED, exchange="e1")
-    (record,) = _records(reader, "request_state")
+    (record,) = _sent(
+        aws, "request_state", lambda: put_row(aws, "ann", "bob", State.REQUESTED, exchange="e1")
+    )
     deliver("request_state", [record])
     if then == "rejected":
         Friend("bob", "ann").delete()
@@ -238,9 +244,11 @@ def test_a_request_replaces_the_row_an_unfinished_change_left_behind(
     """Ann asks bob before her last change (a rejection, an unfriend) reached bob's row: her
     request stands, shown to bob as Pending, in her new exchange."""
     left_behind(aws)
-    reader = _reader_after_seed(aws)
-    put_row(aws, "ann", "bob", State.REQUESTED, at=now_millis(), exchange="e2")
-    (record,) = _records(reader, "request_state")
+    (record,) = _sent(
+        aws,
+        "request_state",
+        lambda: put_row(aws, "ann", "bob", State.REQUESTED, at=now_millis(), exchange="e2"),
+    )
 
     assert deliver("request_state", [record]) == [transition]
     assert statuses(aws) == {
@@ -253,11 +261,14 @@ def test_a_request_replaces_the_row_an_unfinished_change_left_behind(
 def test_a_mutual_request_settles_both_rows_as_friends_of_one_exchange(
     aws: Aws, deliver: Deliver
 ) -> None:
-    reader = StreamReader(aws)
-    put_row(aws, "ann", "bob", State.REQUESTED, exchange="e1")
-    put_row(aws, "bob", "ann", State.REQUESTED, exchange="e2")
-    records = _records(reader, "request_state")
+    records = _sent(
+        aws,
+        "request_state",
+        lambda: put_row(aws, "ann", "bob", State.REQUESTED, exchange="e1"),
+        lambda: put_row(aws, "bob", "ann", State.REQUESTED, exchange="e2"),
+    )
     assert len(records) == 2
+    reader = _reader_after_seed(aws)
 
     counted = [deliver("request_state", [record]) for record in records]
 
@@ -278,9 +289,9 @@ def test_a_request_meeting_the_other_players_request_on_its_way_makes_them_frien
 ) -> None:
     """Bob's own request is written while request_state is giving Bob the Pending row of Ann's:
     its transaction fails, and it reads the rows again and settles a mutual request."""
-    reader = StreamReader(aws)
-    put_row(aws, "ann", "bob", State.REQUESTED, exchange="e1")
-    (record,) = _records(reader, "request_state")
+    (record,) = _sent(
+        aws, "request_state", lambda: put_row(aws, "ann", "bob", State.REQUESTED, exchange="e1")
+    )
     raced: list[str] = []
 
     def bob_asks_first(operation: str, _request: dict[str, Any]) -> None:
@@ -302,9 +313,11 @@ def test_a_request_already_accepted_is_left_to_accept_state(aws: Aws, deliver: D
     # A late copy of ann's request record arrives after bob accepted but before the acceptance
     # reached ann's row: bob's Friends row answers this very request, so it stays, although
     # ann's host stamped the request later than bob's host stamped the acceptance.
-    reader = StreamReader(aws)
-    put_row(aws, "ann", "bob", State.REQUESTED, at=_ahead(), exchange="e1")
-    (record,) = _records(reader, "request_state")
+    (record,) = _sent(
+        aws,
+        "request_state",
+        lambda: put_row(aws, "ann", "bob", State.REQUESTED, at=_ahead(), exchange="e1"),
+    )
     put_row(aws, "bob", "ann", State.FRIENDS, at=now_millis(), exchange="e1")
 
     deliver("request_state", [record])
@@ -312,62 +325,44 @@ def test_a_request_already_accepted_is_left_to_accept_state(aws: Aws, deliver: D
 
 
 def test_a_late_request_record_changes_nothing(aws: Aws, deliver: Deliver) -> None:
-    reader = StreamReader(aws)
-    put_row(aws, "ann", "bob", State.REQUESTED)
-    (record,) = _records(reader, "request_state")
+    (record,) = _sent(aws, "request_state", lambda: put_row(aws, "ann", "bob", State.REQUESTED))
     Friend("ann", "bob").delete()  # the request is gone by the time its record arrives
 
     deliver("request_state", [record])
     assert rows(aws) == {}
 
 
-def test_a_transaction_conflict_is_retried(
-    aws: Aws, deliver: Deliver, dynamodb_faults: list[Fault]
+@pytest.mark.parametrize(
+    "conflicts", [MAX_ATTEMPTS - 1, None], ids=["until-the-last-attempt", "endless"]
+)
+def test_a_transaction_conflict_is_retried_and_endless_contention_fails_only_that_record(
+    aws: Aws,
+    lambda_context: LambdaContext,
+    dynamodb_faults: list[Fault],
+    conflicts: int | None,
 ) -> None:
-    reader = StreamReader(aws)
-    put_row(aws, "ann", "bob", State.REQUESTED)
-    put_row(aws, "bob", "ann", State.REQUESTED)
-    record = _records(reader, "request_state")[0]
-    conflicts = [_conflict_on("ann")] * 2
-
-    def twice(operation: str, request: dict[str, Any]) -> dict[str, Any] | None:
-        return conflicts.pop()(operation, request) if conflicts else None
-
-    dynamodb_faults.append(twice)
-
-    deliver("request_state", [record])
-    assert conflicts == []
-    assert rows(aws) == {("ann", "bob"): State.FRIENDS, ("bob", "ann"): State.FRIENDS}
-
-
-def test_endless_contention_fails_only_that_record(
-    aws: Aws, lambda_context: LambdaContext, dynamodb_faults: list[Fault]
-) -> None:
-    reader = StreamReader(aws)
-    put_row(aws, "ann", "bob", State.REQUESTED)
-    put_row(aws, "cat", "dan", State.REQUESTED)
-    records = _records(reader, "request_state")
-    calls: list[str] = []
-    conflict = _conflict_on("ann")
-
-    def always(operation: str, request: dict[str, Any]) -> dict[str, Any] | None:
-        error = conflict(operation, request)
-        if error is not None:
-            calls.append(operation)
-        return error
-
-    dynamodb_faults.append(always)
+    """Ann's request meets ``conflicts`` transaction conflicts (``None``: one on every attempt),
+    cat's none: conflicts on all but the last attempt are retried away, endless ones fail ann's
+    record alone."""
+    records = _sent(
+        aws,
+        "request_state",
+        lambda: put_row(aws, "ann", "bob", State.REQUESTED),
+        lambda: put_row(aws, "cat", "dan", State.REQUESTED),
+    )
+    raised: list[str] = []
+    dynamodb_faults.append(_conflict_on("ann", raised, times=conflicts))
 
     response = request_state.handler(stream_event(records), lambda_context)
 
-    failed = records[0]["dynamodb"]["SequenceNumber"]
-    assert response == {"batchItemFailures": [{"itemIdentifier": failed}]}
-    assert len(calls) == MAX_ATTEMPTS
-    assert rows(aws) == {
-        ("ann", "bob"): State.REQUESTED,
-        ("cat", "dan"): State.REQUESTED,
-        ("dan", "cat"): State.PENDING,
-    }
+    anns = records[0]["dynamodb"]["SequenceNumber"]
+    endless = conflicts is None
+    assert response["batchItemFailures"] == ([{"itemIdentifier": anns}] if endless else [])
+    assert len(raised) == (MAX_ATTEMPTS if endless else conflicts)
+    anns_pair = {("ann", "bob"): State.REQUESTED} | (
+        {} if endless else {("bob", "ann"): State.PENDING}
+    )
+    assert rows(aws) == anns_pair | {("cat", "dan"): State.REQUESTED, ("dan", "cat"): State.PENDING}
 
 
 @pytest.mark.parametrize("requester_ahead", [False, True], ids=["same-clock", "requester-ahead"])
@@ -378,12 +373,7 @@ def test_accept_makes_the_requester_a_friend(
     at = _ahead() if requester_ahead else now_millis()
     put_row(aws, "ann", "bob", State.REQUESTED, at=at, exchange="e1")
     put_row(aws, "bob", "ann", State.PENDING, exchange="e1")
-    reader = _reader_after_seed(aws)
-    accepted_at = now_millis()
-    Friend("bob", "ann").update(
-        actions=[Friend.state.set(State.FRIENDS), Friend.last_updated.set(accepted_at)]
-    )
-    (record,) = _records(reader, "accept_state")
+    (record,) = _sent(aws, "accept_state", lambda: _accept(at=now_millis()))
 
     deliver("accept_state", [record])
     assert statuses(aws) == {
@@ -395,9 +385,7 @@ def test_accept_makes_the_requester_a_friend(
 def test_rows_written_before_exchange_ids_still_settle(aws: Aws, deliver: Deliver) -> None:
     put_row(aws, "ann", "bob", State.REQUESTED)
     put_row(aws, "bob", "ann", State.PENDING)
-    reader = _reader_after_seed(aws)
-    Friend("bob", "ann").update(actions=[Friend.state.set(State.FRIENDS)])
-    (record,) = _records(reader, "accept_state")
+    (record,) = _sent(aws, "accept_state", _accept)
 
     deliver("accept_state", [record])
     assert statuses(aws) == {
@@ -411,11 +399,7 @@ def test_a_late_accept_record_leaves_a_newer_request_alone(aws: Aws, deliver: De
     # acceptance of e1 arrives before anything reached bob's row.
     put_row(aws, "ann", "bob", State.REQUESTED, exchange="e1")
     put_row(aws, "bob", "ann", State.PENDING, exchange="e1")
-    reader = _reader_after_seed(aws)
-    Friend("bob", "ann").update(
-        actions=[Friend.state.set(State.FRIENDS), Friend.last_updated.set(_ahead())]
-    )
-    (record,) = _records(reader, "accept_state")
+    (record,) = _sent(aws, "accept_state", lambda: _accept(at=_ahead()))
     put_row(aws, "ann", "bob", State.REQUESTED, at=now_millis(), exchange="e2")
 
     deliver("accept_state", [record])
@@ -430,10 +414,7 @@ def test_accept_fails_the_record_on_an_unexpected_error(
     put_row(aws, "bob", "ann", State.PENDING)
     put_row(aws, "cat", "dan", State.REQUESTED)
     put_row(aws, "dan", "cat", State.PENDING)
-    reader = _reader_after_seed(aws)
-    Friend("bob", "ann").update(actions=[Friend.state.set(State.FRIENDS)])
-    Friend("dan", "cat").update(actions=[Friend.state.set(State.FRIENDS)])
-    records = _records(reader, "accept_state")
+    records = _sent(aws, "accept_state", _accept, lambda: _accept("dan", "cat"))
 
     def broken_for_ann(operation: str, request: dict[str, Any]) -> dict[str, Any] | None:
         if operation == "TransactWriteItems" and "ann" in str(request):
@@ -453,9 +434,7 @@ def test_accept_fails_the_record_on_an_unexpected_error(
 def test_a_late_accept_record_changes_nothing(aws: Aws, deliver: Deliver) -> None:
     put_row(aws, "ann", "bob", State.REQUESTED)
     put_row(aws, "bob", "ann", State.PENDING)
-    reader = _reader_after_seed(aws)
-    Friend("bob", "ann").update(actions=[Friend.state.set(State.FRIENDS)])
-    (record,) = _records(reader, "accept_state")
+    (record,) = _sent(aws, "accept_state", _accept)
     Friend("bob", "ann").delete()  # bob unfriended before the acceptance was mirrored
 
     deliver("accept_state", [record])
@@ -465,9 +444,7 @@ def test_a_late_accept_record_changes_nothing(aws: Aws, deliver: Deliver) -> Non
 def test_reject_removes_the_request(aws: Aws, deliver: Deliver) -> None:
     put_row(aws, "ann", "bob", State.REQUESTED, at=_ahead(), exchange="e1")
     put_row(aws, "bob", "ann", State.PENDING, exchange="e1")
-    reader = _reader_after_seed(aws)
-    Friend("bob", "ann").delete()
-    (record,) = _records(reader, "reject_state")
+    (record,) = _sent(aws, "reject_state", Friend("bob", "ann").delete)
 
     deliver("reject_state", [record])
     assert rows(aws) == {}
@@ -476,9 +453,7 @@ def test_reject_removes_the_request(aws: Aws, deliver: Deliver) -> None:
 def test_a_duplicate_reject_record_leaves_a_new_request_alone(aws: Aws, deliver: Deliver) -> None:
     put_row(aws, "ann", "bob", State.REQUESTED)
     put_row(aws, "bob", "ann", State.PENDING)
-    reader = _reader_after_seed(aws)
-    Friend("bob", "ann").delete()
-    (record,) = _records(reader, "reject_state")
+    (record,) = _sent(aws, "reject_state", Friend("bob", "ann").delete)
     deliver("reject_state", [record])
     put_row(aws, "ann", "bob", State.REQUESTED, exchange="e2")  # ann asks again
     put_row(aws, "bob", "ann", State.PENDING, exchange="e2")
@@ -492,9 +467,7 @@ def test_a_late_reject_record_leaves_a_newer_request_alone(aws: Aws, deliver: De
     # and before her new request reached bob.
     put_row(aws, "ann", "bob", State.REQUESTED, exchange="e1")
     put_row(aws, "bob", "ann", State.PENDING, at=_ahead(), exchange="e1")
-    reader = _reader_after_seed(aws)
-    Friend("bob", "ann").delete()
-    (record,) = _records(reader, "reject_state")
+    (record,) = _sent(aws, "reject_state", Friend("bob", "ann").delete)
     put_row(aws, "ann", "bob", State.REQUESTED, at=now_millis(), exchange="e2")
 
     deliver("reject_state", [record])
@@ -506,9 +479,7 @@ def test_an_unfriend_right_after_an_accept_ends_the_pair(aws: Aws, deliver: Deli
     # host stamped later than bob's host stamped the acceptance.
     put_row(aws, "ann", "bob", State.REQUESTED, at=_ahead(), exchange="e1")
     put_row(aws, "bob", "ann", State.FRIENDS, at=now_millis(), exchange="e1")
-    reader = _reader_after_seed(aws)
-    Friend("bob", "ann").delete()
-    (record,) = _records(reader, "unfriend_state")
+    (record,) = _sent(aws, "unfriend_state", Friend("bob", "ann").delete)
 
     deliver("unfriend_state", [record])
     assert rows(aws) == {}
@@ -518,9 +489,7 @@ def test_an_unfriend_record_leaves_a_newer_request_alone(aws: Aws, deliver: Deli
     # Both unfriended; ann asked again (e2) before bob's unfriend (of e1) was mirrored. Her
     # host's clock runs behind bob's, so her request looks older than bob's Friends row.
     put_row(aws, "bob", "ann", State.FRIENDS, at=_ahead(), exchange="e1")
-    reader = _reader_after_seed(aws)
-    Friend("bob", "ann").delete()
-    (record,) = _records(reader, "unfriend_state")
+    (record,) = _sent(aws, "unfriend_state", Friend("bob", "ann").delete)
     put_row(aws, "ann", "bob", State.REQUESTED, at=now_millis(), exchange="e2")
 
     deliver("unfriend_state", [record])
@@ -530,9 +499,7 @@ def test_an_unfriend_record_leaves_a_newer_request_alone(aws: Aws, deliver: Deli
 def test_unfriend_removes_the_other_row(aws: Aws, deliver: Deliver) -> None:
     put_row(aws, "ann", "bob", State.FRIENDS)
     put_row(aws, "bob", "ann", State.FRIENDS)
-    reader = _reader_after_seed(aws)
-    Friend("ann", "bob").delete()
-    (record,) = _records(reader, "unfriend_state")
+    (record,) = _sent(aws, "unfriend_state", Friend("ann", "bob").delete)
 
     deliver("unfriend_state", [record])
     assert rows(aws) == {}
@@ -546,9 +513,7 @@ def test_rows_that_change_between_reading_and_writing_are_decided_again(
     to do, so the friendship is not counted as ended by it."""
     put_row(aws, "ann", "bob", State.FRIENDS, exchange="e1")
     put_row(aws, "bob", "ann", State.FRIENDS, exchange="e1")
-    reader = _reader_after_seed(aws)
-    Friend("ann", "bob").delete()
-    (record,) = _records(reader, "unfriend_state")
+    (record,) = _sent(aws, "unfriend_state", Friend("ann", "bob").delete)
     raced: list[str] = []
 
     def bob_unfriends_first(operation: str, _request: dict[str, Any]) -> None:
@@ -568,9 +533,7 @@ def test_a_late_unfriend_record_leaves_a_renewed_friendship_alone(
 ) -> None:
     put_row(aws, "ann", "bob", State.FRIENDS)
     put_row(aws, "bob", "ann", State.FRIENDS)
-    reader = _reader_after_seed(aws)
-    Friend("ann", "bob").delete()
-    (record,) = _records(reader, "unfriend_state")
+    (record,) = _sent(aws, "unfriend_state", Friend("ann", "bob").delete)
     put_row(aws, "ann", "bob", State.FRIENDS)  # friends again before the record arrives
 
     deliver("unfriend_state", [record])
