@@ -91,6 +91,52 @@ def test_processes_asking_at_once_for_the_same_assembly_synthesize_it_once(
     assert (log.count("MISS"), log.count("HIT")) == (1, 2)
 
 
+def test_a_replayed_asset_is_the_cached_file_itself(workspace: Layout, tmp_path: Path) -> None:
+    # Asset folders are named by their content's hash and only ever read: a replay links them
+    # (a run replays the same assembly six times), where a copy would cost tens of megabytes.
+    run(_app(workspace), _env(tmp_path / "out1"), workspace)
+    replayed = tmp_path / "out2"
+    run(_app(workspace), _env(replayed), workspace)
+
+    (entry,) = (p for p in workspace.synth_cache_dir.iterdir() if p.is_dir())
+    handler = Path("asset.abc", "handler.py")
+    assert (replayed / handler).samefile(entry / handler)
+
+
+def test_a_replay_into_a_folder_holding_an_earlier_one_leaves_the_cache_as_it_was(
+    workspace: Layout, tmp_path: Path
+) -> None:
+    # The toolkit synthesizes into the same output folder for each stack it deploys.
+    out = tmp_path / "out"
+    for _ in range(3):
+        assert run(_app(workspace), _env(out), workspace) == 0
+
+    (entry,) = (p for p in workspace.synth_cache_dir.iterdir() if p.is_dir())
+    handler = Path("asset.abc", "handler.py")
+    assert (entry / handler).read_text() == "def handler(e, c): return 1\n"
+    assert (out / handler).samefile(entry / handler)
+    assert _runs(workspace) == 1
+
+
+def test_a_replayed_manifest_rewritten_in_place_leaves_the_cache_as_it_was(
+    workspace: Layout, tmp_path: Path
+) -> None:
+    # integ-runner rewrites the manifest of the assembly it keeps as a snapshot in place.
+    run(_app(workspace), _env(tmp_path / "out1"), workspace)
+    replayed = tmp_path / "out2"
+    run(_app(workspace), _env(replayed), workspace)
+    original = (replayed / "manifest.json").read_text()
+    with (replayed / "manifest.json").open("r+") as manifest:
+        manifest.write("{}")
+        manifest.truncate()
+
+    again = tmp_path / "out3"
+    run(_app(workspace), _env(again), workspace)
+
+    assert (again / "manifest.json").read_text() == original
+    assert _runs(workspace) == 1
+
+
 @pytest.mark.parametrize(
     "change",
     [

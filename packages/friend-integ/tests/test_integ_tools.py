@@ -1,10 +1,12 @@
-"""Installing the pinned Node tools only when needed, and skipping a current bootstrap."""
+"""Installing the pinned Node tools only when needed; bootstrapping, and skipping a current
+bootstrap."""
 
 from pathlib import Path
 
 import pytest
 from friend_integ import bootstrap, tools
 from friend_integ.paths import PACKAGE_DIR
+from friend_target import Target, TargetKind
 
 
 def _package(tmp_path: Path) -> Path:
@@ -77,3 +79,22 @@ def test_bootstrap_is_skipped_only_when_complete_and_current(
     status: str | None, version: int | None, current: bool
 ) -> None:
     assert bootstrap.is_current(status, version, wanted=33) is current
+
+
+def test_every_region_is_bootstrapped_by_one_run_of_the_cli(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The CLI bootstraps the environments it is given side by side; one run of it per region
+    # paid its start-up once per region.
+    commands: list[list[str]] = []
+    monkeypatch.setattr(bootstrap, "run_logged", lambda command, *_, **__: commands.append(command))
+    target = Target(TargetKind.EMULATOR, "000000000000", endpoint="http://127.0.0.1:4610")
+
+    bootstrap.bootstrap(
+        Path("cdk"), target, {}, tmp_path / "bootstrap.log", regions=["us-east-1", "us-east-2"]
+    )
+
+    (command,) = commands
+    assert command[:2] == ["cdk", "bootstrap"]
+    assert "aws://000000000000/us-east-1" in command
+    assert "aws://000000000000/us-east-2" in command

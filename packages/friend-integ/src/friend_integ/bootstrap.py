@@ -6,7 +6,7 @@ is complete and carries the version that the pinned CLI's template would deploy.
 """
 
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from friend_target import Target
@@ -32,15 +32,16 @@ def is_current(status: str | None, version: int | None, wanted: int) -> bool:
 
 
 def bootstrap(
-    cdk: Path, target: Target, env: Mapping[str, str], log: Path, *, region: str | None = None
+    cdk: Path, target: Target, env: Mapping[str, str], log: Path, *, regions: Sequence[str]
 ) -> None:
-    """Run `cdk bootstrap aws://ACCOUNT/REGION` (the target's region unless another is
-    given) with the pinned CLI; raise on failure."""
+    """Run `cdk bootstrap aws://ACCOUNT/REGION ...` for every region with the pinned CLI, in
+    one run of it (it bootstraps the environments it is given side by side, and its start-up
+    is a good part of a bootstrap on an emulator); raise on failure."""
     run_logged(
         [
             str(cdk),
             "bootstrap",
-            f"aws://{target.account}/{region or target.region}",
+            *(f"aws://{target.account}/{region}" for region in regions),
             "--no-notices",
             "--no-version-reporting",
         ],

@@ -166,13 +166,7 @@ def verify_and_prepare(args: argparse.Namespace, run: Run, cdk_package: Path, cd
         started = time.monotonic()
         where = ", ".join(f"aws://{target.account}/{region}" for region in stale)
         run.progress.step(f"bootstrap: cdk bootstrap {where}")
-
-        def bootstrap_region(region: str) -> None:
-            log = run.log_dir / f"bootstrap-{region}.log"
-            bootstrap.bootstrap(cdk, target, in_region(run.env, region), log, region=region)
-
-        with ThreadPoolExecutor(len(stale)) as pool:
-            list(pool.map(bootstrap_region, stale))
+        bootstrap.bootstrap(cdk, target, run.env, run.log_dir / "bootstrap.log", regions=stale)
         run.progress.detail(f"done in {run.timed('bootstrap', started):.1f}s")
 
     leftovers = {

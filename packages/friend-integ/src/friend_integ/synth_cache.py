@@ -36,6 +36,7 @@ Set `FRIEND_INTEG_SYNTH_CACHE=0` to always synthesize. Hits and misses are appen
 `synth-cache.log` in the cache folder, which the integ command summarizes.
 """
 
+import contextlib
 import hashlib
 import os
 import shutil
@@ -210,6 +211,31 @@ def _prune(cache_dir: Path) -> None:
         (cache_dir / f".{stale.name}.lock").unlink(missing_ok=True)
 
 
+def _replay(assembly: Path, outdir: Path) -> None:
+    """Put a synthesized assembly into the toolkit's output folder.
+
+    Asset folders (`asset.<hash>`, the bundled functions: tens of megabytes, replayed several
+    times a run) are named by their content's hash and only ever read, so their files are
+    linked. The assembly's own files are copied: integ-runner rewrites the manifest of the
+    assembly it keeps as a snapshot in place, which must not reach the cache. A file already
+    in the output folder (the toolkit synthesizes into the same folder for each stack it
+    deploys) is replaced, never written through, since it may be a link to the cache.
+    """
+
+    def put(source: str, destination: str) -> None:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(destination)
+        if not Path(source).relative_to(assembly).parts[0].startswith("asset."):
+            shutil.copy2(source, destination)
+            return
+        try:
+            os.link(source, destination)
+        except OSError:  # another file system, or one without links: a copy does the same
+            shutil.copy2(source, destination)
+
+    shutil.copytree(assembly, outdir, dirs_exist_ok=True, copy_function=put)
+
+
 def _synthesize(app: Path, env: Mapping[str, str]) -> int:
     return subprocess.run([sys.executable, str(app)], env=dict(env), check=False).returncode  # noqa: S603
 
@@ -230,7 +256,7 @@ def run(app: Path, env: Mapping[str, str], layout: Layout) -> int:
     # beside another, integ-runner's regions) waits for the first and replays its entry.
     with FileLock(cache_dir / f".{key}.lock"):
         if entry.is_dir():
-            shutil.copytree(entry, outdir, dirs_exist_ok=True)
+            _replay(entry, outdir)
             os.utime(entry)
             _log(cache_dir, "HIT", key, app, time.monotonic() - start)
             return 0
@@ -242,7 +268,7 @@ def run(app: Path, env: Mapping[str, str], layout: Layout) -> int:
             code = _synthesize(app, {**env, OUTDIR_ENV: str(assembly)})
             if code != 0:
                 return code
-            shutil.copytree(assembly, outdir, dirs_exist_ok=True)
+            _replay(assembly, outdir)
             assembly.rename(entry)
         finally:
             shutil.rmtree(staging, ignore_errors=True)
