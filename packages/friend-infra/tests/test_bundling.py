@@ -124,6 +124,7 @@ def test_bundle_imports_with_the_runtime_sdk(built: Path) -> None:
     assert result.returncode == 0, result.stderr
 
 
+@pytest.mark.slow  # builds the bundle afresh in another checkout
 def test_same_output_from_cache_and_from_another_checkout_path(
     built: Path, checkout: Path, tmp_path: Path
 ) -> None:
@@ -134,6 +135,7 @@ def test_same_output_from_cache_and_from_another_checkout_path(
     assert _tree_hash(again) == _tree_hash(built) == _tree_hash(elsewhere)
 
 
+@pytest.mark.slow  # builds the bundle twice per edit
 @pytest.mark.parametrize(
     "edit",
     ["handler source", "model source", "lock"],

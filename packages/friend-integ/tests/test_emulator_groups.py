@@ -6,6 +6,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 TESTS = """
 import json, os, pathlib, pytest
 
@@ -39,6 +41,7 @@ def test_on_no_emulator(n):
 """
 
 
+@pytest.mark.slow  # a pytest session of its own, on two processes
 def test_each_emulators_tests_run_in_one_process(tmp_path: Path) -> None:
     (tmp_path / "test_grouped.py").write_text(TESTS)
     (tmp_path / "pytest.ini").write_text("[pytest]\n")
