@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 from friend_integ.emulators import EMULATORS, Emulator, create
-from friend_integ.test_support.emulators import client_factory, free_port, state_dir_for_tests
+from friend_integ.test_support.emulators import client_factory, free_port
 
 pytestmark = pytest.mark.emulator
 
@@ -102,7 +102,7 @@ def test_nothing_of_the_users_aws_setup_reaches_a_function(
     (home / ".aws" / "credentials").write_text(
         "[default]\naws_access_key_id = AKIAPLANTEDFILE\naws_secret_access_key = planted\n"
     )
-    emulator = create(key, port=free_port(), state_dir=state_dir_for_tests(key))
+    emulator = create(key, port=free_port())
     with monkeypatch.context() as planted:  # the user's environment while the emulator starts
         planted.setenv("HOME", str(home))
         planted.setenv("AWS_CONFIG_FILE", str(home / ".aws" / "credentials"))

@@ -15,7 +15,7 @@ from pathlib import Path
 import psutil
 import pytest
 from friend_integ.emulators import EMULATORS, Emulator, PortInUseError, create, health
-from friend_integ.test_support.emulators import client_factory, free_port, state_dir_for_tests
+from friend_integ.test_support.emulators import client_factory, free_port
 
 pytestmark = pytest.mark.emulator
 
@@ -146,7 +146,7 @@ _READY_IN_LOG = {"localstack": "Ready.", "ministack": "Ready"}
 
 
 def test_second_instance_starts_and_stops_without_touching_the_first(emulator: Emulator) -> None:
-    second = create(emulator.key, port=free_port(), state_dir=state_dir_for_tests(emulator.key))
+    second = create(emulator.key, port=free_port())
     second.start(timeout=60)
     try:
         pid = _pid(second)

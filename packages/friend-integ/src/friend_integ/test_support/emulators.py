@@ -2,21 +2,21 @@
 are in ``fixtures``).
 
 Test emulators run on free ports (never the default 4566, which may be the user's own emulator)
-with their state under ``.state/<emulator>-tests``; sessions side by side share that folder's
-environment and keep their processes apart by port.
+from the environment the integ command installs (``.state/<emulator>``), so it is built once for
+both; every file of a running emulator (its run folder, log, pid file) is named by its port, so
+sessions side by side and the integ command's emulator stay apart.
 """
 
 from __future__ import annotations
 
 import socket
 from collections.abc import Callable, Iterator
-from pathlib import Path
 from typing import Any
 
 import boto3
 from botocore.config import Config
 
-from friend_integ.emulators import DEFAULT_PORT, Emulator, create, default_state_dir
+from friend_integ.emulators import DEFAULT_PORT, Emulator, create
 
 TEST_REGION = "us-east-1"
 TEST_ACCOUNT = "000000000000"
@@ -35,13 +35,9 @@ def free_port() -> int:
             return port
 
 
-def state_dir_for_tests(key: str) -> Path:
-    return default_state_dir(f"{key}-tests")
-
-
 def started(key: str) -> Iterator[Emulator]:
     """A started emulator on a free port, stopped when the generator is closed."""
-    instance = create(key, port=free_port(), state_dir=state_dir_for_tests(key))
+    instance = create(key, port=free_port())
     instance.start(timeout=120)
     try:
         yield instance
