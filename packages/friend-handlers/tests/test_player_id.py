@@ -120,3 +120,29 @@ def test_an_invisible_difference_is_not_a_different_player() -> None:
         parse_message(body)
     assert raised.value.reason.value == "InvalidFields"
     assert "U+200B" in raised.value.detail
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("", "a player id must have 1 to 128 characters, not 0"),
+        ("a" * 129, "a player id must have 1 to 128 characters, not 129"),
+        (
+            "ann\u200bbob",
+            "a player id must have only printable characters, not U+200B (category Cf)",
+        ),
+        (
+            "Zoe\u0308",
+            "a player id must be in Unicode normalization form NFC (composed characters)",
+        ),
+        (" ann", "a player id must not start or end with a space"),
+        ("ann ", "a player id must not start or end with a space"),
+        ("..", "a player id must not be '..': URLs cannot carry it"),
+    ],
+    ids=["empty", "too long", "invisible", "not NFC", "leading space", "trailing space", "dots"],
+)
+def test_each_rule_refuses_with_a_message_that_names_it(text: str, message: str) -> None:
+    """The message reaches the client (a 400's body, the dead-letter reason): it names the rule
+    and the offending character."""
+    with pytest.raises(ValueError, match=f"^{re.escape(message)}$"):
+        check_player_id(text)
