@@ -406,7 +406,8 @@ class Intent:
         self.applied: list[tuple[str, str, str]] = []
         """(kind of write, player, friend), in commit order."""
 
-    def record(self, kind: str, player: str, friend: str) -> None:
+    def record(self, kind: str, player: str, friend: str, was: State | None = None) -> None:
+        """Fold one applied write; ``was``: the state a deleted row was required to have."""
         self.applied.append((kind, player, friend))
         pair = frozenset((player, friend))
         if kind == "Put":
@@ -417,6 +418,10 @@ class Intent:
             )
         elif kind == "Update":
             self.pairs[pair] = State.FRIENDS
+        elif was is State.FRIENDS and self.pairs.get(pair) == (REQUESTED_BY, friend):
+            # An Unfriend of a friendship ``friend`` has already ended and asked anew after
+            # (``player``'s row not yet told): it ends the old exchange, the new request stands.
+            pass
         else:
             self.pairs.pop(pair, None)
 
@@ -445,8 +450,11 @@ class Intent:
         return found
 
 
-def _written_rows(operation: str, request: Mapping[str, Any]) -> list[tuple[str, str, str]]:
-    """The Friend rows a write request changes: (Put | Update | Delete, player, friend)."""
+def _written_rows(
+    operation: str, request: Mapping[str, Any]
+) -> list[tuple[str, str, str, State | None]]:
+    """The Friend rows a write request changes: (Put | Update | Delete, player, friend, the
+    state its condition requires, if it names one)."""
     if operation in {"PutItem", "UpdateItem", "DeleteItem"}:
         items = [(operation.removesuffix("Item"), request)]
     elif operation == "TransactWriteItems":
@@ -458,7 +466,10 @@ def _written_rows(operation: str, request: Mapping[str, Any]) -> list[tuple[str,
         if item["TableName"] != TEST_TABLE_NAME or kind == "ConditionCheck":
             continue
         key = item.get("Key") or item["Item"]
-        written.append((kind, key["player_id"]["S"], key["friend_id"]["S"]))
+        values = item.get("ExpressionAttributeValues", {}).values()
+        states = {value.get("S") for value in values} & {state.value for state in State}
+        was = State(states.pop()) if len(states) == 1 else None
+        written.append((kind, key["player_id"]["S"], key["friend_id"]["S"], was))
     return written
 
 
