@@ -92,6 +92,21 @@ DeployStack = Callable[[Emulator, str], Deployment]
 """The ``deployed_stack`` fixture: ``deployed_stack(emulator, stack name)``."""
 
 
+def _run_app(arguments: list[str], outdir: Path | None = None) -> None:
+    """This interpreter with ``arguments``, in a fresh process as the CDK CLI runs an app
+    (``outdir``: the output folder, handed on as the CLI does, in ``CDK_OUTDIR``)."""
+    env = {**os.environ, "JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION": "1"}
+    if outdir is not None:
+        env[synth_cache.OUTDIR_ENV] = str(outdir)
+    subprocess.run(  # noqa: S603 - this interpreter, a test's own app or the package's module
+        [sys.executable, *arguments],
+        check=True,
+        env=env,
+        capture_output=True,
+        timeout=SYNTH_TIMEOUT_SECONDS,
+    )
+
+
 class CloudAssembly:
     """A synthesized app, deployed stack by stack through CloudFormation."""
 
@@ -107,14 +122,7 @@ class CloudAssembly:
     ) -> CloudAssembly:
         """Run the CDK app ``app`` (a Python script taking ``outdir`` and ``args``) in a fresh
         interpreter, as the CDK CLI would, and return its assembly ready to deploy."""
-        env = {**os.environ, "JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION": "1"}
-        subprocess.run(  # noqa: S603 - this interpreter, a test's own app file
-            [sys.executable, str(app), str(outdir), *args],
-            check=True,
-            env=env,
-            capture_output=True,
-            timeout=SYNTH_TIMEOUT_SECONDS,
-        )
+        _run_app([str(app), str(outdir), *args])
         return cls(outdir, aws_client)
 
     @classmethod
@@ -122,18 +130,7 @@ class CloudAssembly:
         """The service's stack (``SERVICE_APP``), through the synth cache of the integ command:
         synthesized once for the same sources and environment, replayed after that (across
         tests, test processes and runs)."""
-        env = {
-            **os.environ,
-            "JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION": "1",
-            synth_cache.OUTDIR_ENV: str(outdir),
-        }
-        subprocess.run(  # noqa: S603 - this interpreter, the package's own module
-            [sys.executable, "-m", "friend_integ.synth_cache", str(SERVICE_APP)],
-            check=True,
-            env=env,
-            capture_output=True,
-            timeout=SYNTH_TIMEOUT_SECONDS,
-        )
+        _run_app(["-m", "friend_integ.synth_cache", str(SERVICE_APP)], outdir=outdir)
         return cls(outdir, aws_client)
 
     def publish_assets(self, stack: str) -> dict[str, str]:
@@ -182,11 +179,10 @@ class CloudAssembly:
         """Deploy ``stack`` (as ``name``); fails with its events unless it reaches
         CREATE_COMPLETE."""
         deployed = self.deploy(stack, name)
-        name = name or stack
-        assert deployed["StackStatus"] == "CREATE_COMPLETE", self.reasons(name)
+        assert deployed["StackStatus"] == "CREATE_COMPLETE", self.reasons(deployed["StackName"])
         return Deployment(
             endpoint=self.cloudformation.meta.endpoint_url,
-            stack=name,
+            stack=deployed["StackName"],
             outputs={o["OutputKey"]: o["OutputValue"] for o in deployed.get("Outputs", [])},
             template=json.loads((self.outdir / f"{stack}.template.json").read_text()),
         )
