@@ -137,6 +137,24 @@ def test_a_replayed_manifest_rewritten_in_place_leaves_the_cache_as_it_was(
     assert _runs(workspace) == 1
 
 
+def test_an_app_outside_the_workspace_is_cached_and_its_folder_is_an_input(
+    workspace: Layout, tmp_path: Path
+) -> None:
+    """`integ --directory DIR` may name any folder, inside the checkout or not."""
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    app = elsewhere / "integ_app.py"
+    app.write_text(_app(workspace).read_text().replace("parents[3]", "parents[1] / 'ws'"))
+
+    assert run(app, _env(tmp_path / "out1"), workspace) == 0
+    assert run(app, _env(tmp_path / "out2"), workspace) == 0
+    before = cache_key(app, _env(tmp_path), workspace)
+    (elsewhere / "helpers.py").write_text("X = 1\n")
+
+    assert _runs(workspace) == 1
+    assert cache_key(app, _env(tmp_path), workspace) != before
+
+
 @pytest.mark.parametrize(
     "change",
     [

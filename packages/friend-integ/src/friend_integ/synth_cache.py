@@ -166,10 +166,12 @@ def key_parts(app: Path, env: Mapping[str, str], layout: Layout) -> dict[str, st
                 hasher.update(part)
         return hasher.hexdigest()
 
-    files = [
-        (f"file:{path.relative_to(root)}", path.read_bytes()) for path in input_files(app, layout)
-    ]
-    files.append(("app", str(app.resolve().relative_to(root)).encode()))
+    def name(path: Path) -> str:
+        """Workspace files by their place in it (the key holds in any checkout); others whole."""
+        return str(path.relative_to(root) if path.is_relative_to(root) else path)
+
+    files = [(f"file:{name(path)}", path.read_bytes()) for path in input_files(app, layout)]
+    files.append(("app", name(app.resolve()).encode()))
     environment = [(f"env:{k}", v.encode()) for k, v in sorted(relevant_environment(env).items())]
     overflow = env.get(CONTEXT_OVERFLOW_ENV)
     if overflow:

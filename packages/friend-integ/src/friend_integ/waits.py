@@ -6,6 +6,10 @@ embedded emulator a step settles in well under a second, and a wait sized for AW
 broken rule into minutes of waiting. The `integ` command names the total in the environment of
 the apps it synthesizes; an app synthesized without it (the snapshot check, integ-runner run by
 hand) gets the emulators' total, which is what the committed snapshots hold.
+
+The embedded MiniStack runs the waiters' clock fast (`EMBEDDED_MINISTACK_CLOCK`): its Step
+Functions scale every retry interval, so the same template polls more often and gives up sooner
+there, while Step Functions itself (and so the template) cannot take an interval under a second.
 """
 
 import os
@@ -16,6 +20,11 @@ POLL_SECONDS = 1
 EMULATOR_PATIENCE_SECONDS = 20
 """Total of every wait on an emulator: many times what a step takes there, even on a busy
 machine, and short enough that a broken rule fails while the person still watches."""
+EMBEDDED_MINISTACK_CLOCK = 0.5
+"""Seconds the embedded MiniStack waits per second a waiter asks for: a wait there polls every
+half second and gives up after half the emulators' total, plus the checks' own time. Most
+waits need one retry, which this halves; a broken rule's wait is over in about ten seconds,
+still many times what the slowest step (a cold start on a loaded machine) takes."""
 AWS_PATIENCE_SECONDS = 180
 """Total of every wait on AWS: queue and stream delivery can take this long after a deploy."""
 PATIENCE_ENV = "FRIEND_INTEG_PATIENCE_SECONDS"

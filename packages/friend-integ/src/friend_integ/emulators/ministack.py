@@ -18,6 +18,7 @@ from pathlib import Path
 
 from friend_target import LOOPBACK
 
+from friend_integ import waits
 from friend_integ.emulators.base import Emulator
 from friend_integ.emulators.install import (
     find_uv,
@@ -107,6 +108,8 @@ class MiniStack(Emulator):
             "PERSIST_STATE": "0",
             "STATE_DIR": str(self.run_dir / "state"),
             "NODE_PATH": str(self.lambda_runtime_dir / "nodejs" / "node_modules"),
+            # The assertions' waiters are the only state machines here; see `waits`.
+            "SFN_WAIT_SCALE": str(waits.EMBEDDED_MINISTACK_CLOCK),
         }
 
 
