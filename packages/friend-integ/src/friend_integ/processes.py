@@ -50,6 +50,8 @@ def stop_tree(leader: int, is_alive: Callable[[], bool], grace_seconds: float) -
     SIGTERM to the leader first (its shutdown hooks stop what it started), then SIGKILL to its
     process group and to each descendant still alive after it exited or after the grace period.
     Descendants that lead groups of their own are killed as groups, so their children go too.
+    Returns once they are gone (a SIGKILL lands a moment after it is sent, later on a busy
+    machine), or after another grace period.
     """
     family = _tree(leader)[1:]
     with contextlib.suppress(ProcessLookupError):
@@ -66,6 +68,15 @@ def stop_tree(leader: int, is_alive: Callable[[], bool], grace_seconds: float) -
             if process.is_running() and os.getpgid(process.pid) == process.pid:
                 os.killpg(process.pid, signal.SIGKILL)
             process.kill()
+    _wait(lambda: any(_alive(process) for process in family), grace_seconds)
+
+
+def _alive(process: psutil.Process) -> bool:
+    """Running: not gone, not someone else's by now, not a zombie waiting to be collected."""
+    try:
+        return process.is_running() and process.status() != psutil.STATUS_ZOMBIE
+    except psutil.Error:
+        return False
 
 
 def group_alive(pgid: int) -> bool:
