@@ -1,6 +1,9 @@
 """Installing the pinned Node tools only when needed; bootstrapping, and skipping a current
 bootstrap."""
 
+import os
+import stat
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -10,6 +13,7 @@ from friend_target import Target, TargetKind
 
 
 def _package(tmp_path: Path) -> Path:
+    tmp_path.mkdir(parents=True, exist_ok=True)
     (tmp_path / "package.json").write_text('{"devDependencies": {"aws-cdk": "2.1148.1"}}')
     (tmp_path / "package-lock.json").write_text('{"lockfileVersion": 3}')
     return tmp_path
@@ -41,6 +45,39 @@ def test_a_missing_binary_means_reinstall(tmp_path: Path) -> None:
     (package / "node_modules" / ".bin" / "cdk").unlink()
 
     assert not tools.installed(package)
+
+
+# A stand-in for npm: `npm ci` takes a moment, empties node_modules first as npm does, installs
+# the two binaries and counts its runs in a file beside the package.
+FAKE_NPM = """#!/bin/sh
+echo run >> "$PWD/../npm-runs"
+rm -rf node_modules
+sleep 0.5
+mkdir -p node_modules/.bin
+touch node_modules/.bin/integ-runner node_modules/.bin/cdk
+"""
+
+
+def test_runs_at_once_on_a_fresh_clone_install_the_tools_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    package = _package(tmp_path / "package")
+    npm = tmp_path / "bin" / "npm"
+    npm.parent.mkdir()
+    npm.write_text(FAKE_NPM)
+    npm.chmod(npm.stat().st_mode | stat.S_IXUSR)
+    monkeypatch.setenv("PATH", f"{npm.parent}{os.pathsep}{os.environ['PATH']}")
+
+    with ThreadPoolExecutor(3) as pool:
+        results = list(
+            pool.map(
+                lambda n: tools.ensure_node_tools(package, tmp_path / f"npm-{n}.log"), range(3)
+            )
+        )
+
+    assert (tmp_path / "npm-runs").read_text().split() == ["run"]
+    assert sorted(installed_now for _, installed_now in results) == [False, False, True]
+    assert tools.installed(package)
 
 
 def test_committed_lockfile_pins_the_versions_that_read_schema_53() -> None:

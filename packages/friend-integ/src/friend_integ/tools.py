@@ -2,6 +2,8 @@
 
 `npm ci` runs only when `node_modules` is missing or was installed from another lockfile:
 a stamp next to the installed packages records the hash of what they were installed from.
+Runs that start at once (both emulator lanes, or the tests beside a run) install under one lock,
+since `npm ci` first empties the folder the other run would be reading.
 """
 
 import hashlib
@@ -11,7 +13,11 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from filelock import FileLock
+
 STAMP = ".friend-integ-installed"
+LOCK = "node_modules.lock"
+"""Beside `node_modules`, not in it: `npm ci` removes the folder."""
 
 
 @dataclass(frozen=True)
@@ -58,11 +64,14 @@ def ensure_node_tools(package_dir: Path, log: Path) -> tuple[NodeTools, bool]:
     """Install the pinned tools if needed; returns them and whether an install ran."""
     if installed(package_dir):
         return _tools(package_dir), False
-    npm = shutil.which("npm")
-    if npm is None:
-        raise ToolError("npm not found: install Node.js 20 or newer (it brings npm)")
-    run_logged([npm, "ci", "--no-audit", "--no-fund"], log, cwd=package_dir)
-    mark_installed(package_dir)
+    with FileLock(package_dir / LOCK):
+        if installed(package_dir):  # another run installed them while this one waited
+            return _tools(package_dir), False
+        npm = shutil.which("npm")
+        if npm is None:
+            raise ToolError("npm not found: install Node.js 20 or newer (it brings npm)")
+        run_logged([npm, "ci", "--no-audit", "--no-fund"], log, cwd=package_dir)
+        mark_installed(package_dir)
     return _tools(package_dir), True
 
 
