@@ -22,9 +22,10 @@ EMULATOR_PATIENCE_SECONDS = 20
 machine, and short enough that a broken rule fails while the person still watches."""
 EMBEDDED_MINISTACK_CLOCK = 0.5
 """Seconds the embedded MiniStack waits per second a waiter asks for: a wait there polls every
-half second and gives up after half the emulators' total, plus the checks' own time. Most
-waits need one retry, which this halves; a broken rule's wait is over in about ten seconds,
-still many times what the slowest step (a cold start on a loaded machine) takes."""
+half second and gives up after half the emulators' total, plus the checks' own time. A wait
+that passes barely gains (it waits for the system to settle, not for the poll); a broken
+rule's wait is over in about ten seconds, still many times what the slowest step (a cold start
+on a loaded machine) takes."""
 AWS_PATIENCE_SECONDS = 180
 """Total of every wait on AWS: queue and stream delivery can take this long after a deploy."""
 PATIENCE_ENV = "FRIEND_INTEG_PATIENCE_SECONDS"
