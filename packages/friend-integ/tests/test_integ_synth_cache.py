@@ -2,6 +2,7 @@
 
 import json
 import subprocess
+import zipfile
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -21,6 +22,8 @@ out.mkdir(parents=True, exist_ok=True)
 (out / "manifest.json").write_text(json.dumps({"context": os.environ.get("CDK_CONTEXT_JSON")}))
 (out / "asset.abc").mkdir(exist_ok=True)
 (out / "asset.abc" / "handler.py").write_text("def handler(e, c): return 1\\n")
+asset = {"source": {"path": "asset.abc", "packaging": "zip"}, "destinations": {}}
+(out / "App.assets.json").write_text(json.dumps({"version": "48.0.0", "files": {"abc": asset}}))
 """
 
 
@@ -54,6 +57,14 @@ def _runs(layout: Layout) -> int:
     return int(counter.read_text()) if counter.exists() else 0
 
 
+def _entry(layout: Layout) -> Path:
+    """The cache's one entry (the folders whose names start with a dot are its own)."""
+    (entry,) = (
+        p for p in layout.synth_cache_dir.iterdir() if p.is_dir() and not p.name.startswith(".")
+    )
+    return entry
+
+
 def _env(outdir: Path, **extra: str) -> dict[str, str]:
     return {"CDK_OUTDIR": str(outdir), "CDK_CONTEXT_JSON": '{"flag": true}', **extra}
 
@@ -69,6 +80,9 @@ def test_second_synthesis_with_the_same_inputs_is_replayed(
     assert _runs(workspace) == 1
     assert (second / "manifest.json").read_text() == (first / "manifest.json").read_text()
     assert (second / "asset.abc" / "handler.py").is_file()
+    for out in (first, second):  # the toolkit finds the bundle's zip made, on a miss and a hit
+        with zipfile.ZipFile(out / ".cache" / "abc.zip") as archive:
+            assert archive.read("handler.py") == b"def handler(e, c): return 1\n"
     log = (workspace.synth_cache_dir / "synth-cache.log").read_text().split()
     assert "MISS" in log and "HIT" in log
 
@@ -98,7 +112,7 @@ def test_a_replayed_asset_is_the_cached_file_itself(workspace: Layout, tmp_path:
     replayed = tmp_path / "out2"
     run(_app(workspace), _env(replayed), workspace)
 
-    (entry,) = (p for p in workspace.synth_cache_dir.iterdir() if p.is_dir())
+    entry = _entry(workspace)
     handler = Path("asset.abc", "handler.py")
     assert (replayed / handler).samefile(entry / handler)
 
@@ -111,7 +125,7 @@ def test_a_replay_into_a_folder_holding_an_earlier_one_leaves_the_cache_as_it_wa
     for _ in range(3):
         assert run(_app(workspace), _env(out), workspace) == 0
 
-    (entry,) = (p for p in workspace.synth_cache_dir.iterdir() if p.is_dir())
+    entry = _entry(workspace)
     handler = Path("asset.abc", "handler.py")
     assert (entry / handler).read_text() == "def handler(e, c): return 1\n"
     assert (out / handler).samefile(entry / handler)

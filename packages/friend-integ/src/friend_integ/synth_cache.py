@@ -50,6 +50,7 @@ from pathlib import Path
 
 from filelock import FileLock
 
+from friend_integ import asset_zips
 from friend_integ.paths import Layout
 from friend_integ.waits import PATIENCE_ENV
 
@@ -57,6 +58,8 @@ FORMAT = b"friend-integ synth cache 1"
 """Bump to invalidate every entry when the key or the stored layout changes."""
 KEEP_ENTRIES = 8
 """A run needs two or three entries; a few more keep a previous state warm."""
+ZIPS_DIR = ".asset-zips"
+"""The entries' asset zips (`asset_zips`), shared: an asset's id is its content's hash."""
 CONTEXT_OVERFLOW_ENV = "CONTEXT_OVERFLOW_LOCATION_ENV"
 OUTDIR_ENV = "CDK_OUTDIR"
 DISABLE_ENV = "FRIEND_INTEG_SYNTH_CACHE"
@@ -211,6 +214,7 @@ def _prune(cache_dir: Path) -> None:
     for stale in entries[KEEP_ENTRIES:]:
         shutil.rmtree(stale, ignore_errors=True)
         (cache_dir / f".{stale.name}.lock").unlink(missing_ok=True)
+    asset_zips.prune(cache_dir / ZIPS_DIR, entries[:KEEP_ENTRIES])
 
 
 def _replay(assembly: Path, outdir: Path) -> None:
@@ -259,6 +263,7 @@ def run(app: Path, env: Mapping[str, str], layout: Layout) -> int:
     with FileLock(cache_dir / f".{key}.lock"):
         if entry.is_dir():
             _replay(entry, outdir)
+            asset_zips.provide(entry, outdir, cache_dir / ZIPS_DIR)
             os.utime(entry)
             _log(cache_dir, "HIT", key, app, time.monotonic() - start)
             return 0
@@ -271,6 +276,7 @@ def run(app: Path, env: Mapping[str, str], layout: Layout) -> int:
             if code != 0:
                 return code
             _replay(assembly, outdir)
+            asset_zips.provide(assembly, outdir, cache_dir / ZIPS_DIR)
             assembly.rename(entry)
         finally:
             shutil.rmtree(staging, ignore_errors=True)
