@@ -238,6 +238,7 @@ class Service:
             lambda_=self.aws.lambda_,
             queue_url=self.aws.failure_queue_url,
             invoke=self.invoke,
+            empty_wait_seconds=0,  # moto's queue is one server's: a short poll sees all of it
         ).run()
 
     # the table -------------------------------------------------------------------------------

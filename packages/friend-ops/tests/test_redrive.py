@@ -11,7 +11,13 @@ import pytest
 from botocore.response import StreamingBody
 from botocore.stub import Stubber
 from friend_models import State, now_millis
-from friend_ops.redrive import LambdaInvoker, Redrive, Result
+from friend_ops.redrive import (
+    EMPTY_WAIT_SECONDS,
+    VISIBILITY_SECONDS,
+    LambdaInvoker,
+    Redrive,
+    Result,
+)
 
 from .conftest import TABLE_NAME, Aws, HandlerInvoker, item, rows
 from .service import Delivery, Service, failure_message
@@ -34,6 +40,7 @@ def _redrive(aws: Aws, invoke: Any = None) -> Redrive:
         lambda_=aws.lambda_,
         queue_url=aws.failure_queue_url,
         invoke=invoke or HandlerInvoker(aws.lambda_),
+        empty_wait_seconds=0,  # moto's queue is one server's: a short poll sees all of it
     )
 
 
@@ -157,6 +164,29 @@ def test_messages_that_cannot_be_redriven_are_kept_with_their_reason(aws: Aws) -
     assert mismatch.endswith("the failed batch had 3")
     assert sorted(_in_queue(aws)) == sorted(bodies.values())
     assert rows(aws) == {("ann", "bob"): State.REQUESTED}
+
+
+def test_by_default_a_run_ends_on_the_empty_answer_of_a_long_poll() -> None:
+    """A short poll asks some of SQS's servers, so its empty answer could end a run while
+    failure messages wait on the others: outside the tests, every receive long-polls."""
+    sqs = boto3.client("sqs", region_name="us-east-1")
+    queue_url = "https://sqs.us-east-1.amazonaws.com/123456789012/stream-failures"
+    with Stubber(sqs) as stubber:
+        stubber.add_response(
+            "receive_message",
+            {"Messages": []},
+            {
+                "QueueUrl": queue_url,
+                "MaxNumberOfMessages": 10,
+                "VisibilityTimeout": VISIBILITY_SECONDS,
+                "WaitTimeSeconds": EMPTY_WAIT_SECONDS,
+            },
+        )
+        unused: Any = None
+        summary = Redrive(sqs, unused, unused, queue_url, invoke=unused).run()
+        stubber.assert_no_pending_responses()
+    assert summary.results == {}
+    assert EMPTY_WAIT_SECONDS >= 1
 
 
 def test_lambda_invoker_invokes_synchronously_with_the_event(aws: Aws) -> None:

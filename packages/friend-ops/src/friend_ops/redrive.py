@@ -47,6 +47,10 @@ VISIBILITY_SECONDS = 300
 """How long a message being redriven stays hidden from other readers. Ample for reading one
 batch and one invocation (stream functions time out after 30 s); messages that could not be
 redriven are made visible again at the end of the run."""
+EMPTY_WAIT_SECONDS = 1
+"""How long a receive waits while the queue shows no message: long polling (any wait) asks
+every SQS server, so its empty answer, which ends the run, means the queue is empty; a short
+poll asks some of them and can answer empty while messages wait."""
 MAX_EMPTY_PAGES = 50
 """Empty GetRecords pages tolerated before the range is declared missing from the shard."""
 
@@ -150,6 +154,9 @@ class Redrive:
     lambda_: "LambdaClient"
     queue_url: str
     invoke: Invoker
+    empty_wait_seconds: int = EMPTY_WAIT_SECONDS
+    """See `EMPTY_WAIT_SECONDS`. 0, a short poll, is only for a queue one server holds whole
+    (moto's, in the tests)."""
     _filters: dict[tuple[str, str], list[dict[str, Any]]] = field(default_factory=dict)
 
     def waiting(self) -> int:
@@ -190,7 +197,7 @@ class Redrive:
                 QueueUrl=self.queue_url,
                 MaxNumberOfMessages=10,
                 VisibilityTimeout=VISIBILITY_SECONDS,
-                WaitTimeSeconds=1,  # long polling asks every SQS server: empty means empty
+                WaitTimeSeconds=self.empty_wait_seconds,
             ).get("Messages", [])
             if not messages:
                 return
