@@ -1,9 +1,11 @@
 """integ-runner's command line and the reading of its report."""
 
+import io
 import shlex
 import sys
 from pathlib import Path
 
+import pytest
 from friend_integ.integ_runner import (
     Phase,
     ReportParser,
@@ -13,6 +15,10 @@ from friend_integ.integ_runner import (
     integ_runner_command,
     regions_for,
 )
+from friend_integ.integ_runner_process import stack_reporter
+from friend_integ.paths import Layout
+from friend_integ.progress import Progress
+from friend_integ.run_state import Run
 
 RUNNER = Path("/tools/integ-runner")
 
@@ -180,3 +186,30 @@ def test_unchanged_snapshots_pass_a_snapshot_only_run() -> None:
 
     assert [(verdict, r.name) for verdict, r in parser.verdicts()] == [("PASS", "a")]
     assert not parser.failed
+
+
+@pytest.mark.parametrize(
+    ("previous", "status", "timing"),
+    [
+        ("CREATE_IN_PROGRESS", "CREATE_COMPLETE", "deploy FriendInteg"),
+        ("CREATE_IN_PROGRESS", "ROLLBACK_IN_PROGRESS", "deploy FriendInteg"),
+        ("DELETE_IN_PROGRESS", "DELETE_COMPLETE", "destroy FriendInteg"),
+        # The watcher did not see the creation end before the deletion began.
+        ("CREATE_IN_PROGRESS", "DELETE_IN_PROGRESS", None),
+        ("UPDATE_IN_PROGRESS", "DELETE_COMPLETE", None),
+    ],
+)
+def test_a_stacks_operation_is_timed_only_when_its_end_was_seen(
+    tmp_path: Path, previous: str, status: str, timing: str | None
+) -> None:
+    out = io.StringIO()
+    run = Run(layout=Layout(), progress=Progress(out), log_dir=tmp_path)
+
+    stack_reporter(run)("FriendInteg", previous, status, 12.5)
+
+    assert run.timings == ({timing: 12.5} if timing else {})
+    assert (
+        out.getvalue()
+        .rstrip()
+        .endswith(f"stack FriendInteg: {status}" + (" (12.5s)" if timing else ""))
+    )

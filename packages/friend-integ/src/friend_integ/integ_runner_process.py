@@ -85,7 +85,7 @@ def run_integ_runner(
     run.progress.step(f"integ-runner: {tests} ({'deploy' if options.deploy else 'snapshot check'})")
     process, lines = _start(command, run)
     current = "integ-runner"
-    watcher = StackWatcher(lambda region: client(run.env, region=region), _stack_reporter(run))
+    watcher = StackWatcher(lambda region: client(run.env, region=region), stack_reporter(run))
     embedded = run.emulator or run.embedded_already_running
     emulator_log = embedded.log_file if embedded is not None else None
     finisher = Finisher(
@@ -138,14 +138,21 @@ def run_integ_runner(
 _VERBS = {"CREATE": "deploy", "UPDATE": "update", "DELETE": "destroy"}
 
 
-def _stack_reporter(run: Run) -> Callable[[str, str, str, float], None]:
-    """Progress lines for stack status changes; the time each operation took, for the summary."""
+def stack_reporter(run: Run) -> Callable[[str, str, str, float], None]:
+    """Progress lines for stack status changes; the time each operation took, for the summary.
+
+    A deletion seen straight after a creation or update in progress means the watcher missed
+    the operation's end (the stack was deleted between two looks): that span is no operation's
+    time.
+    """
 
     def report(stack: str, previous: str, status: str, seconds: float) -> None:
         if status == "REVIEW_IN_PROGRESS":
             return  # a change set being prepared: the creation proper follows
-        verb = _VERBS.get(previous.split("_", 1)[0])
-        timed = verb is not None and previous.endswith("_IN_PROGRESS")
+        operation = previous.split("_", 1)[0]
+        verb = _VERBS.get(operation)
+        missed_end = status.startswith("DELETE_") and operation != "DELETE"
+        timed = verb is not None and previous.endswith("_IN_PROGRESS") and not missed_end
         took = f" ({seconds:.1f}s)" if timed else ""
         run.progress.step(f"stack {stack}: {status}{took}")
         if timed:
