@@ -1,5 +1,4 @@
-"""Each folder asset is zipped once, as the toolkit would zip it, and put where the toolkit
-looks before it zips."""
+"""Each folder asset is zipped once, as the toolkit would zip it."""
 
 import json
 import os
@@ -9,7 +8,7 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from friend_integ.asset_zips import CACHE_DIR, folder_assets, provide, prune, write_zip
+from friend_integ.asset_zips import folder_assets, prune, stored_zips, write_zip
 
 FOLDER_ID = "f" * 64
 TEMPLATE_ID = "t" * 64
@@ -50,12 +49,12 @@ def test_only_folder_assets_are_zipped(tmp_path: Path) -> None:
 
 def test_the_zip_holds_every_file_of_the_folder_with_its_mode(tmp_path: Path) -> None:
     assembly = _assembly(tmp_path / "assembly")
-    outdir = tmp_path / "out"
+    store = tmp_path / "store"
 
-    provide(assembly, outdir, tmp_path / "store")
+    (placed,) = stored_zips(assembly, store)
 
-    placed = outdir / CACHE_DIR / f"{FOLDER_ID}.zip"
-    assert os.listdir(outdir / CACHE_DIR) == [placed.name]
+    assert placed == store / f"{FOLDER_ID}.zip"
+    assert os.listdir(store) == [placed.name]
     folder = assembly / f"asset.{FOLDER_ID}"
     with zipfile.ZipFile(placed) as archive:
         names = sorted(archive.namelist())
@@ -84,41 +83,27 @@ def test_the_same_folder_always_gives_the_same_zip(tmp_path: Path) -> None:
 
 def test_an_asset_is_zipped_once_for_every_assembly_that_publishes_it(tmp_path: Path) -> None:
     store = tmp_path / "store"
-    provide(_assembly(tmp_path / "first"), tmp_path / "out1", store)
-    made = (store / f"{FOLDER_ID}.zip").stat()
+    (made,) = stored_zips(_assembly(tmp_path / "first"), store)
+    first = made.stat()
 
     # A later assembly publishing the same asset id: the id is the content's hash, so what is
     # stored is this folder's zip; it is not made again (a changed folder would prove it).
     later = _assembly(tmp_path / "later", handler="a changed folder would have a new id\n")
-    provide(later, tmp_path / "out2", store)
+    assert stored_zips(later, store) == [made]
 
-    placed = tmp_path / "out2" / CACHE_DIR / f"{FOLDER_ID}.zip"
-    assert placed.stat().st_ino == made.st_ino
-    assert placed.read_bytes() == (tmp_path / "out1" / CACHE_DIR / f"{FOLDER_ID}.zip").read_bytes()
-
-
-def test_a_zip_already_in_the_output_is_replaced_not_written_through(tmp_path: Path) -> None:
-    """The toolkit's output folder is filled again for each stack it deploys; the zip there is a
-    link to the store, which must stay as it is."""
-    store = tmp_path / "store"
-    assembly = _assembly(tmp_path / "assembly")
-    provide(assembly, tmp_path / "out", store)
-    kept = (store / f"{FOLDER_ID}.zip").read_bytes()
-
-    provide(assembly, tmp_path / "out", store)
-
-    assert (store / f"{FOLDER_ID}.zip").read_bytes() == kept
-    assert (tmp_path / "out" / CACHE_DIR / f"{FOLDER_ID}.zip").read_bytes() == kept
+    again = made.stat()  # a zip made again would be a new file, put in place by a rename
+    assert (again.st_ino, again.st_mtime_ns) == (first.st_ino, first.st_mtime_ns)
+    with zipfile.ZipFile(made) as archive:
+        assert archive.read("handler.py") == b"def handler(e, c): ...\n"
 
 
-def test_an_assembly_without_folder_assets_gets_no_cache_folder(tmp_path: Path) -> None:
+def test_an_assembly_without_folder_assets_has_no_zips(tmp_path: Path) -> None:
     assembly = tmp_path / "assembly"
     assembly.mkdir()
     (assembly / "manifest.json").write_text("{}")
 
-    provide(assembly, tmp_path / "out", tmp_path / "store")
-
-    assert not (tmp_path / "out" / CACHE_DIR).exists()
+    assert stored_zips(assembly, tmp_path / "store") == []
+    assert not (tmp_path / "store").exists()
 
 
 @pytest.mark.parametrize("kept", [True, False])
@@ -126,8 +111,8 @@ def test_pruning_keeps_exactly_the_zips_of_the_kept_assemblies(tmp_path: Path, k
     store = tmp_path / "store"
     assembly = _assembly(tmp_path / "assembly")
     other = _assembly(tmp_path / "other", asset_id="0" * 64)
-    provide(assembly, tmp_path / "out1", store)
-    provide(other, tmp_path / "out2", store)
+    stored_zips(assembly, store)
+    stored_zips(other, store)
 
     prune(store, [assembly, other] if kept else [assembly])
 

@@ -1,6 +1,7 @@
 """The synth cache replays an assembly only when no input of the synthesis changed."""
 
 import json
+import os
 import subprocess
 import zipfile
 from concurrent.futures import ThreadPoolExecutor
@@ -8,7 +9,7 @@ from pathlib import Path
 
 import pytest
 from friend_integ.paths import Layout
-from friend_integ.synth_cache import DISABLE_ENV, cache_key, run
+from friend_integ.synth_cache import DISABLE_ENV, ZIPS_DIR, cache_key, run
 
 # A stand-in for a CDK app: writes an "assembly" that records the context it saw, and counts
 # its own runs in a file next to it, so a test can tell a replay from a synthesis.
@@ -20,6 +21,8 @@ runs.write_text(str(int(runs.read_text() if runs.exists() else "0") + 1))
 out = pathlib.Path(os.environ["CDK_OUTDIR"])
 out.mkdir(parents=True, exist_ok=True)
 (out / "manifest.json").write_text(json.dumps({"context": os.environ.get("CDK_CONTEXT_JSON")}))
+if os.environ.get("CDK_TEST_NO_ASSETS"):
+    raise SystemExit
 (out / "asset.abc").mkdir(exist_ok=True)
 (out / "asset.abc" / "handler.py").write_text("def handler(e, c): return 1\\n")
 asset = {"source": {"path": "asset.abc", "packaging": "zip"}, "destinations": {}}
@@ -129,6 +132,42 @@ def test_a_replay_into_a_folder_holding_an_earlier_one_leaves_the_cache_as_it_wa
     handler = Path("asset.abc", "handler.py")
     assert (entry / handler).read_text() == "def handler(e, c): return 1\n"
     assert (out / handler).samefile(entry / handler)
+    assert _runs(workspace) == 1
+
+
+def test_files_already_in_the_output_folder_are_replaced_not_written_through(
+    workspace: Layout, tmp_path: Path
+) -> None:
+    # What the output folder holds may be a link to a file that must stay as it is (the cache's,
+    # or a zip in the store): here, links to sentinels that a write through would change.
+    out = tmp_path / "out"
+    run(_app(workspace), _env(out), workspace)
+    sentinels = []
+    for placed in (Path("asset.abc", "handler.py"), Path(".cache", "abc.zip")):
+        sentinel = tmp_path / placed.name
+        sentinel.write_text("left alone")
+        (out / placed).unlink()
+        os.link(sentinel, out / placed)
+        sentinels.append(sentinel)
+
+    assert run(_app(workspace), _env(out), workspace) == 0
+
+    for sentinel in sentinels:
+        assert sentinel.read_text() == "left alone"
+    assert (out / "asset.abc" / "handler.py").samefile(
+        _entry(workspace) / "asset.abc" / "handler.py"
+    )
+    assert (out / ".cache" / "abc.zip").samefile(workspace.synth_cache_dir / ZIPS_DIR / "abc.zip")
+
+
+def test_an_assembly_without_folder_assets_gets_no_zip_folder(
+    workspace: Layout, tmp_path: Path
+) -> None:
+    for out in (tmp_path / "out1", tmp_path / "out2"):  # a miss, then a hit
+        assert run(_app(workspace), _env(out, CDK_TEST_NO_ASSETS="1"), workspace) == 0
+
+        assert (out / "manifest.json").is_file()
+        assert not (out / ".cache").exists()
     assert _runs(workspace) == 1
 
 

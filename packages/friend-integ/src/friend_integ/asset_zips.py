@@ -9,7 +9,7 @@ cache replays.
 
 The zip holds what the toolkit's would: every file under the folder (links followed), by its
 path relative to the folder, with its mode and a fixed date, so the same folder always gives
-the same bytes.
+the same bytes. Where the zips go in an output folder is the synth cache's business.
 """
 
 import contextlib
@@ -63,25 +63,15 @@ def _files(folder: Path) -> list[Path]:
     ]
 
 
-def provide(assembly: Path, outdir: Path, store: Path) -> None:
-    """Put the zip of each of `assembly`'s folder assets into `outdir`'s toolkit cache, making
-    the ones `store` lacks."""
-    assets = folder_assets(assembly)
-    if not assets:
-        return
-    cache = outdir / CACHE_DIR
-    cache.mkdir(parents=True, exist_ok=True)
-    for asset_id, folder in assets.items():
+def stored_zips(assembly: Path, store: Path) -> list[Path]:
+    """The zip in `store` of each of `assembly`'s folder assets, made where `store` lacks it."""
+    zips = []
+    for asset_id, folder in folder_assets(assembly).items():
         kept = store / f"{asset_id}.zip"
         if not kept.is_file():
             write_zip(folder, kept)
-        placed = cache / kept.name
-        with contextlib.suppress(FileNotFoundError):
-            placed.unlink()
-        try:
-            os.link(kept, placed)
-        except OSError:  # another file system, or one without links
-            placed.write_bytes(kept.read_bytes())
+        zips.append(kept)
+    return zips
 
 
 def prune(store: Path, assemblies: list[Path]) -> None:

@@ -217,29 +217,43 @@ def _prune(cache_dir: Path) -> None:
     asset_zips.prune(cache_dir / ZIPS_DIR, entries[:KEEP_ENTRIES])
 
 
-def _replay(assembly: Path, outdir: Path) -> None:
-    """Put a synthesized assembly into the toolkit's output folder.
+def _place(source: Path | str, destination: Path | str, *, link: bool) -> None:
+    """Put `source` at `destination`, linked or copied.
+
+    A file already at `destination` is replaced, never written through: the toolkit
+    synthesizes into the same output folder for each stack it deploys, and what is there may
+    be a link into the cache.
+    """
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(destination)
+    if link:
+        try:
+            os.link(source, destination)
+            return
+        except OSError:  # another file system, or one without links: a copy does the same
+            pass
+    shutil.copy2(source, destination)
+
+
+def _replay(assembly: Path, outdir: Path, zips: Path) -> None:
+    """Put a synthesized assembly into the toolkit's output folder, with its assets' zips.
 
     Asset folders (`asset.<hash>`, the bundled functions: tens of megabytes, replayed several
     times a run) are named by their content's hash and only ever read, so their files are
-    linked. The assembly's own files are copied: integ-runner rewrites the manifest of the
-    assembly it keeps as a snapshot in place, which must not reach the cache. A file already
-    in the output folder (the toolkit synthesizes into the same folder for each stack it
-    deploys) is replaced, never written through, since it may be a link to the cache.
+    linked; so are their zips, kept in the store `zips` (`asset_zips`) and put where the
+    toolkit looks before it zips a folder. The assembly's own files are copied: integ-runner
+    rewrites the manifest of the assembly it keeps as a snapshot in place, which must not
+    reach the cache.
     """
 
     def put(source: str, destination: str) -> None:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(destination)
-        if not Path(source).relative_to(assembly).parts[0].startswith("asset."):
-            shutil.copy2(source, destination)
-            return
-        try:
-            os.link(source, destination)
-        except OSError:  # another file system, or one without links: a copy does the same
-            shutil.copy2(source, destination)
+        is_asset = Path(source).relative_to(assembly).parts[0].startswith("asset.")
+        _place(source, destination, link=is_asset)
 
     shutil.copytree(assembly, outdir, dirs_exist_ok=True, copy_function=put)
+    for kept in asset_zips.stored_zips(assembly, zips):
+        (outdir / asset_zips.CACHE_DIR).mkdir(exist_ok=True)
+        _place(kept, outdir / asset_zips.CACHE_DIR / kept.name, link=True)
 
 
 def _synthesize(app: Path, env: Mapping[str, str]) -> int:
@@ -262,8 +276,7 @@ def run(app: Path, env: Mapping[str, str], layout: Layout) -> int:
     # beside another, integ-runner's regions) waits for the first and replays its entry.
     with FileLock(cache_dir / f".{key}.lock"):
         if entry.is_dir():
-            _replay(entry, outdir)
-            asset_zips.provide(entry, outdir, cache_dir / ZIPS_DIR)
+            _replay(entry, outdir, cache_dir / ZIPS_DIR)
             os.utime(entry)
             _log(cache_dir, "HIT", key, app, time.monotonic() - start)
             return 0
@@ -275,8 +288,7 @@ def run(app: Path, env: Mapping[str, str], layout: Layout) -> int:
             code = _synthesize(app, {**env, OUTDIR_ENV: str(assembly)})
             if code != 0:
                 return code
-            _replay(assembly, outdir)
-            asset_zips.provide(assembly, outdir, cache_dir / ZIPS_DIR)
+            _replay(assembly, outdir, cache_dir / ZIPS_DIR)
             assembly.rename(entry)
         finally:
             shutil.rmtree(staging, ignore_errors=True)
