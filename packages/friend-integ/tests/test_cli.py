@@ -17,7 +17,7 @@ import pytest
 from friend_integ import cli, prepare, snapshots, waits
 from friend_integ.paths import Layout
 from friend_integ.progress import Progress
-from friend_integ.run_state import Run
+from friend_integ.run_state import EXIT_INTERRUPTED, Run
 from friend_integ.tools import NodeTools
 from friend_target import Target, TargetError, TargetKind
 
@@ -254,20 +254,23 @@ Running test /ws/integ/integ_friends.py in us-east-1
 """
 
 
-@pytest.mark.parametrize(("status", "kept"), [("UNCHANGED", "committed"), ("CHANGED  ", "new")])
-def test_deploying_run_keeps_the_committed_snapshot_unless_it_changed(
-    layout: Layout, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, status: str, kept: str
-) -> None:
+def _rewriting_runner(
+    layout: Layout, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, report: str, then: str = ""
+) -> Path:
+    """A stand-in that rewrites the committed snapshot as integ-runner does after a passing
+    deploy, reports `report`, then runs `then`; on a local target. Returns the template."""
     snapshot = layout.tests_dir / "integ_friends.py.snapshot"
     snapshot.mkdir()
     template = snapshot / "Stack.template.json"
     template.write_text("committed")
-    # The stand-in rewrites the snapshot as integ-runner does after a passing deploy.
-    monkeypatch.setenv("FAKE_REPORT", REWRITING_RUNNER_REPORT.format(status=status))
+    monkeypatch.setenv("FAKE_REPORT", report)
     fake = tmp_path / "integ-runner"
     fake.write_text(
         fake.read_text().replace(
-            "sys.stderr.write", f"open({str(template)!r}, 'w').write('new'); sys.stderr.write"
+            'sys.stderr.write(os.environ["FAKE_REPORT"])',
+            f"open({str(template)!r}, 'w').write('new')\n"
+            'sys.stderr.write(os.environ["FAKE_REPORT"])\n'
+            f"sys.stderr.flush()\n{then}",
         )
     )
 
@@ -278,9 +281,33 @@ def test_deploying_run_keeps_the_committed_snapshot_unless_it_changed(
     monkeypatch.setattr(cli, "choose_target", local_target)
     monkeypatch.setattr(cli, "check_answers", lambda _target: None)
     monkeypatch.setattr(cli, "verify_and_prepare", lambda *_: None)
+    return template
+
+
+@pytest.mark.parametrize(("status", "kept"), [("UNCHANGED", "committed"), ("CHANGED  ", "new")])
+def test_deploying_run_keeps_the_committed_snapshot_unless_it_changed(
+    layout: Layout, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, status: str, kept: str
+) -> None:
+    report = REWRITING_RUNNER_REPORT.format(status=status)
+    template = _rewriting_runner(layout, tmp_path, monkeypatch, report)
 
     assert cli.main([]) == 0
     assert template.read_text() == kept
+
+
+def test_an_interrupted_run_keeps_the_committed_snapshot_of_an_unchanged_test(
+    layout: Layout, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Stopped (SIGTERM, or Ctrl-C) while integ-runner runs, after it rewrote a snapshot.
+    report = REWRITING_RUNNER_REPORT.format(status="UNCHANGED").split("Running")[0]
+    stop_parent = (
+        "import signal, time\ntime.sleep(1)\n"
+        "os.kill(os.getppid(), signal.SIGTERM)\ntime.sleep(60)\n"
+    )
+    template = _rewriting_runner(layout, tmp_path, monkeypatch, report, then=stop_parent)
+
+    assert cli.main([]) == EXIT_INTERRUPTED
+    assert template.read_text() == "committed"
 
 
 class FakeEmbedded:

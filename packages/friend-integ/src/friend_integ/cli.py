@@ -219,10 +219,13 @@ def _run(args: argparse.Namespace, run: Run) -> int:
     if not args.snapshot_only:
         snapshots.backup(layout, backup)
     run.parser = ReportParser(deploying=not args.snapshot_only)
-    code = run_integ_runner(args, run, node_tools.integ_runner, run.parser, run.outcomes)
-    if not args.snapshot_only:
-        # The committed snapshots hold the emulators' waits: AWS's longer ones are not news.
-        snapshots.restore_unchanged(layout, backup, run.parser, everything=on_aws)
+    try:
+        code = run_integ_runner(args, run, node_tools.integ_runner, run.parser, run.outcomes)
+    finally:  # an interrupted run too: integ-runner may have rewritten a snapshot by then
+        if not args.snapshot_only:
+            # The committed snapshots hold the emulators' waits: AWS's longer ones are not news.
+            with shielded():
+                snapshots.restore_unchanged(layout, backup, run.parser, everything=on_aws)
     if not args.clean and run.target.kind is not TargetKind.NONE:
         names = snapshots.test_stacks(layout, args.tests)
         for region in run.regions:
