@@ -58,6 +58,25 @@ def test_each_change_is_reported_once_with_the_time_spent_before_it(
     ]
 
 
+def test_the_watcher_makes_one_client_per_region_for_all_its_polls() -> None:
+    # Making a client loads botocore's models: far more work than the calls it makes, on
+    # cores that the emulator and the tools need.
+    made: list[str] = []
+
+    def clients(region: str) -> FakeCloudFormation:
+        made.append(region)
+        return FakeCloudFormation({"A": ["CREATE_IN_PROGRESS"] * 3, "B": [None] * 3})
+
+    watcher = StackWatcher(clients, lambda *_: None)
+    watcher.watch("us-east-1", ["A"])
+    watcher.watch("us-east-2", ["B"])
+
+    for _ in range(3):
+        watcher.poll()
+
+    assert sorted(made) == ["us-east-1", "us-east-2"]
+
+
 def test_client_targets_exactly_the_endpoint_and_credentials_given() -> None:
     cfn = client(
         {

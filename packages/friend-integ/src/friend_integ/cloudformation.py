@@ -95,6 +95,9 @@ class StackWatcher:
     the committed snapshot, region from integ-runner's "Running test" line) shows which is under
     way, and the time between status changes gives the breakdown of a run. `report(stack,
     previous_status, status, seconds_in_previous_status)` is called from the watcher's thread.
+
+    Each region's client is made once, on its first poll: making one loads botocore's models,
+    far more work than the calls it then makes, on cores the emulator and the tools need.
     """
 
     def __init__(
@@ -109,6 +112,7 @@ class StackWatcher:
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, daemon=True)
         self._status: dict[str, tuple[str, float]] = {}
+        self._region_clients: dict[str, Any] = {}
 
     def watch(self, region: str, stacks: Sequence[str]) -> None:
         """Start watching `stacks` in `region` (from the next poll on)."""
@@ -130,7 +134,9 @@ class StackWatcher:
         with self._lock:
             watched = [(region, list(names)) for region, names in self._watched.items()]
         for region, names in watched:
-            cloudformation = self._clients(region)
+            if region not in self._region_clients:
+                self._region_clients[region] = self._clients(region)
+            cloudformation = self._region_clients[region]
             for name in names:
                 self._check(name, status(cloudformation, name))
 
