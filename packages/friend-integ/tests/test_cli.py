@@ -14,10 +14,11 @@ from pathlib import Path
 from typing import ClassVar
 
 import pytest
+from filelock import FileLock
 from friend_integ import cli, prepare, snapshots, waits
 from friend_integ.paths import Layout
 from friend_integ.progress import Progress
-from friend_integ.run_state import EXIT_INTERRUPTED, Run
+from friend_integ.run_state import EXIT_INTERRUPTED, EXIT_SETUP, Run
 from friend_integ.tools import NodeTools
 from friend_target import Target, TargetError, TargetKind
 
@@ -150,6 +151,34 @@ def test_integ_runner_exit_code_alone_fails_the_run_and_its_error_is_shown(
     err = capsys.readouterr().err
     assert "integ-runner: Error: Some changes were destructive!" in err
     assert "result:  FAILED (exit 1)" in err
+
+
+def test_a_second_run_on_the_same_tests_is_refused_while_the_first_runs(
+    layout: Layout, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Two runs on one folder of tests would overwrite each other's snapshots and integ-runner's
+    # output folders there: the second is told, and touches nothing.
+    with FileLock(layout.run_lock):
+        code = cli.main(["--snapshot-only"])
+
+    assert code == EXIT_SETUP
+    assert f"another integ run is using {layout.tests_dir}" in capsys.readouterr().err
+    assert not (tmp_path / "record.json").exists()
+
+
+def test_a_run_on_other_tests_goes_ahead_beside_it(
+    layout: Layout, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    other = tmp_path / "elsewhere"
+    other.mkdir()
+    monkeypatch.setenv("FAKE_REPORT", PASSING_SNAPSHOT)
+
+    with FileLock(layout.run_lock):
+        code = cli.main(["--snapshot-only", "--directory", str(other)])
+
+    assert code == 0
+    argv = _record(tmp_path)["argv"]
+    assert isinstance(argv, list) and argv[argv.index("--directory") + 1] == str(other)
 
 
 def test_aws_target_requires_a_twelve_digit_account() -> None:

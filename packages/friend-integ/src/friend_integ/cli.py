@@ -25,6 +25,7 @@ from pathlib import Path
 from types import FrameType
 from typing import NoReturn
 
+from filelock import FileLock, Timeout
 from friend_target import TargetError, TargetKind
 
 from friend_integ import junit, snapshots, tools, waits
@@ -160,6 +161,24 @@ def _interrupt(signum: int, _frame: FrameType | None) -> NoReturn:
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     layout = Layout(tests=args.directory.resolve() if args.directory else None)
+    layout.run_lock.parent.mkdir(parents=True, exist_ok=True)
+    lock = FileLock(layout.run_lock)
+    try:
+        lock.acquire(timeout=0)
+    except Timeout:
+        print(
+            f"integ: another integ run is using {layout.tests_dir} (integ-runner writes the "
+            "snapshots and its output folders there); wait for it to end",
+            file=sys.stderr,
+        )
+        return EXIT_SETUP
+    try:
+        return _main(args, layout)
+    finally:
+        lock.release()
+
+
+def _main(args: argparse.Namespace, layout: Layout) -> int:
     started_at = datetime.now().astimezone()
     log_dir = layout.logs_dir / f"{started_at:%Y%m%d-%H%M%S}-{os.getpid()}"
     log_dir.mkdir(parents=True, exist_ok=True)

@@ -4,6 +4,7 @@ Everything is derived from this package's own location in the source tree (the w
 installs it editable), so the command works from any current directory.
 """
 
+import hashlib
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -49,3 +50,10 @@ class Layout:
     @property
     def logs_dir(self) -> Path:
         return self.state_dir / "logs"
+
+    @property
+    def run_lock(self) -> Path:
+        """The lock a run holds on its folder of tests: integ-runner writes its output folders
+        and the snapshots there, so two runs on one folder would overwrite each other's."""
+        name = hashlib.sha256(str(self.tests_dir.resolve()).encode()).hexdigest()[:16]
+        return self.state_dir / "runs" / f"{name}.lock"
