@@ -251,9 +251,12 @@ def _replay(assembly: Path, outdir: Path, zips: Path) -> None:
         _place(source, destination, link=is_asset)
 
     shutil.copytree(assembly, outdir, dirs_exist_ok=True, copy_function=put)
-    for kept in asset_zips.stored_zips(assembly, zips):
-        (outdir / asset_zips.CACHE_DIR).mkdir(exist_ok=True)
-        _place(kept, outdir / asset_zips.CACHE_DIR / kept.name, link=True)
+    kept_zips = asset_zips.stored_zips(assembly, zips)
+    toolkit_cache = outdir / asset_zips.CACHE_DIR
+    if kept_zips:
+        toolkit_cache.mkdir(exist_ok=True)
+    for kept in kept_zips:
+        _place(kept, toolkit_cache / kept.name, link=True)
 
 
 def _synthesize(app: Path, env: Mapping[str, str]) -> int:
