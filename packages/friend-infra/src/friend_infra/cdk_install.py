@@ -42,8 +42,10 @@ def _release(record: Path) -> str:
 def overwritten() -> str | None:
     """What is wrong when the shared file on disk is not aws-cdk-lib's own copy, else None."""
     record = _record()
-    if record is None:
-        return None
+    return None if record is None else _problem(record)
+
+
+def _problem(record: Path) -> str | None:
     wanted = next(
         (
             line.split(",")[1]
@@ -63,9 +65,9 @@ def overwritten() -> str | None:
 
 def mend() -> None:
     """Reinstall aws-cdk-lib alone when the shared file is not its copy; raise if that fails."""
-    problem = overwritten()
     record = _record()
-    if problem is None or record is None:
+    problem = None if record is None else _problem(record)
+    if record is None or problem is None:
         return
     import shutil  # noqa: PLC0415 - only on the rare mend; this module runs on every import
     import subprocess  # noqa: PLC0415
@@ -78,7 +80,7 @@ def mend() -> None:
     if uv is None:
         raise ImportError(f"{problem}; run: uv {' '.join(command)}")
     result = subprocess.run([uv, *command], capture_output=True, text=True, check=False)  # noqa: S603
-    if result.returncode != 0 or overwritten() is not None:
+    if result.returncode != 0 or _problem(record) is not None:
         raise ImportError(f"{problem}; `uv {' '.join(command)}` did not mend it: {result.stderr}")
     print(
         f"friend-infra: reinstalled {DISTRIBUTION}: {problem} (aws/aws-cdk#38482)", file=sys.stderr
